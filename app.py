@@ -1,0 +1,143 @@
+"""Foule's HTTP API and its scheduled aggregator.
+
+Each view authenticates (through the route decorator), gets a validated body, and calls one
+service function. The aggregator's numpy code is imported only inside the scheduled handler,
+so the API function never pays for it at cold start.
+"""
+import functools
+import logging
+
+from chalice import Chalice, Rate
+
+from chalicelib import auth, openapi
+from chalicelib.api import Api
+from chalicelib.schemas.common import PageQuery
+from chalicelib.schemas.keys import KeyCreate, KeyCreated
+from chalicelib.schemas.projects import (AggregationQueued, Progress, ProjectCreate, ProjectOut,
+                                         ProjectPage, ProjectUpdate, Results)
+from chalicelib.schemas.tasks import TaskBatch, TaskBatchResult, TaskDetail, TaskPage
+from chalicelib.schemas.work import AnswerIn, AnswerReceipt, LeaseOut, NextTaskRequest, Released, WorkerProfile
+from chalicelib.services import projects, publishing, tasks, work, workers
+from chalicelib.settings import settings
+
+app = Chalice(app_name="foule")
+app.log.setLevel(logging.INFO)
+api = Api(app)
+REQUESTER, WORKER, ADMIN = ("requester",), ("worker",), ("admin",)
+
+
+# --- Requesters: projects ---------------------------------------------------------------
+@api.route("/projects", "POST", roles=REQUESTER, body=ProjectCreate, response=ProjectOut, status=201,
+           summary="Create a project")
+def create_project(caller, body):
+    return projects.create(caller, body)
+
+
+@api.route("/projects", "GET", roles=REQUESTER, query=PageQuery, response=ProjectPage,
+           summary="List your projects, newest first")
+def list_projects(caller, query):
+    return projects.list_page(caller, query.limit, query.cursor)
+
+
+@api.route("/projects/{project_id}", "GET", roles=REQUESTER, response=ProjectOut, summary="Read a project")
+def read_project(caller, project_id):
+    return projects.read(caller, project_id)
+
+
+@api.route("/projects/{project_id}", "PATCH", roles=REQUESTER, body=ProjectUpdate, response=ProjectOut,
+           summary="Pause, resume or close a project; change its priority")
+def update_project(caller, project_id, body):
+    return projects.update(caller, project_id, body)
+
+
+@api.route("/projects/{project_id}/progress", "GET", roles=REQUESTER, response=Progress,
+           summary="Tasks open and complete, answers, leases outstanding")
+def project_progress(caller, project_id):
+    return projects.progress(caller, project_id)
+
+
+# --- Requesters: tasks and results ------------------------------------------------------
+@api.route("/projects/{project_id}/tasks", "POST", roles=REQUESTER, body=TaskBatch, response=TaskBatchResult,
+           summary="Add up to 1,000 tasks; re-sending a batch duplicates nothing")
+def add_tasks(caller, project_id, body):
+    return tasks.add_batch(caller, project_id, body)
+
+
+@api.route("/projects/{project_id}/tasks", "GET", roles=REQUESTER, query=PageQuery, response=TaskPage,
+           summary="Page through tasks in task-id order")
+def list_tasks(caller, project_id, query):
+    return tasks.list_page(caller, project_id, query.limit, query.cursor)
+
+
+@api.route("/projects/{project_id}/tasks/{task_id}", "GET", roles=REQUESTER, response=TaskDetail,
+           summary="Read a task with its answers and result")
+def read_task(caller, project_id, task_id):
+    return tasks.detail(caller, project_id, task_id)
+
+
+@api.route("/projects/{project_id}/results", "GET", roles=REQUESTER, response=Results,
+           summary="The latest published results, with presigned URLs")
+def latest_results(caller, project_id):
+    projects.get_owned(caller, project_id)
+    return publishing.latest_results(project_id)
+
+
+@api.route("/projects/{project_id}/aggregate", "POST", roles=REQUESTER, response=AggregationQueued,
+           status=202, summary="Ask for an aggregation run on the next scheduler pass")
+def request_aggregation(caller, project_id):
+    return projects.request_aggregation(caller, project_id)
+
+
+# --- Workers ------------------------------------------------------------------------------
+@api.route("/work/next", "POST", roles=WORKER, body=NextTaskRequest, response=LeaseOut,
+           summary="Lease the next task for you (404 no_task_available when there is none)")
+def next_task(caller, body):
+    return work.next_lease(caller, body.project_id)
+
+
+@api.route("/projects/{project_id}/tasks/{task_id}/lease", "POST", roles=WORKER, response=LeaseOut,
+           summary="Lease a specific task")
+def lease_task(caller, project_id, task_id):
+    return work.lease_task(caller, project_id, task_id)
+
+
+@api.route("/leases/{lease_id}/answer", "POST", roles=WORKER, body=AnswerIn, response=AnswerReceipt,
+           summary="Answer a leased task; a retry returns the first receipt")
+def submit_answer(caller, lease_id, body):
+    return work.submit(caller, lease_id, body)
+
+
+@api.route("/leases/{lease_id}/release", "POST", roles=WORKER, response=Released,
+           summary="Give a leased task back (skip it)")
+def release_lease(caller, lease_id):
+    return work.release(caller, lease_id)
+
+
+@api.route("/me", "GET", roles=WORKER, response=WorkerProfile, summary="Your answers, earnings and reliability")
+def my_profile(caller):
+    return workers.profile(caller)
+
+
+# --- Admin and description ----------------------------------------------------------------
+@api.route("/keys", "POST", roles=ADMIN, body=KeyCreate, response=KeyCreated, status=201,
+           summary="Create an API key (the secret is shown once)")
+def create_key(caller, body):
+    secret, key = auth.create_key(body.role, body.owner_id, body.name)
+    return KeyCreated(key=secret, key_id=key.key_id, role=key.role, owner_id=key.owner_id)
+
+
+@api.route("/openapi.json", "GET", roles=None, summary="This description")
+def openapi_description():
+    return openapi_document()
+
+
+@functools.cache
+def openapi_document() -> dict:
+    return openapi.build(api.routes, title="Foule", version="0.1.0")
+
+
+# --- The scheduled aggregator -------------------------------------------------------------
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="aggregator")
+def aggregate_changed_projects(event):
+    from chalicelib.services import aggregator  # numpy: the aggregator's cold start only
+    return aggregator.run_due_projects(time_budget_seconds=settings.aggregator_time_budget_seconds)

@@ -1,0 +1,174 @@
+"""The route layer: one decorator that authenticates, validates, calls a view and shapes errors.
+
+A view is then a few lines that call one service function. The same decorator records each
+route's schemas for the OpenAPI description, so the description cannot drift from the code.
+"""
+import json
+import logging
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable
+
+from botocore.exceptions import BotoCoreError
+from chalice import AuthResponse, Chalice, Response
+from pydantic import BaseModel, ValidationError
+from pynamodb.exceptions import PynamoDBException
+
+from chalicelib import auth
+from chalicelib.errors import (BadRequest, FouleError, InternalError, PayloadTooLarge,
+                               ServiceUnavailable)
+from chalicelib.settings import settings
+
+log = logging.getLogger("foule")
+
+# Errors of the store that a retry may cure: the client should come back later.
+RETRYABLE_CODES = {"ProvisionedThroughputExceededException", "ThrottlingException",
+                   "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable",
+                   "TransactionConflictException"}
+
+
+@dataclass
+class RouteSpec:
+    path: str
+    method: str
+    name: str
+    summary: str
+    roles: tuple
+    body: type | None
+    query: type | None
+    response: type | None
+    status: int
+    errors: tuple = field(default_factory=tuple)
+
+
+def validation_details(error: ValidationError) -> dict:
+    return {"fields": [
+        {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
+        for e in error.errors(include_url=False, include_input=False)]}
+
+
+def error_response(error: FouleError) -> Response:
+    return Response(body=error.body(), status_code=error.status,
+                    headers={"Content-Type": "application/json", **error.headers})
+
+
+def store_error(exc: Exception) -> FouleError | None:
+    """A FouleError for a store failure a retry may cure (throttling, 5xx), else None."""
+    cause = exc
+    while cause is not None:
+        code = getattr(cause, "cause_response_code", None) or \
+            getattr(cause, "response", {}).get("Error", {}).get("Code")
+        if code in RETRYABLE_CODES or isinstance(cause, BotoCoreError):
+            return ServiceUnavailable("The data store is busy; retry shortly with the same request.",
+                                      code="store_unavailable", headers={"Retry-After": "1"})
+        cause = cause.__cause__ or getattr(cause, "cause", None)
+    return None
+
+
+class Api:
+    def __init__(self, app: Chalice):
+        self.app = app
+        self.routes: list[RouteSpec] = []
+        self.authorizer = app.authorizer(name="api_key", ttl_seconds=0)(self._authorize)
+        app.register_middleware(reshape_chalice_errors, "http")
+
+    @staticmethod
+    def _authorize(auth_request) -> AuthResponse:
+        caller = auth.lookup(auth_request.token)
+        return AuthResponse(routes=["*"], principal_id=caller.owner_id or "anonymous",
+                            context={"role": caller.role, "key_id": caller.key_id})
+
+    def route(self, path: str, method: str, *, roles: tuple | None, summary: str,
+              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
+              response: type[BaseModel] | None = None, status: int = 200) -> Callable:
+        """Register `view(caller, **path_params, [body=...], [query=...])` as a route.
+
+        roles=None makes the route public (no key needed).
+        """
+
+        def decorator(view: Callable) -> Callable:
+            def handler(**path_params):
+                try:
+                    return self._handle(view, path_params, roles, body, query, response, status)
+                except FouleError as error:
+                    return error_response(error)
+                except Exception as exc:  # the last line of defence: never a bare 500 page
+                    error = store_error(exc)
+                    if error is not None:
+                        log.warning("store unavailable: %r", exc)
+                        return error_response(error)
+                    log.error("unhandled error: %s", traceback.format_exc())
+                    return error_response(InternalError("Something went wrong on our side."))
+
+            handler.__name__ = view.__name__
+            self.app.route(path, methods=[method], authorizer=self.authorizer if roles else None)(handler)
+            self.routes.append(RouteSpec(path, method, view.__name__, summary, roles or (),
+                                         body, query, response, status))
+            return view
+
+        return decorator
+
+    def _handle(self, view, path_params, roles, body_model, query_model, response_model, status):
+        request = self.app.current_request
+        kwargs = dict(path_params)
+        if roles:
+            caller = self._caller(request)
+            auth.require(caller, roles)
+            kwargs["caller"] = caller
+        if body_model is not None:
+            kwargs["body"] = parse_body(request, body_model)
+        if query_model is not None:
+            kwargs["query"] = parse_model(query_model, dict(request.query_params or {}))
+        result = view(**kwargs)
+        if isinstance(result, Response):
+            return result
+        if response_model is not None and not isinstance(result, response_model):
+            result = response_model.model_validate(result)
+        payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+        return Response(body=payload, status_code=status, headers={"Content-Type": "application/json"})
+
+    @staticmethod
+    def _caller(request) -> auth.Caller:
+        context = (request.context or {}).get("authorizer") or {}
+        role = context.get("role", auth.ANONYMOUS)
+        owner = context.get("principalId", "")
+        return auth.Caller(role, owner if role != auth.ANONYMOUS else "", context.get("key_id", ""))
+
+
+# Chalice answers some bad requests itself (e.g. a body that is not application/json) in
+# its own shape; give them ours.
+CHALICE_ERROR_CODES = {"UnsupportedMediaType": "unsupported_media_type",
+                       "BadRequestError": "bad_request", "NotFoundError": "not_found",
+                       "MethodNotAllowedError": "method_not_allowed"}
+
+
+def reshape_chalice_errors(event, get_response):
+    response = get_response(event)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
+        code = CHALICE_ERROR_CODES.get(body["Code"], "bad_request")
+        response.body = {"error": {"code": code, "message": str(body.get("Message", "")), "details": {}}}
+        response.headers["Content-Type"] = "application/json"
+    return response
+
+
+def parse_model(model: type[BaseModel], data):
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise BadRequest("The request has invalid fields.", code="validation_error",
+                         details=validation_details(error)) from None
+
+
+def parse_body(request, model: type[BaseModel]) -> BaseModel:
+    raw = request.raw_body or b""
+    if len(raw) > settings.max_body_bytes:
+        raise PayloadTooLarge(f"The body is larger than {settings.max_body_bytes} bytes.",
+                              code="body_too_large")
+    try:
+        data = json.loads(raw) if raw else {}
+    except (ValueError, RecursionError):
+        raise BadRequest("The body is not valid JSON.", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object.", code="invalid_json")
+    return parse_model(model, data)

@@ -1,0 +1,72 @@
+"""API keys: created by an admin, shown once, stored only as SHA-256 hashes.
+
+The Chalice authorizer looks the key up and passes the caller's role and owner to the view.
+An unknown or revoked key is let through as an anonymous caller so that the view answers with
+Foule's JSON error (401) rather than API Gateway's; a missing header is refused by the gateway
+itself (infra/template.yaml gives that response the same JSON shape in AWS).
+"""
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from chalicelib.errors import Forbidden, Unauthorized
+from chalicelib.models import ApiKey
+from chalicelib.models.base import now_ms
+
+ANONYMOUS = "anonymous"
+
+
+@dataclass(frozen=True)
+class Caller:
+    role: str  # admin | requester | worker | anonymous
+    owner_id: str
+    key_id: str = ""
+
+
+def hash_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def bearer_token(header: str | None) -> str:
+    if not header:
+        return ""
+    scheme, _, token = header.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def lookup(authorization_header: str | None) -> Caller:
+    """The caller a header stands for; anonymous if the key is unknown or revoked.
+
+    The lookup is by hash, so no secret is ever compared; the read is consistent so that a
+    revocation takes effect at once.
+    """
+    token = bearer_token(authorization_header)
+    if not token or len(token) > 200:
+        return Caller(ANONYMOUS, "")
+    try:
+        key = ApiKey.get(hash_key(token), consistent_read=True)
+    except ApiKey.DoesNotExist:
+        return Caller(ANONYMOUS, "")
+    if key.revoked_at:
+        return Caller(ANONYMOUS, "")
+    return Caller(key.role, key.owner_id, key.key_id)
+
+
+def require(caller: Caller, roles: tuple[str, ...]) -> None:
+    if caller.role == ANONYMOUS:
+        raise Unauthorized("A valid API key is required: send 'Authorization: Bearer <key>'.",
+                           code="invalid_api_key")
+    if caller.role not in roles and caller.role != "admin":
+        raise Forbidden(f"This operation is for {' or '.join(roles)} keys; yours is a {caller.role} key.",
+                        code="wrong_role")
+
+
+def create_key(role: str, owner_id: str | None = None, name: str = "") -> tuple[str, ApiKey]:
+    """A new key; the secret is returned once and never stored."""
+    prefix = {"admin": "adm", "requester": "req", "worker": "wrk"}[role]
+    owner_id = owner_id or ("admin" if role == "admin" else f"{role[0]}-{secrets.token_hex(8)}")
+    secret = f"fk_{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(hash_key(secret), key_id=f"key-{secrets.token_hex(6)}", role=role,
+                 owner_id=owner_id, name=name, created_at=now_ms())
+    key.save()
+    return secret, key

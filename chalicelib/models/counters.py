@@ -1,0 +1,27 @@
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.models import Model
+
+from chalicelib.models.base import meta
+
+COUNTER_FIELDS = ("tasks", "gold_tasks", "tasks_complete", "answers", "leases_granted",
+                  "leases_released", "leases_expired", "rewards_cents")
+
+
+class ProjectCounter(Model):
+    """One shard of a project's counters; a project's figure is the sum over its shards.
+
+    Every answer adds to a counter; spreading the additions over shards keeps a popular
+    project from funnelling all its writes into one item.
+    """
+
+    Meta = meta("counters")
+    project_id = UnicodeAttribute(hash_key=True)
+    shard = NumberAttribute(range_key=True)
+    tasks = NumberAttribute(default=0)
+    gold_tasks = NumberAttribute(default=0)
+    tasks_complete = NumberAttribute(default=0)
+    answers = NumberAttribute(default=0)
+    leases_granted = NumberAttribute(default=0)
+    leases_released = NumberAttribute(default=0)
+    leases_expired = NumberAttribute(default=0)
+    rewards_cents = NumberAttribute(default=0)

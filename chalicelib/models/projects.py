@@ -1,0 +1,57 @@
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.models.base import meta
+
+
+class ProjectsByOwner(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_owner"
+        projection = AllProjection()
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    created_at = NumberAttribute(range_key=True)
+
+
+class LiveProjects(GlobalSecondaryIndex):
+    """Sparse index of the projects the scheduler and the work queue look at.
+
+    `live` is set while a project is not closed (value "live"); it is removed on close, so the
+    aggregator and `next task` never touch closed projects. Ordered by `live_order`
+    (priority, then age), so that workers get the most urgent project first.
+    """
+
+    class Meta:
+        index_name = "live"
+        projection = AllProjection()
+
+    live = UnicodeAttribute(hash_key=True)
+    live_order = UnicodeAttribute(range_key=True)
+
+
+class Project(Model):
+    Meta = meta("projects")
+    project_id = UnicodeAttribute(hash_key=True)
+    owner_id = UnicodeAttribute()
+    title = UnicodeAttribute()
+    instructions = UnicodeAttribute(default="")
+    answer_type = JSONAttribute()  # the pydantic AnswerType, dumped
+    overlap = NumberAttribute()
+    reward_cents = NumberAttribute()
+    lease_seconds = NumberAttribute()
+    priority = NumberAttribute(default=0)
+    status = UnicodeAttribute()  # active | paused | closed
+    created_at = NumberAttribute()
+    updated_at = NumberAttribute()
+    live = UnicodeAttribute(null=True)
+    live_order = UnicodeAttribute(null=True)
+    # Aggregation bookkeeping, written by the aggregator.
+    aggregation_method = UnicodeAttribute(null=True)
+    aggregation_requested_at = NumberAttribute(null=True)
+    last_run_id = UnicodeAttribute(null=True)
+    last_run_at = NumberAttribute(null=True)
+    last_run_answers = NumberAttribute(default=0)
+
+    by_owner = ProjectsByOwner()
+    live_projects = LiveProjects()

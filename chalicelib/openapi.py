@@ -1,0 +1,57 @@
+"""The OpenAPI 3.1 description, generated from the routes and their pydantic schemas."""
+import re
+
+from pydantic import BaseModel
+
+from chalicelib.schemas.common import ErrorBody
+
+ERROR_STATUSES = {"400": "Invalid request", "401": "Missing or invalid API key",
+                  "403": "Wrong role, or not the owner", "404": "Unknown id",
+                  "409": "Conflict with the current state", "413": "Body too large",
+                  "415": "Body is not application/json",
+                  "503": "The store is busy: retry after Retry-After seconds"}
+
+
+def build(routes, title: str, version: str) -> dict:
+    components: dict = {}
+
+    def ref(model: type[BaseModel]) -> dict:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}",
+                                         mode="serialization")
+        for name, definition in schema.pop("$defs", {}).items():
+            components.setdefault(name, definition)
+        components.setdefault(model.__name__, schema)
+        return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+    error_ref = ref(ErrorBody)
+    paths: dict = {}
+    for route in routes:
+        operation = {"operationId": route.name, "summary": route.summary,
+                     "responses": {str(route.status): {"description": "Success"}}}
+        if route.response is not None:
+            operation["responses"][str(route.status)]["content"] = {
+                "application/json": {"schema": ref(route.response)}}
+        for status, text in ERROR_STATUSES.items():
+            if route.roles or status in ("400", "404"):
+                operation["responses"][status] = {"description": text,
+                                                  "content": {"application/json": {"schema": error_ref}}}
+        parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                      for name in re.findall(r"{(\w+)}", route.path)]
+        if route.query is not None:
+            for name, field in route.query.model_fields.items():
+                schema = route.query.model_json_schema()["properties"][name]
+                parameters.append({"name": name, "in": "query", "required": False, "schema": schema})
+        if parameters:
+            operation["parameters"] = parameters
+        if route.body is not None:
+            operation["requestBody"] = {"required": True,
+                                        "content": {"application/json": {"schema": ref(route.body)}}}
+        if route.roles:
+            operation["security"] = [{"apiKey": []}]
+            operation["x-roles"] = list(route.roles)
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
+    return {"openapi": "3.1.0", "info": {"title": title, "version": version},
+            "paths": paths,
+            "components": {"schemas": components,
+                           "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
+                                                          "description": "Authorization: Bearer <API key>"}}}}

@@ -1,0 +1,60 @@
+"""Bodies of the worker's API: small, for a mobile client on a flaky network."""
+from typing import Any, Literal
+
+from pydantic import Field
+
+from chalicelib.schemas.answers import AnswerType
+from chalicelib.schemas.common import Body, Identifier, Out
+
+
+class NextTaskRequest(Body):
+    project_id: Identifier | None = Field(None, description="Only work from this project")
+
+
+class LeaseOut(Out):
+    lease_id: str = Field(description="Send the answer to /leases/{lease_id}/answer")
+    project_id: str
+    task_id: str
+    payload: dict[str, Any]
+    instructions: str
+    answer_type: AnswerType
+    reward_cents: int
+    expires_at: int = Field(description="Epoch milliseconds; an answer after this is refused")
+
+
+class AnswerIn(Body):
+    answer: Any = Field(description="For single choice: one of the labels")
+    time_spent_ms: int | None = Field(None, ge=0, le=86_400_000)
+
+
+class AnswerReceipt(Out):
+    lease_id: str
+    project_id: str
+    task_id: str
+    state: Literal["submitted"] = "submitted"
+    answer: Any
+    submitted_at: int
+    reward_cents: int
+
+
+class Released(Out):
+    lease_id: str
+    state: Literal["released"] = "released"
+
+
+class WorkerProjectStats(Out):
+    project_id: str
+    answers: int
+    gold_answers: int
+    gold_correct: int
+    reliability: float | None
+
+
+class WorkerProfile(Out):
+    worker_id: str
+    answers: int
+    earned_cents: int
+    gold_answers: int
+    gold_correct: int
+    reliability: float | None = Field(description="Mean estimated reliability over projects, once known")
+    projects: list[WorkerProjectStats]

@@ -1,0 +1,117 @@
+"""Projects: a requester's container of tasks, with the rules every task of it follows."""
+import secrets
+
+from pynamodb.exceptions import UpdateError
+
+from chalicelib.auth import Caller
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.models import Project
+from chalicelib.models.base import now_ms
+from chalicelib.schemas.projects import (AggregationQueued, Progress, ProjectCreate, ProjectOut,
+                                         ProjectPage, ProjectUpdate)
+from chalicelib.services import counters, paging
+
+LIVE = "live"
+
+
+def live_order(priority: int, created_at: int) -> str:
+    """Sort key for the live index: higher priority first, then older first."""
+    return f"{1000 - priority:04d}#{created_at:013d}"
+
+
+def to_out(project: Project) -> ProjectOut:
+    return ProjectOut(project_id=project.project_id, title=project.title,
+                      instructions=project.instructions, answer_type=project.answer_type,
+                      overlap=int(project.overlap), reward_cents=int(project.reward_cents),
+                      lease_seconds=int(project.lease_seconds), priority=int(project.priority),
+                      status=project.status, created_at=int(project.created_at),
+                      updated_at=int(project.updated_at), last_run_id=project.last_run_id)
+
+
+def create(caller: Caller, body: ProjectCreate) -> ProjectOut:
+    now = now_ms()
+    project = Project(f"p-{secrets.token_hex(8)}", owner_id=caller.owner_id, title=body.title,
+                      instructions=body.instructions,
+                      answer_type=body.answer_type.model_dump(mode="json"), overlap=body.overlap,
+                      reward_cents=body.reward_cents, lease_seconds=body.lease_seconds,
+                      priority=body.priority, status="active", created_at=now, updated_at=now,
+                      live=LIVE, live_order=live_order(body.priority, now))
+    project.save(condition=Project.project_id.does_not_exist())
+    return to_out(project)
+
+
+def get(project_id: str) -> Project:
+    try:
+        return Project.get(project_id)
+    except Project.DoesNotExist:
+        raise NotFound(f"No project {project_id!r}.", code="project_not_found") from None
+
+
+def get_owned(caller: Caller, project_id: str, consistent: bool = False) -> Project:
+    """The project if the caller owns it (or is an admin). Others' projects are 404, not 403,
+    so that ids cannot be probed."""
+    try:
+        project = Project.get(project_id, consistent_read=consistent)
+    except Project.DoesNotExist:
+        project = None
+    if project is None or (caller.role != "admin" and project.owner_id != caller.owner_id):
+        raise NotFound(f"No project {project_id!r}.", code="project_not_found")
+    return project
+
+
+def read(caller: Caller, project_id: str) -> ProjectOut:
+    return to_out(get_owned(caller, project_id))
+
+
+def list_page(caller: Caller, limit: int, cursor: str | None) -> ProjectPage:
+    start = paging.decode(cursor, "owner_id", caller.owner_id)
+    results = Project.by_owner.query(caller.owner_id, limit=limit, last_evaluated_key=start,
+                                     scan_index_forward=False)
+    items = [to_out(p) for p in results]
+    return ProjectPage(items=items, next_cursor=paging.encode(results.last_evaluated_key))
+
+
+ALLOWED_MOVES = {"active": {"active", "paused", "closed"}, "paused": {"active", "paused", "closed"},
+                 "closed": {"closed"}}
+
+
+def update(caller: Caller, project_id: str, body: ProjectUpdate) -> ProjectOut:
+    project = get_owned(caller, project_id, consistent=True)
+    status = body.status or project.status
+    if status not in ALLOWED_MOVES[project.status]:
+        raise Conflict("A closed project cannot be reopened.", code="project_closed")
+    priority = project.priority if body.priority is None else body.priority
+    actions = [Project.status.set(status), Project.priority.set(priority),
+               Project.updated_at.set(now_ms())]
+    # A closed project stays in the live index until the aggregator has published its last
+    # answers; the aggregator then removes it.
+    actions.append(Project.live_order.set(live_order(int(priority), int(project.created_at))))
+    try:
+        # Conditional on the status read, so that two updates racing cannot reopen a closed project.
+        project.update(actions=actions, condition=Project.status == project.status)
+    except UpdateError:
+        raise Conflict("The project changed meanwhile; read it and try again.",
+                       code="concurrent_update") from None
+    return to_out(project)
+
+
+def progress(caller: Caller, project_id: str) -> Progress:
+    project = get_owned(caller, project_id)
+    sums = counters.totals(project_id)
+    outstanding = sums["leases_granted"] - sums["answers"] - sums["leases_released"] - sums["leases_expired"]
+    return Progress(project_id=project_id, status=project.status, tasks=sums["tasks"],
+                    gold_tasks=sums["gold_tasks"], tasks_open=sums["tasks"] - sums["tasks_complete"],
+                    tasks_complete=sums["tasks_complete"], answers=sums["answers"],
+                    leases_outstanding=max(outstanding, 0), rewards_cents=sums["rewards_cents"],
+                    last_run_id=project.last_run_id, last_run_at=project.last_run_at,
+                    answers_in_last_run=int(project.last_run_answers or 0))
+
+
+def request_aggregation(caller: Caller, project_id: str) -> AggregationQueued:
+    """Ask the scheduled aggregator to run this project on its next pass, changed or not."""
+    project = get_owned(caller, project_id)
+    now = now_ms()
+    project.update(actions=[Project.aggregation_requested_at.set(now), Project.live.set(LIVE),
+                            Project.live_order.set(live_order(int(project.priority),
+                                                              int(project.created_at)))])
+    return AggregationQueued(project_id=project_id, requested_at=now)

@@ -1,0 +1,115 @@
+"""Tasks: added in batches, read one by one or a page at a time."""
+from pydantic import ValidationError
+
+from chalicelib.auth import Caller
+from chalicelib.errors import Conflict, FouleError, NotFound
+from chalicelib.models import Assignment, Task, TaskResult
+from chalicelib.models.assignments import task_key
+from chalicelib.models.base import now_ms
+from chalicelib.schemas.answers import SingleChoice
+from chalicelib.schemas.tasks import (TaskAnswer, TaskBatch, TaskBatchResult, TaskDetail, TaskError,
+                                      TaskIn, TaskPage, TaskResultOut, TaskSummary)
+from chalicelib.services import counters, paging, projects
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+
+def answer_type_of(project) -> SingleChoice:
+    return SingleChoice.model_validate(project.answer_type)
+
+
+def open_order(created_at: int, index: int) -> str:
+    """Work is handed out in the order tasks were added."""
+    return f"{created_at:013d}#{index:04d}"
+
+
+def _validate_items(project, batch: TaskBatch) -> tuple[list[tuple[int, TaskIn]], list[TaskError]]:
+    answer_type = answer_type_of(project)
+    valid, errors, seen = [], [], set()
+    for index, raw in enumerate(batch.tasks):
+        task_id = raw.get("task_id") if isinstance(raw, dict) else None
+        task_id = task_id if isinstance(task_id, str) else None
+        try:
+            item = TaskIn.model_validate(raw)
+            if item.known_answer is not None:
+                item.known_answer = answer_type.check(item.known_answer)
+            if len(TaskIn.model_dump_json(item)) > MAX_PAYLOAD_BYTES:
+                raise FouleError(f"The task is larger than {MAX_PAYLOAD_BYTES} bytes.", code="task_too_large")
+        except ValidationError as error:
+            first = error.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"])
+            errors.append(TaskError(index=index, task_id=task_id, code="validation_error",
+                                    message=f"{where}: {first['msg']}"))
+            continue
+        except FouleError as error:
+            errors.append(TaskError(index=index, task_id=task_id, code=error.code, message=error.message))
+            continue
+        if item.task_id in seen:
+            errors.append(TaskError(index=index, task_id=item.task_id, code="duplicate_in_batch",
+                                    message="This task id appears earlier in the same batch."))
+            continue
+        seen.add(item.task_id)
+        valid.append((index, item))
+    return valid, errors
+
+
+def add_batch(caller: Caller, project_id: str, batch: TaskBatch) -> TaskBatchResult:
+    """Add up to 1,000 tasks. Tasks already present are left untouched, so that re-sending a
+    batch duplicates nothing and never resets a task's answers."""
+    project = projects.get_owned(caller, project_id)
+    if project.status == "closed":
+        raise Conflict("The project is closed.", code="project_closed")
+    valid, errors = _validate_items(project, batch)
+    existing = {t.task_id: t for t in Task.batch_get([(project_id, item.task_id) for _, item in valid])}
+    now = now_ms()
+    created = unchanged = gold = 0
+    with Task.batch_write() as writer:
+        for index, item in valid:
+            old = existing.get(item.task_id)
+            if old is not None:
+                if old.payload == item.payload and old.known_answer == item.known_answer:
+                    unchanged += 1
+                else:
+                    errors.append(TaskError(index=index, task_id=item.task_id, code="task_exists",
+                                            message="A different task with this id exists; task ids are final."))
+                continue
+            writer.save(Task(project_id, item.task_id, payload=item.payload,
+                             known_answer=item.known_answer, created_at=now, answer_count=0,
+                             open_project=project_id, open_order=open_order(now, index)))
+            created += 1
+            gold += item.known_answer is not None
+    counters.add(project_id, tasks=created, gold_tasks=gold)
+    errors.sort(key=lambda e: e.index)
+    return TaskBatchResult(created=created, unchanged=unchanged, errors=errors)
+
+
+def summary(task: Task) -> TaskSummary:
+    return TaskSummary(task_id=task.task_id, payload=task.payload, known_answer=task.known_answer,
+                       status="open" if task.open_project else "complete",
+                       answer_count=int(task.answer_count), created_at=int(task.created_at))
+
+
+def list_page(caller: Caller, project_id: str, limit: int, cursor: str | None) -> TaskPage:
+    projects.get_owned(caller, project_id)
+    start = paging.decode(cursor, "project_id", project_id)
+    results = Task.query(project_id, limit=limit, last_evaluated_key=start)
+    items = [summary(t) for t in results]
+    return TaskPage(items=items, next_cursor=paging.encode(results.last_evaluated_key))
+
+
+def detail(caller: Caller, project_id: str, task_id: str) -> TaskDetail:
+    projects.get_owned(caller, project_id)
+    try:
+        task = Task.get(project_id, task_id)
+    except Task.DoesNotExist:
+        raise NotFound(f"No task {task_id!r} in this project.", code="task_not_found") from None
+    answers = [TaskAnswer(worker_id=a.worker_id, answer=a.answer, submitted_at=int(a.submitted_at),
+                          time_spent_ms=a.time_spent_ms)
+               for a in Assignment.query(task_key(project_id, task_id)) if a.state == "submitted"]
+    try:
+        r = TaskResult.get(project_id, task_id)
+        result = TaskResultOut(label=r.label, confidence=r.confidence,
+                               answer_count=int(r.answer_count), run_id=r.run_id)
+    except TaskResult.DoesNotExist:
+        result = None
+    return TaskDetail(**summary(task).model_dump(), answers=answers, result=result)

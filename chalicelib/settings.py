@@ -1,0 +1,52 @@
+"""Configuration, read from the environment in this one place.
+
+Table and bucket names come from the infrastructure template's outputs (see infra/template.yaml):
+the deployed Lambda gets them as environment variables, and the local stack exports the same
+variables after deploying the template into moto. No other module spells a resource name.
+"""
+import os
+from dataclasses import dataclass
+
+TABLES = ("api_keys", "projects", "tasks", "assignments", "counters", "workers", "results")
+
+
+def table_env_var(table: str) -> str:
+    return f"FOULE_TABLE_{table.upper()}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    tables: dict
+    results_bucket: str
+    results_prefix: str
+    counter_shards: int
+    max_body_bytes: int
+    presigned_url_seconds: int
+    aggregation_method: str
+    aggregator_time_budget_seconds: float
+
+    def table(self, name: str) -> str:
+        return self.tables[name]
+
+
+def load() -> Settings:
+    env = os.environ
+    return Settings(
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        tables={name: env.get(table_env_var(name), f"foule-local-{name}") for name in TABLES},
+        results_bucket=env.get("FOULE_RESULTS_BUCKET", "foule-local-results"),
+        results_prefix=env.get("FOULE_RESULTS_PREFIX", "results").strip("/"),
+        # Writes of a popular project are spread over this many counter items and answer-index
+        # partitions, so that no single key takes every write of the project.
+        counter_shards=int(env.get("FOULE_COUNTER_SHARDS", "8")),
+        max_body_bytes=int(env.get("FOULE_MAX_BODY_BYTES", str(6 * 1024 * 1024))),
+        presigned_url_seconds=int(env.get("FOULE_PRESIGNED_URL_SECONDS", "3600")),
+        # Empty means the aggregation package's documented default.
+        aggregation_method=env.get("FOULE_AGGREGATION_METHOD", ""),
+        # Stop starting new projects after this long, well inside the Lambda timeout.
+        aggregator_time_budget_seconds=float(env.get("FOULE_AGGREGATOR_TIME_BUDGET_SECONDS", "600")),
+    )
+
+
+settings = load()

@@ -1,0 +1,1 @@
+"""Developer commands: the local stack, the replay tool, key administration."""
