@@ -47,10 +47,24 @@ def wait_for_http(url: str, timeout: float = 30) -> None:
 
 
 def start_moto(port: int) -> subprocess.Popen:
-    """moto_server on 127.0.0.1:port, as a child process (stopped with the returned Popen)."""
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+    """moto in server mode on 127.0.0.1:port, as a child process (see tools/moto_server.py)."""
+    process = subprocess.Popen([sys.executable, "-m", "tools.moto_server", "-H", "127.0.0.1", "-p", str(port)],
+                               cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_http(f"http://127.0.0.1:{port}/moto-api/")
+    return process
+
+
+def start_chalice_local(port: int, env: dict, quiet: bool = False) -> subprocess.Popen:
+    """`chalice local` on 127.0.0.1:port serving app.py with the given environment.
+
+    Without --no-autoreload it restarts whenever a file in the project changes, dropping the
+    requests in flight."""
+    chalice = Path(sys.executable).parent / "chalice"
+    output = subprocess.DEVNULL if quiet else None
+    process = subprocess.Popen([str(chalice), "local", "--stage", "local", "--host", "127.0.0.1",
+                                "--port", str(port), "--no-autoreload"], cwd=ROOT, env=env, stdout=output, stderr=output)
+    wait_for_http(f"http://127.0.0.1:{port}/openapi.json", timeout=60)
     return process
 
 
@@ -112,11 +126,8 @@ def main() -> None:
         api_url = f"http://127.0.0.1:{args.api_port}"
         LOCAL_DIR.mkdir(exist_ok=True)
         (LOCAL_DIR / "stack.json").write_text(json.dumps({"api": api_url, "keys": keys, "env": env}, indent=2))
-        chalice = subprocess.Popen([sys.executable, "-m", "chalice.cli", "local", "--stage", "local",
-                                    "--host", "127.0.0.1", "--port", str(args.api_port)],
-                                   cwd=ROOT, env={**os.environ, **env})
+        chalice = start_chalice_local(args.api_port, {**os.environ, **env})
         children.append(chalice)
-        wait_for_http(f"{api_url}/openapi.json")
         print(f"\nFoule is running at {api_url}  (OpenAPI: {api_url}/openapi.json)\n"
               f"  admin key:     {keys['admin']}\n  requester key: {keys['requester']}\n"
               f"  worker key:    {keys['worker']}\n"

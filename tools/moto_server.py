@@ -1,0 +1,120 @@
+"""moto in server mode, made faithful enough to test concurrency against.
+
+    python -m tools.moto_server -p 5055
+
+moto 5.2.5's own server (`moto_server`) has two traits that matter to Foule:
+- it serves each request on its own thread with no lock, so two requests' condition checks
+  and writes interleave: a conditional write is not atomic against a concurrent one, unlike
+  DynamoDB's;
+- its TransactWriteItems deep-copies every table it touches before writing, to roll back on
+  a failed condition: O(table size) per transaction, and under concurrency the rollback
+  restores a snapshot that erases other clients' writes made meanwhile.
+This launcher serves the same moto application but runs one request at a time (every call is
+then atomic, as single-item writes and transactions are in DynamoDB), checks all of a
+transaction's conditions before applying any of its writes (so nothing needs rolling back and
+no table is copied), keeps HTTP connections alive, and lists moto's service modules once
+instead of reading its package folder on every request. A transaction that fails for another
+reason than a condition (a malformed expression: a bug in the caller, which gets an error) is
+not rolled back here.
+"""
+import argparse
+import copy
+import functools
+import threading
+
+import moto.backends
+import moto.dynamodb.models as dynamodb_models
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import ConditionalCheckFailed, TransactionCanceledException
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import WSGIRequestHandler, run_simple
+
+
+class OneAtATime:
+    """WSGI middleware: one request inside the moto application at a time."""
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            # Read the whole response inside the lock: moto may build it lazily.
+            return list(self.app(environ, start_response))
+
+
+def _item_key(backend, op_type: str, op: dict) -> dict:
+    if op_type != "Put":
+        return op["Key"]
+    table = backend.get_table(op["TableName"])
+    key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = op["Item"][table.range_key_attr]
+    return key
+
+
+def _failed_conditions(backend, transact_items: list) -> list:
+    """moto's per-item error list for the transaction, or [] when every condition holds."""
+    errors, failed = [], False
+    for item in transact_items:
+        op_type, op = next(iter(item.items()))
+        expression = op.get("ConditionExpression")
+        if op_type not in {"ConditionCheck", "Put", "Delete", "Update"} or expression is None:
+            errors.append((None, None, None))
+            continue
+        current = backend.get_item(op["TableName"], _item_key(backend, op_type, op))
+        condition = get_filter_expression(expression, op.get("ExpressionAttributeNames"),
+                                          op.get("ExpressionAttributeValues"))
+        if condition.expr(current):
+            errors.append((None, None, None))
+        else:
+            failed = True
+            old = current.to_json()["Attributes"] if current and \
+                op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" else None
+            errors.append(("ConditionalCheckFailed", ConditionalCheckFailed().message, old))
+    return errors if failed else []
+
+
+class _NoTableCopies:
+    """Stands in for the `copy` module inside moto's transaction code: with the conditions
+    checked first, the whole-table backup it takes is never restored, so it need not be made."""
+
+    @staticmethod
+    def deepcopy(value, memo=None):
+        return value if isinstance(value, dynamodb_models.Table) else copy.deepcopy(value, memo)
+
+
+_original_transact_write_items = dynamodb_models.DynamoDBBackend.transact_write_items
+
+
+def transact_write_items(self, transact_items):
+    errors = _failed_conditions(self, transact_items)
+    if errors:
+        raise TransactionCanceledException(errors)
+    return _original_transact_write_items(self, transact_items)
+
+
+def patch_moto() -> None:
+    installed_services = tuple(moto.backends.list_of_moto_modules())
+    moto.backends.list_of_moto_modules = functools.cache(lambda: installed_services)
+    dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items
+    dynamodb_models.copy = _NoTableCopies
+
+
+def serve(host: str, port: int) -> None:
+    patch_moto()
+    WSGIRequestHandler.protocol_version = "HTTP/1.1"  # keep-alive: no TCP handshake per call
+    app = OneAtATime(DomainDispatcherApplication(create_backend_app))
+    run_simple(host, port, app, threaded=True, request_handler=WSGIRequestHandler)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, default=5055)
+    args = parser.parse_args()
+    serve(args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()
