@@ -83,11 +83,13 @@ def _try_lease(worker_id: str, project: Project, task: Task) -> LeaseOut | None:
                     | ((Assignment.state == "leased") & (Assignment.expires_at < now)))
             counters.add_in(tx, project.project_id, leases_granted=1, leases_expired=int(reclaimed))
     except TransactWriteError as error:
-        reasons = [r.code if r else None for r in (error.cancellation_reasons or [])]
-        if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-            raise AlreadyAnswered() from None  # or holds a live lease taken concurrently
-        if reasons and reasons[0] == "ConditionalCheckFailed":
+        # pynamodb sends a transaction's puts before its updates: the assignment is item 0.
+        assignment_failed, task_failed = [r is not None and r.code == "ConditionalCheckFailed"
+                                          for r in (error.cancellation_reasons or [None, None])[:2]]
+        if task_failed:
             return None  # another worker took the slot first
+        if assignment_failed:
+            raise AlreadyAnswered() from None  # or holds a live lease taken concurrently
         raise
     return _lease_out(project, task, lease_id, expires_at)
 

@@ -1,0 +1,122 @@
+"""Over real HTTP: moto server + `chalice local`, with concurrent clients racing.
+
+The invariants are checked afterwards from the store, not from what the clients were told.
+"""
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tools import local_stack
+
+pytestmark = pytest.mark.http
+
+
+@pytest.fixture(scope="module")
+def api_url():
+    port = local_stack.free_port()
+    process = local_stack.start_chalice_local(port, dict(os.environ), quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def call(method, url, key=None, body=None):
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    response = requests.request(method, url, json=body, headers=headers, timeout=30)
+    return response.status_code, response.json()
+
+
+def race(n, action):
+    """Run action(i) on n threads released at the same instant; return their results."""
+    barrier = threading.Barrier(n)
+
+    def run(i):
+        barrier.wait()
+        return action(i)
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(run, range(n)))
+
+
+def submitted_answers(project_id, task_id):
+    from chalicelib.models import Assignment, Task
+    from chalicelib.models.assignments import task_key
+
+    task = Task.get(project_id, task_id, consistent_read=True)
+    answers = [a for a in Assignment.query(task_key(project_id, task_id), consistent_read=True)
+               if a.state == "submitted"]
+    return task, answers
+
+
+def test_threads_racing_for_the_last_slot(api_url, make_project, add_tasks, new_key):
+    project_id = make_project(overlap=3)
+    add_tasks(project_id, [{"task_id": "contested", "payload": {}}])
+    early = [new_key("worker")[0] for _ in range(2)]
+    for key in early:
+        status, lease = call("POST", f"{api_url}/projects/{project_id}/tasks/contested/lease", key)
+        assert call("POST", f"{api_url}/leases/{lease['lease_id']}/answer", key, {"answer": "cat"})[0] == 200
+    racers = [new_key("worker")[0] for _ in range(12)]
+
+    def lease_and_answer(i):
+        status, lease = call("POST", f"{api_url}/projects/{project_id}/tasks/contested/lease", racers[i])
+        if status != 200:
+            return status, lease["error"]["code"]
+        return call("POST", f"{api_url}/leases/{lease['lease_id']}/answer", racers[i], {"answer": "dog"})[0], "ok"
+
+    outcomes = race(len(racers), lease_and_answer)
+    assert sorted(outcomes) == [(200, "ok")] + [(409, "task_full")] * (len(racers) - 1)
+    task, answers = submitted_answers(project_id, "contested")
+    assert len(answers) == 3 and task.answer_count == 3 and task.open_project is None
+    assert len({a.worker_id for a in answers}) == 3
+
+
+def test_many_workers_asking_for_work_at_once_never_overfill_a_task(api_url, requester, make_project,
+                                                                    add_tasks, new_key):
+    project_id = make_project(overlap=2)
+    add_tasks(project_id, [{"task_id": f"t{i}", "payload": {}} for i in range(5)])
+    workers = [new_key("worker")[0] for _ in range(16)]
+
+    def work(i):
+        answered = 0
+        while True:
+            status, lease = call("POST", f"{api_url}/work/next", workers[i], {"project_id": project_id})
+            if status == 404:
+                return answered
+            assert status == 200, lease
+            status, _ = call("POST", f"{api_url}/leases/{lease['lease_id']}/answer", workers[i], {"answer": "cat"})
+            answered += status == 200
+
+    assert sum(race(len(workers), work)) == 10
+    for i in range(5):
+        task, answers = submitted_answers(project_id, f"t{i}")
+        assert len(answers) == 2 == task.answer_count and len({a.worker_id for a in answers}) == 2
+    status, progress = call("GET", f"{api_url}/projects/{project_id}/progress", requester)
+    assert (progress["answers"], progress["tasks_complete"], progress["rewards_cents"]) == (10, 5, 50)
+
+
+def test_concurrent_retries_of_one_answer_count_once(api_url, make_project, add_tasks, new_key):
+    project_id = make_project(overlap=1, reward_cents=25)
+    add_tasks(project_id, [{"task_id": "t", "payload": {}}])
+    worker, _ = new_key("worker")
+    status, lease = call("POST", f"{api_url}/work/next", worker, {"project_id": project_id})
+    receipts = race(8, lambda i: call("POST", f"{api_url}/leases/{lease['lease_id']}/answer", worker,
+                                      {"answer": "cat" if i % 2 else "dog"}))
+    assert {status for status, _ in receipts} == {200}
+    assert len({r["answer"] for _, r in receipts}) == 1 and len({r["submitted_at"] for _, r in receipts}) == 1
+    status, me = call("GET", f"{api_url}/me", worker)
+    assert (me["answers"], me["earned_cents"]) == (1, 25)
+
+
+def test_errors_over_http_have_the_json_shape(api_url, requester):
+    status, body = call("POST", f"{api_url}/projects", requester, {"title": 5})
+    assert status == 400 and body["error"]["code"] == "validation_error"
+    response = requests.post(f"{api_url}/projects", data=b"\xff\xfe", timeout=10,
+                             headers={"Authorization": f"Bearer {requester}", "Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_json"
+    response = requests.get(f"{api_url}/projects", timeout=10)
+    assert response.status_code == 401

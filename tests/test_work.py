@@ -1,0 +1,140 @@
+"""The worker's side: leases, answers exactly once, releases, expiry, earnings."""
+import pytest
+
+from chalicelib.models.base import now_ms
+
+
+def lease_and_answer(api, worker, project_id, answer="cat"):
+    status, lease = api.post("/work/next", worker, {"project_id": project_id})
+    assert status == 200, lease
+    status, receipt = api.post(f"/leases/{lease['lease_id']}/answer", worker, {"answer": answer})
+    assert status == 200, receipt
+    return lease, receipt
+
+
+@pytest.fixture
+def later(monkeypatch):
+    """later(seconds): the work service's clock jumps forward."""
+    import chalicelib.services.work as work
+
+    def jump(seconds):
+        shifted = now_ms() + seconds * 1000
+        monkeypatch.setattr(work, "now_ms", lambda: shifted)
+
+    return jump
+
+
+def test_no_task_ever_gets_more_answers_than_its_overlap(api, make_project, add_tasks, new_key):
+    project_id = make_project(overlap=2)
+    add_tasks(project_id, [{"task_id": "only", "payload": {}}])
+    workers = [new_key("worker")[0] for _ in range(3)]
+    lease_and_answer(api, workers[0], project_id)
+    lease_and_answer(api, workers[1], project_id)
+    status, body = api.post("/work/next", workers[2], {"project_id": project_id})
+    assert status == 404 and body["error"]["code"] == "no_task_available"
+    status, body = api.post(f"/projects/{project_id}/tasks/only/lease", workers[2])
+    assert status == 409 and body["error"]["code"] == "task_full"
+
+
+def test_a_worker_never_gets_a_task_it_answered(api, make_project, add_tasks, new_key):
+    project_id = make_project(overlap=3)
+    add_tasks(project_id, [{"task_id": f"t{i}", "payload": {}} for i in range(3)])
+    worker, _ = new_key("worker")
+    answered = {lease_and_answer(api, worker, project_id)[0]["task_id"] for _ in range(3)}
+    assert answered == {"t0", "t1", "t2"}
+    assert api.post("/work/next", worker, {"project_id": project_id})[0] == 404
+    status, body = api.post(f"/projects/{project_id}/tasks/t0/lease", worker)
+    assert status == 409 and body["error"]["code"] == "already_answered"
+
+
+def test_asking_again_returns_the_live_lease(api, make_project, add_tasks, new_key):
+    project_id = make_project(overlap=1)
+    add_tasks(project_id, [{"task_id": "t", "payload": {}}])
+    worker, _ = new_key("worker")
+    first = api.post(f"/projects/{project_id}/tasks/t/lease", worker)[1]
+    again = api.post(f"/projects/{project_id}/tasks/t/lease", worker)[1]
+    assert first["lease_id"] == again["lease_id"]
+
+
+def test_a_retried_answer_returns_the_first_receipt_and_pays_once(api, requester, make_project, add_tasks, new_key):
+    project_id = make_project(overlap=1, reward_cents=12)
+    add_tasks(project_id, [{"task_id": "t", "payload": {}}])
+    worker, _ = new_key("worker")
+    lease, receipt = lease_and_answer(api, worker, project_id, answer="cat")
+    for answer in ("cat", "dog"):  # a flaky network resends; a confused client changes its mind
+        status, again = api.post(f"/leases/{lease['lease_id']}/answer", worker, {"answer": answer})
+        assert status == 200 and again == receipt
+    status, me = api.get("/me", worker)
+    assert (me["answers"], me["earned_cents"]) == (1, 12)
+    status, progress = api.get(f"/projects/{project_id}/progress", requester)
+    assert (progress["answers"], progress["rewards_cents"], progress["tasks_complete"]) == (1, 12, 1)
+
+
+def test_lease_errors(api, make_project, add_tasks, new_key):
+    project_id = make_project(overlap=2)
+    add_tasks(project_id, [{"task_id": "t", "payload": {}}])
+    worker, _ = new_key("worker")
+    other, _ = new_key("worker")
+    lease = api.post("/work/next", worker, {"project_id": project_id})[1]
+    status, body = api.post(f"/leases/{lease['lease_id']}/answer", other, {"answer": "cat"})
+    assert status == 403 and body["error"]["code"] == "lease_not_yours"
+    status, body = api.post("/leases/garbage/answer", worker, {"answer": "cat"})
+    assert status == 404 and body["error"]["code"] == "lease_not_found"
+    status, body = api.post(f"/leases/{lease['lease_id']}/answer", worker, {"answer": "horse"})
+    assert status == 400 and body["error"]["code"] == "invalid_answer"
+    requester_key, _ = new_key("requester")
+    status, body = api.post(f"/leases/{lease['lease_id']}/answer", requester_key, {"answer": "cat"})
+    assert status == 403 and body["error"]["code"] == "wrong_role"
+
+
+def test_release_frees_the_slot_at_once(api, requester, make_project, add_tasks, new_key):
+    project_id = make_project(overlap=1)
+    add_tasks(project_id, [{"task_id": "t", "payload": {}}])
+    first, _ = new_key("worker")
+    second, _ = new_key("worker")
+    lease = api.post("/work/next", first, {"project_id": project_id})[1]
+    assert api.post("/work/next", second, {"project_id": project_id})[0] == 404
+    assert api.post(f"/leases/{lease['lease_id']}/release", first)[0] == 200
+    assert api.post(f"/leases/{lease['lease_id']}/release", first)[0] == 200  # idempotent
+    status, body = api.post(f"/leases/{lease['lease_id']}/answer", first, {"answer": "cat"})
+    assert status == 409 and body["error"]["code"] == "lease_released"
+    assert api.post("/work/next", second, {"project_id": project_id})[0] == 200
+    status, progress = api.get(f"/projects/{project_id}/progress", requester)
+    assert progress["leases_outstanding"] == 1
+
+
+def test_an_expired_lease_frees_its_slot_and_refuses_a_late_answer(api, make_project, add_tasks, new_key, later):
+    project_id = make_project(overlap=1, lease_seconds=60)
+    add_tasks(project_id, [{"task_id": "t", "payload": {}}])
+    slow, _ = new_key("worker")
+    fast, _ = new_key("worker")
+    lease = api.post("/work/next", slow, {"project_id": project_id})[1]
+    assert api.post("/work/next", fast, {"project_id": project_id})[0] == 404
+    later(61)
+    status, taken = api.post("/work/next", fast, {"project_id": project_id})
+    assert status == 200 and taken["task_id"] == "t"
+    status, body = api.post(f"/leases/{lease['lease_id']}/answer", slow, {"answer": "cat"})
+    assert status == 409 and body["error"]["code"] == "lease_expired"
+    assert api.post(f"/leases/{taken['lease_id']}/answer", fast, {"answer": "cat"})[0] == 200
+
+
+def test_the_lease_never_reveals_a_gold_answer(api, make_project, add_tasks, new_key):
+    project_id = make_project(overlap=1)
+    add_tasks(project_id, [{"task_id": "g", "payload": {"text": "x"}, "known_answer": "dog"}])
+    worker, _ = new_key("worker")
+    status, lease = api.post("/work/next", worker, {"project_id": project_id})
+    assert status == 200 and lease["payload"] == {"text": "x"}
+    assert not any("known" in field or "gold" in field for field in lease)
+    api.post(f"/leases/{lease['lease_id']}/answer", worker, {"answer": "dog"})
+    status, me = api.get("/me", worker)
+    assert (me["gold_answers"], me["gold_correct"]) == (1, 1)
+
+
+def test_next_without_a_project_serves_higher_priority_first(api, make_project, add_tasks, new_key):
+    low = make_project(priority=-999 + 1)
+    high = make_project(priority=999)
+    add_tasks(low, [{"task_id": "a", "payload": {}}])
+    add_tasks(high, [{"task_id": "b", "payload": {}}])
+    worker, _ = new_key("worker")
+    status, lease = api.post("/work/next", worker, {})
+    assert status == 200 and lease["project_id"] == high
