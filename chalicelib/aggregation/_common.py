@@ -1,0 +1,352 @@
+"""Shared building blocks of the truth-inference methods.
+
+Every method sees the crowd answers as an :class:`Answers` bundle (three parallel index arrays
+plus sizes) and returns an :class:`AggregationResult`. The confusion-matrix family (Dawid-Skene,
+one-coin, MACE, IBCC) shares one EM loop, :func:`run_confusion_em`, which only needs a method
+specific M-step: given the expected counts ``counts[w, true, given]`` it returns each worker's
+log confusion matrix and the log class prior.
+
+Why a sparse matrix: the E-step needs, for every task and every candidate true label, the sum of
+``log confusion[worker, true, given]`` over the task's answers, and the M-step needs the reverse
+sum of task posteriors per (worker, given label). Both are one sparse-times-dense product with
+the matrix ``A[task, worker * n_labels + given] = answer weight``, so an EM step over a million
+answers costs a few tens of milliseconds and no per-answer temporary larger than the input.
+
+Duplicate answers (same worker, same task) are down-weighted to ``1 / count`` each, so a worker's
+total say on a task is one vote whatever the number of resubmissions; conflicting duplicates
+split that vote between the labels given.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Callable
+
+import numpy as np
+import scipy.sparse as sp
+
+UNKNOWN = -1  # value in ``known`` for a task whose true label is not known
+
+
+@dataclass
+class AggregationResult:
+    """What every method returns; see the package docstring for the meaning of each field."""
+
+    posterior: np.ndarray  # float (n_tasks, n_labels), rows sum to 1
+    labels: np.ndarray  # int64 (n_tasks,) argmax, ties to the lowest label index
+    confidence: np.ndarray  # float (n_tasks,) posterior of the chosen label
+    worker_reliability: np.ndarray  # float (n_workers,) P(answer is correct)
+    worker_confusion: np.ndarray | None  # float (n_workers, n_labels, n_labels) or None
+    iterations: int
+    log_likelihood: float | None
+    method: str
+    params: dict  # pass back as ``warm_start`` on the next run (may be empty)
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Validated crowd answers. ``weights`` makes each (worker, task) pair count as one vote."""
+
+    tasks: np.ndarray
+    workers: np.ndarray
+    labels: np.ndarray
+    weights: np.ndarray
+    n_tasks: int
+    n_workers: int
+    n_labels: int
+    known: np.ndarray  # int64 (n_tasks,), UNKNOWN where the truth is not known
+
+    @property
+    def n_answers(self) -> int:
+        return int(self.tasks.size)
+
+    @cached_property
+    def task_by_worker_label(self) -> sp.csr_matrix:
+        """Sparse (n_tasks, n_workers * n_labels) matrix of answer weights."""
+        columns = self.workers * self.n_labels + self.labels
+        matrix = sp.coo_matrix(
+            (self.weights, (self.tasks, columns)),
+            shape=(self.n_tasks, self.n_workers * self.n_labels),
+        )
+        return matrix.tocsr()  # sums duplicates deterministically
+
+    @cached_property
+    def worker_label_by_task(self) -> sp.csr_matrix:
+        """Transpose of :attr:`task_by_worker_label`, stored row-major for fast M-steps."""
+        return self.task_by_worker_label.T.tocsr()
+
+    @cached_property
+    def answered(self) -> np.ndarray:
+        """Boolean (n_tasks,): the task received at least one answer."""
+        return np.bincount(self.tasks, minlength=self.n_tasks) > 0
+
+    @cached_property
+    def known_mask(self) -> np.ndarray:
+        return self.known != UNKNOWN
+
+
+def _as_index_array(values, name: str, upper: int) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional")
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"{name} must hold integer indices, got dtype {array.dtype}")
+    array = array.astype(np.int64, copy=False)
+    if array.size and (array.min() < 0 or array.max() >= upper):
+        raise ValueError(f"{name} must lie in 0..{upper - 1}")
+    return array
+
+
+def duplicate_weights(tasks: np.ndarray, workers: np.ndarray, n_workers: int) -> np.ndarray:
+    """1 / (number of answers the same worker gave on the same task), per answer."""
+    if tasks.size == 0:
+        return np.ones(0)
+    pair = tasks * max(n_workers, 1) + workers
+    _, inverse, counts = np.unique(pair, return_inverse=True, return_counts=True)
+    if counts.max() == 1:
+        return np.ones(tasks.size)
+    return 1.0 / counts[inverse]
+
+
+def prepare_answers(tasks, workers, labels, n_tasks, n_workers, n_labels, known=None) -> Answers:
+    """Validate the raw arrays and bundle them (raises ValueError on malformed input)."""
+    n_tasks, n_workers, n_labels = int(n_tasks), int(n_workers), int(n_labels)
+    if min(n_tasks, n_workers, n_labels) < 0:
+        raise ValueError("n_tasks, n_workers and n_labels must be non-negative")
+    tasks = _as_index_array(tasks, "tasks", n_tasks)
+    workers = _as_index_array(workers, "workers", n_workers)
+    labels = _as_index_array(labels, "labels", n_labels)
+    if not tasks.size == workers.size == labels.size:
+        raise ValueError("tasks, workers and labels must have the same length")
+    if known is None:
+        known = np.full(n_tasks, UNKNOWN, dtype=np.int64)
+    else:
+        known = np.asarray(known).astype(np.int64, copy=True)
+        if known.shape != (n_tasks,):
+            raise ValueError("known must have length n_tasks")
+        if known.size and (known.min() < UNKNOWN or known.max() >= n_labels):
+            raise ValueError(f"known must hold -1 or a label index in 0..{n_labels - 1}")
+    weights = duplicate_weights(tasks, workers, n_workers)
+    return Answers(tasks, workers, labels, weights, n_tasks, n_workers, n_labels, known)
+
+
+# --- posteriors -------------------------------------------------------------------------------
+
+
+def clamp_known(posterior: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Overwrite (in place) the rows of gold tasks with the one-hot known label."""
+    rows = np.flatnonzero(known != UNKNOWN)
+    if rows.size:
+        posterior[rows] = 0.0
+        posterior[rows, known[rows]] = 1.0
+    return posterior
+
+
+def label_frequencies(answers: Answers) -> np.ndarray:
+    """Smoothed share of each label among the answers (add-one): the data-driven class prior."""
+    counts = np.bincount(answers.labels, weights=answers.weights, minlength=answers.n_labels)
+    return (counts + 1.0) / (counts.sum() + answers.n_labels)
+
+
+def vote_posterior(answers: Answers, worker_weight: np.ndarray | None = None) -> np.ndarray:
+    """Normalised (weighted) vote shares per task; tasks without answers get the label shares."""
+    weights = answers.weights
+    if worker_weight is not None:
+        weights = weights * worker_weight[answers.workers]
+    flat = answers.tasks * answers.n_labels + answers.labels
+    votes = np.bincount(flat, weights=weights, minlength=answers.n_tasks * answers.n_labels)
+    votes = votes.reshape(answers.n_tasks, answers.n_labels)
+    totals = votes.sum(axis=1, keepdims=True)
+    prior = label_frequencies(answers)
+    posterior = np.where(totals > 0, votes / np.where(totals > 0, totals, 1.0), prior)
+    return clamp_known(posterior, answers.known)
+
+
+def hard_labels(posterior: np.ndarray) -> np.ndarray:
+    """Argmax per row; np.argmax returns the first maximum, i.e. the lowest label index."""
+    if posterior.size == 0:  # argmax refuses empty rows
+        return np.zeros(posterior.shape[0], dtype=np.int64)
+    return np.argmax(posterior, axis=1).astype(np.int64)
+
+
+def agreement_reliability(answers: Answers, reference: np.ndarray) -> np.ndarray:
+    """Smoothed share of each worker's answers equal to ``reference`` labels: (agree+0.5)/(n+1)."""
+    agree = (answers.labels == reference[answers.tasks]) * answers.weights
+    hits = np.bincount(answers.workers, weights=agree, minlength=answers.n_workers)
+    totals = np.bincount(answers.workers, weights=answers.weights, minlength=answers.n_workers)
+    return (hits + 0.5) / (totals + 1.0)
+
+
+def make_result(answers: Answers, posterior: np.ndarray, reliability: np.ndarray, *,
+                method: str, confusion: np.ndarray | None = None, iterations: int = 0,
+                log_likelihood: float | None = None, params: dict | None = None
+                ) -> AggregationResult:
+    posterior = np.ascontiguousarray(posterior, dtype=np.float64)
+    labels = hard_labels(posterior)
+    confidence = posterior[np.arange(answers.n_tasks), labels] if answers.n_tasks else np.zeros(0)
+    return AggregationResult(
+        posterior=posterior,
+        labels=labels,
+        confidence=confidence,
+        worker_reliability=np.asarray(reliability, dtype=np.float64),
+        worker_confusion=confusion,
+        iterations=int(iterations),
+        log_likelihood=None if log_likelihood is None else float(log_likelihood),
+        method=method,
+        params=params or {},
+    )
+
+
+def normalize_log(log_joint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise softmax of log joint probabilities; also returns each row's log normaliser."""
+    row_max = log_joint.max(axis=1, keepdims=True)
+    shifted = np.exp(log_joint - row_max)
+    totals = shifted.sum(axis=1, keepdims=True)
+    return shifted / totals, (np.log(totals) + row_max)[:, 0]
+
+
+# --- the confusion-matrix EM family -----------------------------------------------------------
+
+
+def expected_counts(answers: Answers, posterior: np.ndarray) -> np.ndarray:
+    """counts[w, true, given] = sum over w's answers `given` of P(task's truth = true)."""
+    k = answers.n_labels
+    by_worker_label = answers.worker_label_by_task @ posterior  # (W*K given, K true)
+    # Contiguous copy: the M-steps reduce over it repeatedly, and strided views are slow.
+    return np.ascontiguousarray(by_worker_label.reshape(answers.n_workers, k, k).transpose(0, 2, 1))
+
+
+def log_joint_from_confusion(answers: Answers, log_confusion: np.ndarray,
+                             log_class_prior: np.ndarray) -> np.ndarray:
+    """log P(truth = k, answers of task t) for every task t and label k."""
+    k = answers.n_labels
+    per_worker_label = log_confusion.transpose(0, 2, 1).reshape(answers.n_workers * k, k)
+    return answers.task_by_worker_label @ per_worker_label + log_class_prior
+
+
+def observed_log_likelihood(answers: Answers, log_joint: np.ndarray, log_norm: np.ndarray) -> float:
+    """log P(answers, known labels): gold tasks contribute their known label's joint only."""
+    rows = np.flatnonzero(answers.known_mask)
+    total = float(log_norm.sum())
+    if rows.size:
+        total += float((log_joint[rows, answers.known[rows]] - log_norm[rows]).sum())
+    return total
+
+
+# An M-step receives (counts[w, true, given], posterior) and returns
+# (log_confusion[w, true, given], log_class_prior[k], log_prior_of_parameters).
+MStep = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, float]]
+
+
+@dataclass
+class EMOutcome:
+    posterior: np.ndarray
+    log_confusion: np.ndarray
+    log_class_prior: np.ndarray
+    log_likelihood: float
+    iterations: int
+
+
+def run_confusion_em(answers: Answers, initial_posterior: np.ndarray, m_step: MStep, *,
+                     n_iter: int, tol: float) -> EMOutcome:
+    """Alternate M- and E-steps until the objective's relative change drops below ``tol``.
+
+    The objective is the observed-data log-likelihood plus the log prior of the parameters
+    (what MAP-EM increases monotonically). Gold tasks stay clamped to their known label, so
+    they anchor the worker parameters (semi-supervised EM).
+    """
+    posterior = clamp_known(initial_posterior.copy(), answers.known)
+    previous = -np.inf
+    log_likelihood = 0.0
+    iterations = 0
+    for iterations in range(1, max(int(n_iter), 1) + 1):
+        log_confusion, log_class_prior, log_param_prior = m_step(
+            expected_counts(answers, posterior), posterior
+        )
+        log_joint = log_joint_from_confusion(answers, log_confusion, log_class_prior)
+        posterior, log_norm = normalize_log(log_joint)
+        clamp_known(posterior, answers.known)
+        log_likelihood = observed_log_likelihood(answers, log_joint, log_norm)
+        objective = log_likelihood + log_param_prior
+        if abs(objective - previous) <= tol * max(abs(objective), 1.0):
+            break
+        previous = objective
+    return EMOutcome(posterior, log_confusion, log_class_prior, log_likelihood, iterations)
+
+
+def class_prior_update(answers: Answers, posterior: np.ndarray, pseudo_count: float = 1.0
+                       ) -> tuple[np.ndarray, float]:
+    """MAP class prior from the posteriors of answered or gold tasks (Dirichlet smoothing).
+
+    Returns log prior and the Dirichlet log-density term (up to a constant) for the objective.
+    """
+    informative = answers.answered | answers.known_mask
+    totals = posterior[informative].sum(axis=0) + pseudo_count
+    log_prior = np.log(totals / totals.sum())
+    return log_prior, float(pseudo_count * log_prior.sum())
+
+
+def reliability_from_confusion(confusion: np.ndarray, class_prior: np.ndarray) -> np.ndarray:
+    """P(answer correct) = sum_k P(truth = k) * confusion[w, k, k]."""
+    diagonal = np.diagonal(confusion, axis1=1, axis2=2)
+    return diagonal @ class_prior
+
+
+def confusion_from_warm_start(warm_start: dict | None, answers: Answers) -> tuple[
+        np.ndarray, np.ndarray] | None:
+    """Previous run's (confusion, class_prior) resized to the current workers, or None.
+
+    Workers that joined since the previous run start from the average confusion matrix; a
+    warm start with a different number of labels is ignored.
+    """
+    if not warm_start or "confusion" not in warm_start or "class_prior" not in warm_start:
+        return None
+    confusion = np.asarray(warm_start["confusion"], dtype=np.float64)
+    class_prior = np.asarray(warm_start["class_prior"], dtype=np.float64)
+    k = answers.n_labels
+    if confusion.ndim != 3 or confusion.shape[1:] != (k, k) or class_prior.shape != (k,):
+        return None
+    if confusion.shape[0] == 0:
+        return None
+    if confusion.shape[0] < answers.n_workers:
+        filler = np.broadcast_to(confusion.mean(axis=0),
+                                 (answers.n_workers - confusion.shape[0], k, k))
+        confusion = np.concatenate([confusion, filler])
+    confusion = np.clip(confusion[: answers.n_workers], 1e-12, None)
+    confusion /= confusion.sum(axis=2, keepdims=True)
+    class_prior = np.clip(class_prior, 1e-12, None)
+    return confusion, class_prior / class_prior.sum()
+
+
+def gold_or_agreement_reliability(answers: Answers) -> np.ndarray:
+    """Each worker's smoothed accuracy on gold tasks, (correct + 0.5) / (total + 1).
+
+    Workers who answered no gold task get their smoothed agreement with the majority vote
+    (computed with the gold tasks clamped) instead.
+    """
+    on_gold = answers.known_mask[answers.tasks]
+    gold_correct = (answers.labels == answers.known[answers.tasks]) & on_gold
+    correct = np.bincount(answers.workers, weights=gold_correct * answers.weights,
+                          minlength=answers.n_workers)
+    total = np.bincount(answers.workers, weights=on_gold * answers.weights,
+                        minlength=answers.n_workers)
+    gold_accuracy = (correct + 0.5) / (total + 1.0)
+    majority = hard_labels(vote_posterior(answers))
+    agreement = agreement_reliability(answers, majority)
+    return np.where(total > 0, gold_accuracy, agreement)
+
+
+def weighted_vote_posterior(answers: Answers) -> np.ndarray:
+    """Votes weighted by gold accuracy (or agreement with the majority): the EM initialiser."""
+    return vote_posterior(answers, gold_or_agreement_reliability(answers))
+
+
+def initial_posterior(answers: Answers, warm_start: dict | None) -> np.ndarray:
+    """Warm-start E-step if previous parameters fit, else the gold/agreement-weighted vote."""
+    previous = confusion_from_warm_start(warm_start, answers)
+    if previous is None:
+        return weighted_vote_posterior(answers)
+    confusion, class_prior = previous
+    log_joint = log_joint_from_confusion(answers, np.log(confusion), np.log(class_prior))
+    posterior, _ = normalize_log(log_joint)
+    return clamp_known(posterior, answers.known)
