@@ -70,3 +70,13 @@ def create_key(role: str, owner_id: str | None = None, name: str = "") -> tuple[
                  owner_id=owner_id, name=name, created_at=now_ms())
     key.save()
     return secret, key
+
+
+def revoke_key(secret: str) -> bool:
+    """Revoke a key; it is refused from the next request on. False if there is no such key."""
+    try:
+        key = ApiKey.get(hash_key(secret), consistent_read=True)
+    except ApiKey.DoesNotExist:
+        return False
+    key.update(actions=[ApiKey.revoked_at.set(now_ms())])
+    return True
