@@ -5,7 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAGE ?= dev
 
-.PHONY: run test demo venv clean
+LINT_VENV := .venv-lint
+# For `make deploy`: an S3 bucket that receives the code package.
+ARTIFACT_BUCKET ?=
+
+.PHONY: run test demo venv lint-venv lint package policies deploy clean
 
 venv: $(VENV)/.installed
 
@@ -15,10 +19,18 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+# cfn-lint lives in its own virtualenv: aws-sam-translator pins pydantic~=2.13, we use 2.14.
+lint-venv: $(LINT_VENV)/.installed
+
+$(LINT_VENV)/.installed: requirements-lint.txt
+	$(PYTHON) -m venv $(LINT_VENV)
+	$(LINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-lint.txt
+	touch $@
+
 run: venv
 	$(BIN)/python -m tools.local_stack
 
-test: venv
+test: venv lint-venv
 	$(BIN)/python -m pytest
 
 # With `make run` going in another terminal: replay a real dataset through the HTTP API.
@@ -26,5 +38,23 @@ DATASET ?= ../shared/datasets/rte
 demo: venv
 	$(BIN)/python -m tools.replay --dataset $(DATASET) --concurrency 8 --gold-fraction 0.1 --seed 1
 
+lint: venv lint-venv
+	$(BIN)/python -m tools.package policies --check
+	$(LINT_VENV)/bin/cfn-lint infra/template.yaml
+
+# Render .chalice/policy-*.json from infra/aws.yaml (never edit those files by hand).
+policies: venv
+	$(BIN)/python -m tools.package policies
+
+# dist/sam.yaml + dist/deployment.zip for STAGE (dev by default).
+package: venv
+	$(BIN)/python -m tools.package --stage $(STAGE)
+
+deploy: package
+	@test -n "$(ARTIFACT_BUCKET)" || (echo "set ARTIFACT_BUCKET=<an S3 bucket for the code>" && exit 2)
+	aws cloudformation package --template-file dist/sam.yaml --s3-bucket $(ARTIFACT_BUCKET) --output-template-file dist/packaged.yaml
+	aws cloudformation deploy --template-file dist/packaged.yaml --stack-name foule-$(STAGE) \
+		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --parameter-overrides Stage=$(STAGE)
+
 clean:
-	rm -rf $(VENV) .local .pytest_cache dist
+	rm -rf $(VENV) $(LINT_VENV) .local .pytest_cache dist

@@ -1,0 +1,243 @@
+"""Each function's IAM policy (infra/aws.yaml) equals what its code does.
+
+A representative flow runs against moto (keys, project, tasks, lease, answer, release,
+progress, results, aggregation, profile) while every botocore call — pynamodb's included, and
+presigned URLs — is recorded with the function it belongs to: the API routes (APIHandler), the
+API key authorizer (ApiKey: a separate Lambda in AWS, run in-process by chalice.test), or the
+scheduled aggregator. Then, per function:
+- every (action, resource) the code needed is allowed by the policy, and
+- every (action, resource pattern) the policy grants was needed by the code,
+except the documented allow-list: CloudWatch Logs (the Lambda runtime writes logs, not our
+code) and s3:ListBucket on the results prefix (without it S3 answers 403 instead of
+NoSuchKey when latest.json does not exist yet, which the API turns into "no results yet").
+"""
+import contextvars
+import fnmatch
+import os
+
+import pytest
+from botocore.client import BaseClient
+
+from tools import local_stack, package
+
+ACCOUNT, REGION = "123456789012", "us-east-1"
+FUNCTION = contextvars.ContextVar("function", default="api_handler")
+ROLE_OF = {"api_handler": "ApiHandlerRole", "api_key": "ApiKeyRole", "aggregator": "AggregatorRole"}
+ALLOW_LISTED_SERVICES = {"logs"}
+ITEM_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+
+
+def table_arn(name, index=None):
+    arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+    return f"{arn}/index/{index}" if index else arn
+
+
+def required(service: str, operation: str, params: dict, is_presign: bool) -> set[tuple[str, str]]:
+    """The IAM (action, resource ARN) pairs one botocore call needs."""
+    if service == "dynamodb":
+        if operation in ("TransactWriteItems", "TransactGetItems"):
+            needs = set()
+            for item in params["TransactItems"]:
+                (kind, body), = item.items()
+                needs.add((f"dynamodb:{ITEM_ACTIONS[kind]}", table_arn(body["TableName"])))
+            return needs
+        if operation in ("BatchGetItem", "BatchWriteItem"):
+            return {(f"dynamodb:{operation}", table_arn(t)) for t in params["RequestItems"]}
+        return {(f"dynamodb:{operation}", table_arn(params["TableName"], params.get("IndexName")))}
+    if service == "s3":
+        bucket, key = params["Bucket"], params.get("Key")
+        action = {"HeadObject": "GetObject", "ListObjectsV2": "ListBucket"}.get(operation, operation)
+        needs = {(f"s3:{action}", f"arn:aws:s3:::{bucket}/{key}" if key else f"arn:aws:s3:::{bucket}")}
+        if operation == "PutObject" and params.get("Tagging"):
+            needs.add(("s3:PutObjectTagging", f"arn:aws:s3:::{bucket}/{key}"))
+        return needs
+    return {(f"{service}:{operation}", "*")}
+
+
+class Recorder:
+    def __init__(self):
+        self.calls: dict[str, set] = {f: set() for f in ROLE_OF}
+        self.operations: dict[str, set] = {f: set() for f in ROLE_OF}
+
+    def install(self, monkeypatch):
+        original = BaseClient._emit_api_params
+        recorder = self
+
+        def spy(client, api_params, operation_model, context):
+            service = client.meta.service_model.service_name
+            function = FUNCTION.get()
+            recorder.operations[function].add(f"{service}:{operation_model.name}")
+            recorder.calls[function] |= required(service, operation_model.name, dict(api_params),
+                                                 bool(context.get("is_presign_request")))
+            return original(client, api_params, operation_model, context)
+
+        monkeypatch.setattr(BaseClient, "_emit_api_params", spy)
+
+        from chalicelib import auth
+        lookup = auth.lookup
+
+        def authorizer_lookup(*args, **kwargs):
+            token = FUNCTION.set("api_key")
+            try:
+                return lookup(*args, **kwargs)
+            finally:
+                FUNCTION.reset(token)
+
+        monkeypatch.setattr(auth, "lookup", authorizer_lookup)
+
+
+def resolved_policy(aws_template: dict, stateful_template: dict, role: str) -> list[dict]:
+    """The role's statements with !GetAtt/!Sub of tables and the bucket resolved to the names
+    of the stack deployed into moto."""
+    names = {}
+    for output_name, output in stateful_template["Outputs"].items():
+        names[output["Value"]["Ref"]] = os.environ[local_stack.output_env_var(output_name)]
+
+    def arn(logical_id):
+        kind = stateful_template["Resources"][logical_id]["Type"]
+        return table_arn(names[logical_id]) if kind == "AWS::DynamoDB::Table" else f"arn:aws:s3:::{names[logical_id]}"
+
+    def resolve(value):
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            return arn(value["Fn::GetAtt"][0])
+        if isinstance(value, dict) and "Fn::Sub" in value:
+            text = value["Fn::Sub"]
+            for logical_id in names:
+                text = text.replace(f"${{{logical_id}.Arn}}", arn(logical_id))
+            return text.replace("${AWS::Partition}", "aws").replace("${AWS::Region}", REGION) \
+                .replace("${AWS::AccountId}", ACCOUNT).replace("${AWS::StackName}", "foule-local")
+        return value
+
+    statements = []
+    for statement in package.role_policy(aws_template, role)["Statement"]:
+        assert statement["Effect"] == "Allow"
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        statements.append({"Sid": statement.get("Sid"), "actions": actions,
+                           "resources": [resolve(r) for r in resources],
+                           "condition": statement.get("Condition")})
+    return statements
+
+
+def allows(statement, action, resource) -> bool:
+    return any(fnmatch.fnmatchcase(action, a) for a in statement["actions"]) and \
+        any(fnmatch.fnmatchcase(resource, r) for r in statement["resources"])
+
+
+@pytest.fixture(scope="module")
+def recorded(api, chalice_app):
+    """Run the flow once, recording every AWS call by function."""
+    from chalicelib import auth
+
+    monkeypatch = pytest.MonkeyPatch()
+    recorder = Recorder()
+    admin, _ = auth.create_key("admin")
+    recorder.install(monkeypatch)
+    try:
+        run_flow(api, admin)
+    finally:
+        monkeypatch.undo()
+    return recorder
+
+
+def run_flow(api, admin):
+    from chalicelib.services import aggregator
+
+    status, requester = api.post("/keys", admin, {"role": "requester", "name": "policy test"})
+    assert status == 201, requester
+    status, worker = api.post("/keys", admin, {"role": "worker", "name": "policy test"})
+    assert status == 201, worker
+    other_worker = api.post("/keys", admin, {"role": "worker"})[1]["key"]
+    req, wrk = requester["key"], worker["key"]
+
+    status, project = api.post("/projects", req, {
+        "title": "Cat or dog?", "answer_type": {"kind": "single_choice", "labels": ["cat", "dog"]},
+        "overlap": 1, "reward_cents": 3})
+    assert status == 201, project
+    pid = project["project_id"]
+    assert api.get("/projects", req)[0] == 200
+    assert api.get(f"/projects/{pid}", req)[0] == 200
+    assert api.patch(f"/projects/{pid}", req, {"priority": 5})[0] == 200
+    tasks = [{"task_id": "t1", "payload": {"img": "1"}, "known_answer": "cat"},
+             {"task_id": "t2", "payload": {"img": "2"}}, {"task_id": "t3", "payload": {"img": "3"}}]
+    assert api.post(f"/projects/{pid}/tasks", req, {"tasks": tasks})[0] == 200
+    assert api.post(f"/projects/{pid}/tasks", req, {"tasks": tasks})[0] == 200  # re-sent: unchanged
+    status, data = api.get(f"/projects/{pid}/results", req)
+    assert status == 404 and data["error"]["code"] == "no_results_yet", data
+
+    status, lease = api.post(f"/projects/{pid}/tasks/t2/lease", wrk)
+    assert status == 200, lease
+    assert api.post(f"/leases/{lease['lease_id']}/release", wrk)[0] == 200
+    answered = 0
+    for key in (wrk, wrk, other_worker):
+        status, lease = api.post("/work/next", key, {"project_id": pid})
+        assert status == 200, lease
+        status, receipt = api.post(f"/leases/{lease['lease_id']}/answer", key, {"answer": "cat"})
+        assert status == 200, receipt
+        assert api.post(f"/leases/{lease['lease_id']}/answer", key, {"answer": "cat"})[0] == 200  # retry
+        answered += 1
+    assert api.get(f"/projects/{pid}/progress", req)[1]["answers"] == answered
+    assert api.get(f"/projects/{pid}/tasks", req)[0] == 200
+    assert api.post(f"/projects/{pid}/aggregate", req)[0] == 202
+
+    token = FUNCTION.set("aggregator")
+    try:
+        summaries = aggregator.run_due_projects(time_budget_seconds=60)
+    finally:
+        FUNCTION.reset(token)
+    assert any(s["project_id"] == pid for s in summaries), summaries
+
+    status, results = api.get(f"/projects/{pid}/results", req)
+    assert status == 200, results
+    assert api.get(f"/projects/{pid}/tasks/t1", req)[1]["result"] is not None
+    assert api.get("/me", wrk)[0] == 200
+    assert api.patch(f"/projects/{pid}", req, {"status": "closed"})[0] == 200
+    token = FUNCTION.set("aggregator")
+    try:
+        aggregator.run_due_projects(time_budget_seconds=60)  # retires the closed project
+    finally:
+        FUNCTION.reset(token)
+    assert api.get("/me", "fk_wrk_not-a-key")[0] == 401  # unknown key: authorizer lookup, no item
+
+
+@pytest.mark.parametrize("function", sorted(ROLE_OF))
+def test_policy_allows_what_the_code_does(function, recorded, aws_template, stateful_template):
+    statements = resolved_policy(aws_template, stateful_template, ROLE_OF[function])
+    denied = sorted((action, resource) for action, resource in recorded.calls[function]
+                    if not any(allows(s, action, resource) for s in statements))
+    assert not denied, f"{function} needs permissions its policy lacks: {denied}"
+
+
+@pytest.mark.parametrize("function", sorted(ROLE_OF))
+def test_policy_grants_nothing_the_code_does_not_do(function, recorded, aws_template, stateful_template):
+    statements = resolved_policy(aws_template, stateful_template, ROLE_OF[function])
+    unused = []
+    for statement in statements:
+        for action in statement["actions"]:
+            service = action.split(":")[0]
+            if service in ALLOW_LISTED_SERVICES:
+                continue
+            if action == "s3:ListBucket":
+                # allow-listed for NoSuchKey semantics: only where the function reads objects
+                keys = [r.split(":::", 1)[1].split("/", 1)[1] for a, r in recorded.calls[function]
+                        if a == "s3:GetObject"]
+                prefix = statement["condition"]["StringLike"]["s3:prefix"]
+                assert keys and all(fnmatch.fnmatchcase(k, prefix) for k in keys), \
+                    f"{function}: s3:ListBucket granted, but it reads no object under {prefix}"
+                continue
+            for resource in statement["resources"]:
+                used = any(a == action and fnmatch.fnmatchcase(r, resource)
+                           for a, r in recorded.calls[function])
+                if not used:
+                    unused.append((statement["Sid"], action, resource))
+    assert not unused, f"{function}'s policy grants what its code never does: {unused}"
+
+
+def test_functions_use_only_dynamodb_and_s3(recorded):
+    services = {op.split(":")[0] for ops in recorded.operations.values() for op in ops}
+    assert services <= {"dynamodb", "s3"}, services
+    assert not any(op.startswith("s3:Put") for op in recorded.operations["api_handler"]), \
+        "the API function must never write the bucket"
+    assert recorded.operations["api_key"] == {"dynamodb:GetItem"}
+    assert not any(":Scan" in op for ops in recorded.operations.values() for op in ops)
