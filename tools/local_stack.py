@@ -58,12 +58,12 @@ def start_moto(port: int) -> subprocess.Popen:
 def start_chalice_local(port: int, env: dict, quiet: bool = False) -> subprocess.Popen:
     """`chalice local` on 127.0.0.1:port serving app.py with the given environment.
 
-    Without --no-autoreload it restarts whenever a file in the project changes, dropping the
-    requests in flight."""
-    chalice = Path(sys.executable).parent / "chalice"
+    Through tools/chalice_local.py (a larger listen backlog), and with --no-autoreload: it
+    otherwise restarts whenever a file in the project changes, dropping requests in flight."""
     output = subprocess.DEVNULL if quiet else None
-    process = subprocess.Popen([str(chalice), "local", "--stage", "local", "--host", "127.0.0.1",
-                                "--port", str(port), "--no-autoreload"], cwd=ROOT, env=env, stdout=output, stderr=output)
+    process = subprocess.Popen([sys.executable, "-m", "tools.chalice_local", "--stage", "local",
+                                "--host", "127.0.0.1", "--port", str(port), "--no-autoreload"],
+                               cwd=ROOT, env=env, stdout=output, stderr=output)
     wait_for_http(f"http://127.0.0.1:{port}/openapi.json", timeout=60)
     return process
 

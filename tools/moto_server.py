@@ -20,6 +20,7 @@ not rolled back here.
 import argparse
 import copy
 import functools
+import logging
 import threading
 
 import moto.backends
@@ -104,6 +105,7 @@ def patch_moto() -> None:
 def serve(host: str, port: int) -> None:
     patch_moto()
     WSGIRequestHandler.protocol_version = "HTTP/1.1"  # keep-alive: no TCP handshake per call
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access-log line per call
     app = OneAtATime(DomainDispatcherApplication(create_backend_app))
     run_simple(host, port, app, threaded=True, request_handler=WSGIRequestHandler)
 

@@ -55,20 +55,12 @@ class Answers:
     n_workers: int
     n_labels: int
     known: np.ndarray  # int64 (n_tasks,), UNKNOWN where the truth is not known
+    # Sparse (n_tasks, n_workers * n_labels): A[t, w * n_labels + l] = weight of w answering l.
+    task_by_worker_label: sp.csr_matrix
 
     @property
     def n_answers(self) -> int:
         return int(self.tasks.size)
-
-    @cached_property
-    def task_by_worker_label(self) -> sp.csr_matrix:
-        """Sparse (n_tasks, n_workers * n_labels) matrix of answer weights."""
-        columns = self.workers * self.n_labels + self.labels
-        matrix = sp.coo_matrix(
-            (self.weights, (self.tasks, columns)),
-            shape=(self.n_tasks, self.n_workers * self.n_labels),
-        )
-        return matrix.tocsr()  # sums duplicates deterministically
 
     @cached_property
     def worker_label_by_task(self) -> sp.csr_matrix:
@@ -78,11 +70,17 @@ class Answers:
     @cached_property
     def answered(self) -> np.ndarray:
         """Boolean (n_tasks,): the task received at least one answer."""
-        return np.bincount(self.tasks, minlength=self.n_tasks) > 0
+        return np.diff(self.task_by_worker_label.indptr) > 0
 
     @cached_property
     def known_mask(self) -> np.ndarray:
         return self.known != UNKNOWN
+
+    @cached_property
+    def informative_rows(self) -> np.ndarray | None:
+        """Tasks that tell us something about the class prior (answered or gold); None = all."""
+        informative = self.answered | self.known_mask
+        return None if informative.all() else np.flatnonzero(informative)
 
 
 def _as_index_array(values, name: str, upper: int) -> np.ndarray:
@@ -103,9 +101,30 @@ def duplicate_weights(tasks: np.ndarray, workers: np.ndarray, n_workers: int) ->
         return np.ones(0)
     pair = tasks * max(n_workers, 1) + workers
     _, inverse, counts = np.unique(pair, return_inverse=True, return_counts=True)
-    if counts.max() == 1:
-        return np.ones(tasks.size)
     return 1.0 / counts[inverse]
+
+
+def _answer_matrix(tasks, workers, labels, weights, n_tasks, n_workers, n_labels):
+    columns = workers * n_labels + labels
+    matrix = sp.coo_matrix((weights, (tasks, columns)),
+                           shape=(n_tasks, n_workers * n_labels)).tocsr()  # sums duplicates
+    matrix.sort_indices()
+    return matrix
+
+
+def _has_repeated_worker(unit_matrix: sp.csr_matrix, n_labels: int, n_answers: int) -> bool:
+    """Did some worker answer some task twice? Checked on the matrix of unit weights.
+
+    Cheaper than np.unique over (task, worker) pairs: identical answers were summed into one
+    entry, and two different labels from one worker are neighbours in the task's sorted row.
+    """
+    if unit_matrix.nnz < n_answers:
+        return True
+    worker_of_entry = unit_matrix.indices // max(n_labels, 1)
+    same_worker = worker_of_entry[1:] == worker_of_entry[:-1]
+    row_starts = unit_matrix.indptr[1:-1]
+    same_worker[row_starts[(row_starts > 0) & (row_starts < unit_matrix.nnz)] - 1] = False
+    return bool(same_worker.any())
 
 
 def prepare_answers(tasks, workers, labels, n_tasks, n_workers, n_labels, known=None) -> Answers:
@@ -126,8 +145,13 @@ def prepare_answers(tasks, workers, labels, n_tasks, n_workers, n_labels, known=
             raise ValueError("known must have length n_tasks")
         if known.size and (known.min() < UNKNOWN or known.max() >= n_labels):
             raise ValueError(f"known must hold -1 or a label index in 0..{n_labels - 1}")
-    weights = duplicate_weights(tasks, workers, n_workers)
-    return Answers(tasks, workers, labels, weights, n_tasks, n_workers, n_labels, known)
+    sizes = n_tasks, n_workers, n_labels
+    weights = np.ones(tasks.size)
+    matrix = _answer_matrix(tasks, workers, labels, weights, *sizes)
+    if _has_repeated_worker(matrix, n_labels, tasks.size):  # rare: resubmissions
+        weights = duplicate_weights(tasks, workers, n_workers)
+        matrix = _answer_matrix(tasks, workers, labels, weights, *sizes)
+    return Answers(tasks, workers, labels, weights, *sizes, known, matrix)
 
 
 # --- posteriors -------------------------------------------------------------------------------
@@ -200,9 +224,11 @@ def make_result(answers: Answers, posterior: np.ndarray, reliability: np.ndarray
 def normalize_log(log_joint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise softmax of log joint probabilities; also returns each row's log normaliser."""
     row_max = log_joint.max(axis=1, keepdims=True)
-    shifted = np.exp(log_joint - row_max)
-    totals = shifted.sum(axis=1, keepdims=True)
-    return shifted / totals, (np.log(totals) + row_max)[:, 0]
+    posterior = np.subtract(log_joint, row_max)
+    np.exp(posterior, out=posterior)  # in place: this runs on every EM step
+    totals = posterior.sum(axis=1, keepdims=True)
+    posterior /= totals
+    return posterior, (np.log(totals) + row_max)[:, 0]
 
 
 # --- the confusion-matrix EM family -----------------------------------------------------------
@@ -221,7 +247,9 @@ def log_joint_from_confusion(answers: Answers, log_confusion: np.ndarray,
     """log P(truth = k, answers of task t) for every task t and label k."""
     k = answers.n_labels
     per_worker_label = log_confusion.transpose(0, 2, 1).reshape(answers.n_workers * k, k)
-    return answers.task_by_worker_label @ per_worker_label + log_class_prior
+    log_joint = answers.task_by_worker_label @ per_worker_label
+    log_joint += log_class_prior
+    return log_joint
 
 
 def observed_log_likelihood(answers: Answers, log_joint: np.ndarray, log_norm: np.ndarray) -> float:
@@ -231,6 +259,15 @@ def observed_log_likelihood(answers: Answers, log_joint: np.ndarray, log_norm: n
     if rows.size:
         total += float((log_joint[rows, answers.known[rows]] - log_norm[rows]).sum())
     return total
+
+
+def converged(objective: float, previous: float, n_answers: int, tol: float) -> bool:
+    """Stop when the objective per answer moved by less than ``tol``.
+
+    The same rule as crowd-kit's DawidSkene (change of the per-answer objective below
+    ``tol``, default 1e-5), so "same tol" comparisons mean the same thing.
+    """
+    return abs(objective - previous) <= tol * max(n_answers, 1)
 
 
 # An M-step receives (counts[w, true, given], posterior) and returns
@@ -249,7 +286,7 @@ class EMOutcome:
 
 def run_confusion_em(answers: Answers, initial_posterior: np.ndarray, m_step: MStep, *,
                      n_iter: int, tol: float) -> EMOutcome:
-    """Alternate M- and E-steps until the objective's relative change drops below ``tol``.
+    """Alternate M- and E-steps until the objective per answer changes by less than ``tol``.
 
     The objective is the observed-data log-likelihood plus the log prior of the parameters
     (what MAP-EM increases monotonically). Gold tasks stay clamped to their known label, so
@@ -268,7 +305,7 @@ def run_confusion_em(answers: Answers, initial_posterior: np.ndarray, m_step: MS
         clamp_known(posterior, answers.known)
         log_likelihood = observed_log_likelihood(answers, log_joint, log_norm)
         objective = log_likelihood + log_param_prior
-        if abs(objective - previous) <= tol * max(abs(objective), 1.0):
+        if converged(objective, previous, answers.n_answers, tol):
             break
         previous = objective
     return EMOutcome(posterior, log_confusion, log_class_prior, log_likelihood, iterations)
@@ -280,8 +317,8 @@ def class_prior_update(answers: Answers, posterior: np.ndarray, pseudo_count: fl
 
     Returns log prior and the Dirichlet log-density term (up to a constant) for the objective.
     """
-    informative = answers.answered | answers.known_mask
-    totals = posterior[informative].sum(axis=0) + pseudo_count
+    rows = answers.informative_rows
+    totals = (posterior if rows is None else posterior[rows]).sum(axis=0) + pseudo_count
     log_prior = np.log(totals / totals.sum())
     return log_prior, float(pseudo_count * log_prior.sum())
 
@@ -289,7 +326,7 @@ def class_prior_update(answers: Answers, posterior: np.ndarray, pseudo_count: fl
 def reliability_from_confusion(confusion: np.ndarray, class_prior: np.ndarray) -> np.ndarray:
     """P(answer correct) = sum_k P(truth = k) * confusion[w, k, k]."""
     diagonal = np.diagonal(confusion, axis1=1, axis2=2)
-    return diagonal @ class_prior
+    return (diagonal * class_prior).sum(axis=1)  # not `@`: BLAS threads would spin for nothing
 
 
 def confusion_from_warm_start(warm_start: dict | None, answers: Answers) -> tuple[

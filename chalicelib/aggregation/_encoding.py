@@ -12,7 +12,7 @@ class EncodedAnswers(NamedTuple):
     labels: np.ndarray  # int64 index into label_values
     task_ids: list  # distinct task ids in order of first appearance
     worker_ids: list  # distinct worker ids in order of first appearance
-    label_values: list  # label_order if given, else distinct labels sorted (numerically if all ints)
+    label_values: list  # label_order if given, else sorted (numerically if all integers)
 
 
 def _first_appearance_index(values: Sequence) -> tuple[np.ndarray, list]:

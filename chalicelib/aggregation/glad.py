@@ -1,24 +1,25 @@
 """GLAD, Generative model of Labels, Abilities and Difficulties ("glad").
 
-Whitehill, Ruvolo, Wu, Bergsma & Movellan, "Whose Vote Should Count More: Optimal Integration
-of Labels from Labelers of Unknown Expertise", NeurIPS 2009. Model: worker ``w`` has ability
-``alpha_w`` (any real; negative means adversarial), task ``t`` has inverse difficulty
-``beta_t = exp(b_t) > 0``; an answer is correct with probability ``sigmoid(alpha_w * beta_t)``
-and otherwise one of the other ``K - 1`` labels uniformly. Truths are uniform a priori, as in
-the paper and crowd-kit (``learn_class_prior=True`` estimates the class prior instead: on the
+Whitehill, Ruvolo, Wu, Bergsma & Movellan, "Whose Vote Should Count More: Optimal Integration of
+Labels from Labelers of Unknown Expertise", NeurIPS 2009. Model: worker ``w`` has ability
+``alpha_w`` (any real; negative means adversarial), task ``t`` has inverse difficulty ``beta_t =
+exp(b_t) > 0``; an answer is correct with probability ``sigmoid(alpha_w * beta_t)`` and
+otherwise one of the other ``K - 1`` labels uniformly. Truths are uniform a priori, as in the
+paper and crowd-kit (``learn_class_prior=True`` estimates the class prior instead: on the
 imbalanced product data that costs 3 points, because GLAD's symmetric errors then explain away
-the minority class). Priors as in crowd-kit: ``alpha ~ N(1, 1)``, ``b ~ N(1, 1)``. EM: the E-step is exact; the M-step
-takes ``m_step_newton`` Fisher-scoring steps, alternating abilities and difficulties (the
-objective separates per worker given the difficulties and per task given the abilities, so
-each block update is a vector of independent 1-D steps, clipped to +-2 for safety). Gold tasks
-stay clamped. Reliability = the worker's average P(correct) over the tasks they answered.
+the minority class). Priors as in crowd-kit: ``alpha ~ N(1, 1)``, ``b ~ N(1, 1)``. EM: the
+E-step is exact; the M-step takes ``m_step_newton`` Fisher-scoring steps, alternating abilities
+and difficulties (the objective separates per worker given the difficulties and per task given
+the abilities, so each block update is a vector of independent 1-D steps, clipped to +-2 for
+safety). Gold tasks stay clamped. Reliability = the worker's average P(correct) over the tasks
+they answered.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ._common import AggregationResult, Answers, class_prior_update, clamp_known, make_result
-from ._common import normalize_log, observed_log_likelihood, weighted_vote_posterior
+from ._common import AggregationResult, Answers, class_prior_update, clamp_known, converged
+from ._common import make_result, normalize_log, observed_log_likelihood, weighted_vote_posterior
 
 SUMMARY = "GLAD: worker ability x task difficulty logistic model"
 
@@ -31,9 +32,10 @@ def log_sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def fit(answers: Answers, warm_start: dict | None = None, *, n_iter: int = 100,
-        tol: float = 1e-6, m_step_newton: int = 2, learn_class_prior: bool = False,
+        tol: float = 1e-5, m_step_newton: int = 2, learn_class_prior: bool = False,
         class_pseudo_count: float = 1.0) -> AggregationResult:
-    tasks, workers, labels, weights = answers.tasks, answers.workers, answers.labels, answers.weights
+    tasks, workers, labels = answers.tasks, answers.workers, answers.labels
+    weights = answers.weights
     k, n_tasks, n_workers = answers.n_labels, answers.n_tasks, answers.n_workers
     uniform_prior = np.full(k, -np.log(max(k, 1)))
     ability, log_difficulty, warm = _initial_parameters(answers, warm_start)
@@ -68,7 +70,7 @@ def fit(answers: Answers, warm_start: dict | None = None, *, n_iter: int = 100,
                      - ((ability - ABILITY_MEAN) ** 2).sum() / (2 * ABILITY_VAR)
                      - ((log_difficulty - LOG_DIFFICULTY_MEAN) ** 2).sum()
                      / (2 * LOG_DIFFICULTY_VAR))
-        if abs(objective - previous) <= tol * max(abs(objective), 1.0):
+        if converged(objective, previous, answers.n_answers, tol):
             break
         previous = objective
 

@@ -25,18 +25,18 @@ SUMMARY = "IBCC: Bayesian Dawid-Skene fitted by variational Bayes (Dirichlet pos
 
 
 def fit(answers: Answers, warm_start: dict | None = None, *, n_iter: int = 100,
-        tol: float = 1e-6, diagonal_pseudo_count: float = 2.0,
+        tol: float = 1e-5, diagonal_pseudo_count: float = 2.0,
         off_diagonal_pseudo_count: float = 1.0, class_pseudo_count: float = 1.0
         ) -> AggregationResult:
     k = answers.n_labels
     alpha0 = np.full((k, k), off_diagonal_pseudo_count) + np.eye(k) * (
         diagonal_pseudo_count - off_diagonal_pseudo_count)
-    informative = answers.answered | answers.known_mask
     posterior_params = {}
 
     def vb_step(counts: np.ndarray, posterior: np.ndarray):
         alpha = counts + alpha0
-        nu = posterior[informative].sum(axis=0) + class_pseudo_count
+        rows = answers.informative_rows
+        nu = (posterior if rows is None else posterior[rows]).sum(axis=0) + class_pseudo_count
         posterior_params["alpha"], posterior_params["nu"] = alpha, nu
         expected_log_confusion = digamma(alpha) - digamma(alpha.sum(axis=2, keepdims=True))
         expected_log_prior = digamma(nu) - digamma(nu.sum())

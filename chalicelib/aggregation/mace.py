@@ -23,7 +23,7 @@ SUMMARY = "MACE: each answer is either competent (true label) or spam from a wor
 
 
 def fit(answers: Answers, warm_start: dict | None = None, *, n_iter: int = 100,
-        tol: float = 1e-6, prior_strength: float = 2.0, spam_pseudo_count: float = 1.0,
+        tol: float = 1e-5, prior_strength: float = 2.0, spam_pseudo_count: float = 1.0,
         class_pseudo_count: float = 1.0) -> AggregationResult:
     k, n_workers = answers.n_labels, answers.n_workers
     # Starting point of the spam-responsibility computation in the first M-step.

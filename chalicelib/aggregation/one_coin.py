@@ -28,7 +28,7 @@ def confusion_from_accuracy(accuracy: np.ndarray, n_labels: int) -> np.ndarray:
 
 
 def fit(answers: Answers, warm_start: dict | None = None, *, n_iter: int = 100,
-        tol: float = 1e-6, prior_strength: float = 2.0,
+        tol: float = 1e-5, prior_strength: float = 2.0,
         class_pseudo_count: float = 1.0) -> AggregationResult:
     k = answers.n_labels
 

@@ -5,7 +5,7 @@ choice, free text and numbers can be added as further members without changing s
 """
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, TypeAdapter, field_validator
 
 from chalicelib.errors import BadRequest
 from chalicelib.schemas.common import Body
@@ -34,3 +34,10 @@ class SingleChoice(Body):
 
 
 AnswerType = Annotated[Union[SingleChoice], Field(discriminator="kind")]
+
+_answer_types = TypeAdapter(AnswerType)
+
+
+def parse_answer_type(stored: dict) -> SingleChoice:
+    """A project's stored answer type as its model (which checks answers)."""
+    return _answer_types.validate_python(stored)

@@ -1,5 +1,7 @@
 """Projects: a requester's container of tasks, with the rules every task of it follows."""
+import functools
 import secrets
+from dataclasses import dataclass
 
 from pynamodb.exceptions import UpdateError
 
@@ -7,6 +9,7 @@ from chalicelib.auth import Caller
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models import Project
 from chalicelib.models.base import now_ms
+from chalicelib.schemas.answers import SingleChoice, parse_answer_type
 from chalicelib.schemas.projects import (AggregationQueued, Progress, ProjectCreate, ProjectOut,
                                          ProjectPage, ProjectUpdate)
 from chalicelib.services import counters, paging
@@ -45,6 +48,22 @@ def get(project_id: str) -> Project:
         return Project.get(project_id)
     except Project.DoesNotExist:
         raise NotFound(f"No project {project_id!r}.", code="project_not_found") from None
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What a project promises its workers; fixed when the project is created."""
+
+    answer_type: SingleChoice
+    reward_cents: int
+    overlap: int
+
+
+@functools.lru_cache(maxsize=4096)
+def terms(project_id: str) -> Terms:
+    """A project's fixed terms, read once per process: the answer path needs no project read."""
+    project = get(project_id)
+    return Terms(parse_answer_type(project.answer_type), int(project.reward_cents), int(project.overlap))
 
 
 def get_owned(caller: Caller, project_id: str, consistent: bool = False) -> Project:

@@ -6,16 +6,12 @@ from chalicelib.errors import Conflict, FouleError, NotFound
 from chalicelib.models import Assignment, Task, TaskResult
 from chalicelib.models.assignments import task_key
 from chalicelib.models.base import now_ms
-from chalicelib.schemas.answers import SingleChoice
+from chalicelib.schemas.answers import parse_answer_type
 from chalicelib.schemas.tasks import (TaskAnswer, TaskBatch, TaskBatchResult, TaskDetail, TaskError,
                                       TaskIn, TaskPage, TaskResultOut, TaskSummary)
 from chalicelib.services import counters, paging, projects
 
 MAX_PAYLOAD_BYTES = 64 * 1024
-
-
-def answer_type_of(project) -> SingleChoice:
-    return SingleChoice.model_validate(project.answer_type)
 
 
 def open_order(created_at: int, index: int) -> str:
@@ -24,7 +20,7 @@ def open_order(created_at: int, index: int) -> str:
 
 
 def _validate_items(project, batch: TaskBatch) -> tuple[list[tuple[int, TaskIn]], list[TaskError]]:
-    answer_type = answer_type_of(project)
+    answer_type = parse_answer_type(project.answer_type)
     valid, errors, seen = [], [], set()
     for index, raw in enumerate(batch.tasks):
         task_id = raw.get("task_id") if isinstance(raw, dict) else None

@@ -23,7 +23,6 @@ from chalicelib.models.tasks import ANSWERED
 from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.work import AnswerIn, AnswerReceipt, LeaseOut, Released
 from chalicelib.services import counters, leases, projects
-from chalicelib.services.tasks import answer_type_of
 
 TASK_PAGE = 50  # open tasks read per query when looking for work
 PAGES_PER_PROJECT = 3
@@ -60,7 +59,7 @@ def _try_lease(worker_id: str, project: Project, task: Task) -> LeaseOut | None:
     free = [str(k) for k in range(int(project.overlap)) if expiry.get(str(k), 0) < now]
     if not free:
         if int(task.answer_count) >= int(project.overlap):
-            complete_task(project, task.task_id)
+            complete_task(project.project_id, int(project.overlap), task.task_id)
         return None
     slot = free[0]
     reclaimed = str(slot) in expiry  # a lease that ran out without an answer
@@ -94,13 +93,13 @@ def _try_lease(worker_id: str, project: Project, task: Task) -> LeaseOut | None:
     return _lease_out(project, task, lease_id, expires_at)
 
 
-def complete_task(project: Project, task_id: str) -> None:
+def complete_task(project_id: str, overlap: int, task_id: str) -> None:
     """Take a task with all its answers out of the open index, counting it complete once."""
     try:
         with TransactWrite(connection=connection()) as tx:
-            tx.update(Task(project.project_id, task_id), actions=[Task.open_project.remove()],
-                      condition=Task.open_project.exists() & (Task.answer_count >= int(project.overlap)))
-            counters.add_in(tx, project.project_id, tasks_complete=1)
+            tx.update(Task(project_id, task_id), actions=[Task.open_project.remove()],
+                      condition=Task.open_project.exists() & (Task.answer_count >= overlap))
+            counters.add_in(tx, project_id, tasks_complete=1)
     except TransactWriteError:
         pass  # already complete, or not yet: nothing to do
 
@@ -198,9 +197,9 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
     if now > assignment.expires_at:
         raise Conflict("This lease has expired; its slot may have gone to another worker.",
                        code="lease_expired")
-    project = projects.get(ref.project_id)
-    answer = answer_type_of(project).check(body.answer)
-    reward = int(project.reward_cents)
+    terms = projects.terms(ref.project_id)
+    answer = terms.answer_type.check(body.answer)
+    reward = terms.reward_cents
     gold = assignment.known_answer is not None
     correct = int(gold and answer == assignment.known_answer)
     slot = ref.slot
@@ -232,8 +231,8 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
                        code="lease_expired") from None
     task = Task.get(ref.project_id, ref.task_id, consistent_read=True,
                     attributes_to_get=["project_id", "task_id", "answer_count", "open_project"])
-    if int(task.answer_count) >= int(project.overlap) and task.open_project:
-        complete_task(project, ref.task_id)
+    if int(task.answer_count) >= terms.overlap and task.open_project:
+        complete_task(ref.project_id, terms.overlap, ref.task_id)
     assignment.state, assignment.answer, assignment.submitted_at = "submitted", answer, now
     assignment.reward_cents = reward
     return _receipt(assignment)
