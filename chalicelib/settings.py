@@ -25,6 +25,7 @@ class Settings:
     presigned_url_seconds: int
     aggregation_method: str
     aggregator_time_budget_seconds: float
+    aggregation_min_interval_seconds: float
 
     def table(self, name: str) -> str:
         return self.tables[name]
@@ -46,6 +47,9 @@ def load() -> Settings:
         aggregation_method=env.get("FOULE_AGGREGATION_METHOD", ""),
         # Stop starting new projects after this long, well inside the Lambda timeout.
         aggregator_time_budget_seconds=float(env.get("FOULE_AGGREGATOR_TIME_BUDGET_SECONDS", "600")),
+        # A project that keeps receiving answers is re-aggregated at most this often
+        # (a requester's explicit request is served on the next pass regardless).
+        aggregation_min_interval_seconds=float(env.get("FOULE_AGGREGATION_MIN_INTERVAL_SECONDS", "60")),
     )
 
 

@@ -89,3 +89,45 @@ def test_a_closed_project_is_published_once_more_then_retired(api, requester, ma
     assert run_aggregator()[project_id]["answers"] == 1
     assert project_id not in run_aggregator()
     assert Project.get(project_id).live is None
+
+
+def test_a_new_run_marks_the_previous_one_superseded_for_the_lifecycle_rule(api, requester, make_project,
+                                                                           add_tasks, new_key):
+    from chalicelib.services import publishing
+    from chalicelib.settings import settings
+
+    project_id = make_project(overlap=1)
+    add_tasks(project_id, [{"task_id": "t", "payload": {}}])
+    worker, _ = new_key("worker")
+    lease = api.post("/work/next", worker, {"project_id": project_id})[1]
+    api.post(f"/leases/{lease['lease_id']}/answer", worker, {"answer": "cat"})
+    run_aggregator()
+    first = api.get(f"/projects/{project_id}/results", requester)[1]["manifest"]
+    api.post(f"/projects/{project_id}/aggregate", requester)
+    run_aggregator()
+    second = api.get(f"/projects/{project_id}/results", requester)[1]["manifest"]
+
+    def tags(key):
+        return publishing.s3().get_object_tagging(Bucket=settings.results_bucket, Key=key)["TagSet"]
+
+    assert tags(first["files"]["results.jsonl"]["key"]) == [{"Key": "foule-run", "Value": "superseded"}]
+    assert tags(second["files"]["results.jsonl"]["key"]) == []
+
+
+def test_new_answers_wait_for_the_minimum_interval_unless_a_run_is_requested(api, requester, make_project,
+                                                                            add_tasks, new_key, monkeypatch):
+    from chalicelib.models.base import now_ms
+    from chalicelib.services import aggregator
+
+    project_id = make_project(overlap=2)
+    add_tasks(project_id, [{"task_id": "t", "payload": {}}])
+    workers = [new_key("worker")[0] for _ in range(2)]
+    for key in workers:
+        lease = api.post("/work/next", key, {"project_id": project_id})[1]
+        api.post(f"/leases/{lease['lease_id']}/answer", key, {"answer": "cat"})
+        if key == workers[0]:
+            assert run_aggregator()[project_id]["answers"] == 1
+    assert project_id not in run_aggregator()  # changed, but the last run is too recent
+    later = now_ms() + int(aggregator.settings.aggregation_min_interval_seconds * 1000) + 1
+    monkeypatch.setattr(aggregator, "now_ms", lambda: later)
+    assert run_aggregator()[project_id]["answers"] == 2

@@ -1,7 +1,7 @@
 """The scheduled aggregator: turn each changed project's answers into published results.
 
-A project is due when its answer counters moved since its last run, or when its requester
-asked for a run. A project with no change costs one query of its counter shards. Answers are
+A project is due when its requester asked for a run, or when its answer counters moved and
+its last run is older than the minimum interval. A project with no change costs one query of its counter shards. Answers are
 read from the sharded answers index (never a Scan), aggregated by chalicelib.aggregation with
 the project's gold tasks as known labels, stored per task and per worker, and published to S3.
 
@@ -33,16 +33,22 @@ def run_due_projects(time_budget_seconds: float = 600) -> list[dict]:
         if time.monotonic() > deadline:
             break
         totals = counters.totals(project.project_id)
-        if is_due(project, totals):
+        if is_due(project, totals, now_ms()):
             summaries.append(aggregate_project(project))
         elif project.status == "closed":
             retire(project)
     return summaries
 
 
-def is_due(project: Project, totals: dict) -> bool:
-    requested = (project.aggregation_requested_at or 0) > (project.last_run_at or 0)
-    return requested or totals["answers"] != int(project.last_run_answers or 0)
+def is_due(project: Project, totals: dict, now: int) -> bool:
+    """Due when its requester asked for a run, or when answers arrived and the last run is at
+    least the minimum interval old: a project receiving a steady stream of answers is not
+    re-aggregated on every pass of a frequent schedule."""
+    last_run = project.last_run_at or 0
+    if (project.aggregation_requested_at or 0) > last_run:
+        return True
+    changed = totals["answers"] != int(project.last_run_answers or 0)
+    return changed and now - last_run >= settings.aggregation_min_interval_seconds * 1000
 
 
 def retire(project: Project) -> None:

@@ -5,7 +5,10 @@ Layout under the results prefix, per project:
     <prefix>/<project>/runs/<run_id>/manifest.json   the run, counts, each file's size and sha256
     <prefix>/<project>/latest.json                   pointer to the newest manifest, written last
 The run's files are written first, then its manifest, and only then the pointer: a crash at
-any step leaves the previous pointer, which names a complete run.
+any step leaves the previous pointer, which names a complete run. Once the pointer has moved,
+the previous run's data files are tagged foule-run=superseded: the bucket's lifecycle rule
+(infra/template.yaml) expires tagged files after the retention period, never the latest run's
+nor any manifest.
 """
 import hashlib
 import json
@@ -39,6 +42,7 @@ def latest_key(project_id: str) -> str:
 
 def publish_run(project_id: str, run_id: str, files: dict[str, bytes], manifest: dict) -> dict:
     """Write the run's files, its manifest, then move the latest pointer. Returns the manifest."""
+    previous = get_json(latest_key(project_id))
     run_prefix = f"{project_prefix(project_id)}/runs/{run_id}"
     listed = {}
     for name, data in files.items():
@@ -52,7 +56,18 @@ def publish_run(project_id: str, run_id: str, files: dict[str, bytes], manifest:
     put_json(latest_key(project_id), {"project_id": project_id, "run_id": run_id,
                                       "manifest_key": manifest_key,
                                       "created_at": manifest["created_at"]})
+    if previous and previous["run_id"] != run_id:
+        mark_superseded(previous["manifest_key"])
     return manifest
+
+
+SUPERSEDED = {"TagSet": [{"Key": "foule-run", "Value": "superseded"}]}
+
+
+def mark_superseded(manifest_key: str) -> None:
+    manifest = get_json(manifest_key) or {"files": {}}
+    for entry in manifest["files"].values():
+        s3().put_object_tagging(Bucket=settings.results_bucket, Key=entry["key"], Tagging=SUPERSEDED)
 
 
 def content_type(name: str) -> str:
