@@ -3,6 +3,7 @@
 The invariants are checked afterwards from the store, not from what the clients were told.
 """
 import os
+import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -120,3 +121,46 @@ def test_errors_over_http_have_the_json_shape(api_url, requester):
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_json"
     response = requests.get(f"{api_url}/projects", timeout=10)
     assert response.status_code == 401
+
+
+def majority_vote_accuracy(dataset, scored_tasks) -> float:
+    """Plain majority vote (ties to the lowest label) on the same tasks, from the raw data."""
+    import csv
+
+    from chalicelib.aggregation import aggregate, encode
+
+    with open(dataset / "answers.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    with open(dataset / "gold.csv", newline="") as f:
+        gold = {r["task"]: r["label"] for r in csv.DictReader(f)}
+    encoded = encode([r["worker"] for r in rows], [r["task"] for r in rows], [r["label"] for r in rows])
+    result = aggregate("mv", encoded.tasks, encoded.workers, encoded.labels, len(encoded.task_ids),
+                       len(encoded.worker_ids), len(encoded.label_values))
+    labels = {t: encoded.label_values[i] for t, i in zip(encoded.task_ids, result.labels)}
+    return sum(labels[t] == gold[t] for t in scored_tasks) / len(scored_tasks)
+
+
+@pytest.mark.replay
+def test_a_replay_of_rte_loses_nothing_and_beats_majority_vote(api_url, datasets_dir, new_key):
+    from tools import replay
+
+    stop = threading.Event()
+    schedule = threading.Thread(target=local_stack.aggregation_loop, args=(2.0, stop.is_set), daemon=True)
+    schedule.start()
+    try:
+        result = replay.replay(api_url, datasets_dir / "rte", new_key("admin")[0], gold_fraction=0.1,
+                               concurrency=8, seed=1, timeout=300)
+    finally:
+        stop.set()
+        schedule.join(timeout=60)
+    print("replay:", result)
+    assert (result["sent"], result["acknowledged"], result["published"]) == (8000, 8000, 8000)
+    assert result["lost"] == 0 and result["failed"] == 0 and result["duplicates"] == 0
+    assert result["tasks"] == 800
+    # The tasks the replay scored: every task but those it uploaded as gold (same seed, same draw).
+    answers, gold = replay.read_dataset(datasets_dir / "rte")
+    tasks = sorted({task for _, task, _ in answers})
+    revealed = replay.choose_gold(tasks, gold, 0.1, random.Random(1))
+    scored = [t for t in tasks if t in gold and t not in revealed]
+    assert result["scored_tasks"] == len(scored) == 720
+    assert result["accuracy"] >= majority_vote_accuracy(datasets_dir / "rte", scored)

@@ -2,6 +2,7 @@
 import time
 
 from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.settings import settings
 
@@ -29,3 +30,13 @@ def connection() -> Connection:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def failed_conditions(error: TransactWriteError) -> list[bool]:
+    """For each item of a cancelled transaction, whether its condition failed.
+
+    Items are in the order pynamodb sends them: condition checks, deletes, puts, then
+    updates, each kind in the order it was added to the transaction.
+    """
+    return [reason is not None and reason.code == "ConditionalCheckFailed"
+            for reason in (error.cancellation_reasons or [])]

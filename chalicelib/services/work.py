@@ -18,7 +18,7 @@ from chalicelib.auth import Caller
 from chalicelib.errors import Conflict, Forbidden, NotFound
 from chalicelib.models import Assignment, Project, Task, WorkerStats
 from chalicelib.models.assignments import task_key
-from chalicelib.models.base import connection, now_ms
+from chalicelib.models.base import connection, failed_conditions, now_ms
 from chalicelib.models.tasks import ANSWERED
 from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.work import AnswerIn, AnswerReceipt, LeaseOut, Released
@@ -82,9 +82,8 @@ def _try_lease(worker_id: str, project: Project, task: Task) -> LeaseOut | None:
                     | ((Assignment.state == "leased") & (Assignment.expires_at < now)))
             counters.add_in(tx, project.project_id, leases_granted=1, leases_expired=int(reclaimed))
     except TransactWriteError as error:
-        # pynamodb sends a transaction's puts before its updates: the assignment is item 0.
-        assignment_failed, task_failed = [r is not None and r.code == "ConditionalCheckFailed"
-                                          for r in (error.cancellation_reasons or [None, None])[:2]]
+        # The put comes before the updates: the assignment is item 0, the task item 1.
+        assignment_failed, task_failed = (failed_conditions(error) + [False, False])[:2]
         if task_failed:
             return None  # another worker took the slot first
         if assignment_failed:
@@ -220,8 +219,7 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
             tx.update(WorkerStats(caller.owner_id, ALL_PROJECTS), actions=worker_actions)
             tx.update(WorkerStats(caller.owner_id, ref.project_id), actions=worker_actions)
     except TransactWriteError as error:
-        reasons = [r.code if r else None for r in (error.cancellation_reasons or [])]
-        if "ConditionalCheckFailed" not in reasons:
+        if not any(failed_conditions(error)):
             raise
         # A concurrent retry of the same submission may have won: then its receipt is ours.
         _, latest = _own_assignment(caller, lease_id)
@@ -256,8 +254,7 @@ def release(caller: Caller, lease_id: str) -> Released:
                       condition=(Assignment.lease_id == lease_id) & (Assignment.state == "leased"))
             counters.add_in(tx, ref.project_id, leases_released=1)
     except TransactWriteError as error:
-        reasons = [r.code if r else None for r in (error.cancellation_reasons or [])]
-        if "ConditionalCheckFailed" not in reasons:
+        if not any(failed_conditions(error)):
             raise
         _, latest = _own_assignment(caller, lease_id)
         if latest.state == "submitted":
