@@ -21,6 +21,7 @@ import argparse
 import copy
 import functools
 import logging
+import re
 import threading
 
 import moto.backends
@@ -88,11 +89,28 @@ class _NoTableCopies:
 _original_transact_write_items = dynamodb_models.DynamoDBBackend.transact_write_items
 
 
+def _without_condition(item: dict) -> dict:
+    """The transaction item with its (already checked) condition taken out, and the attribute
+    names and values only that condition used, which moto would otherwise refuse as unused."""
+    op_type, op = next(iter(item.items()))
+    if "ConditionExpression" not in op:
+        return item
+    op = {k: v for k, v in op.items() if k != "ConditionExpression"}
+    used = set(re.findall(r"[#:][A-Za-z0-9_]+", op.get("UpdateExpression", "")))
+    for field in ("ExpressionAttributeNames", "ExpressionAttributeValues"):
+        if field in op:
+            op[field] = {k: v for k, v in op[field].items() if k in used}
+            if not op[field]:
+                del op[field]
+    return {op_type: op}
+
+
 def transact_write_items(self, transact_items):
     errors = _failed_conditions(self, transact_items)
     if errors:
         raise TransactionCanceledException(errors)
-    return _original_transact_write_items(self, transact_items)
+    # Checked once here: moto would parse and evaluate each condition twice more.
+    return _original_transact_write_items(self, [_without_condition(i) for i in transact_items])
 
 
 def patch_moto() -> None:
