@@ -5,6 +5,8 @@ route's schemas for the OpenAPI description, so the description cannot drift fro
 """
 import json
 import logging
+import math
+import re
 import traceback
 from dataclasses import dataclass, field
 from typing import Callable
@@ -15,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pynamodb.exceptions import PynamoDBException
 
 from chalicelib import auth
-from chalicelib.errors import (BadRequest, FouleError, InternalError, PayloadTooLarge,
+from chalicelib.errors import (BadRequest, FouleError, InternalError, NotFound, PayloadTooLarge,
                                ServiceUnavailable)
 from chalicelib.settings import settings
 
@@ -115,6 +117,7 @@ class Api:
             caller = self._caller(request)
             auth.require(caller, roles)
             kwargs["caller"] = caller
+        check_path_params(path_params)
         if body_model is not None:
             kwargs["body"] = parse_body(request, body_model)
         if query_model is not None:
@@ -160,6 +163,73 @@ def parse_model(model: type[BaseModel], data):
                          details=validation_details(error)) from None
 
 
+# JSON nested deeper than this is refused (DynamoDB itself stores at most 32 levels).
+MAX_JSON_DEPTH = 32
+# Path parameters are ids: anything longer or with control characters names nothing.
+MAX_PATH_PARAM_CHARS = 1024
+NOT_FOUND_CODES = {"project_id": "project_not_found", "task_id": "task_not_found",
+                   "lease_id": "lease_not_found"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _json_limit(path: str, code: str, message: str) -> BadRequest:
+    return BadRequest(message, code=code, details={"path": path})
+
+
+def check_json_values(data) -> None:
+    """Refuse what JSON parses but nothing downstream should store: nesting deeper than
+    MAX_JSON_DEPTH (400 too_deep), NaN/Infinity and numbers that overflow a double such as
+    1e309 (400 invalid_number), lone UTF-16 surrogates ("\\ud800") and NUL characters in any
+    string or key (400 invalid_unicode). Iterative, so no input can exhaust the stack."""
+    stack = [(data, 1, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if isinstance(value, str):
+            _check_string(value, path)
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise _json_limit(path, "invalid_number",
+                                  "Numbers must be finite (no NaN, Infinity or overflowing values).")
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise _json_limit(path, "too_deep",
+                                  f"The body nests JSON deeper than {MAX_JSON_DEPTH} levels.")
+            if isinstance(value, dict):
+                for key, item in value.items():
+                    _check_string(key, path)
+                    stack.append((item, depth + 1, f"{path}.{key}" if path else key))
+            else:
+                stack.extend((item, depth + 1, f"{path}.{i}" if path else str(i))
+                             for i, item in enumerate(value))
+
+
+def _check_string(text: str, path: str) -> None:
+    if "\x00" in text:
+        raise _json_limit(path, "invalid_unicode", "Strings must not contain NUL characters.")
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _json_limit(path, "invalid_unicode",
+                          "Strings must be valid Unicode (no lone surrogates such as \\ud800).") from None
+
+
+def check_path_params(path_params: dict) -> None:
+    """An id too long for a store key, or with control characters, cannot exist: a 404."""
+    for name, value in path_params.items():
+        if not isinstance(value, str) or len(value) > MAX_PATH_PARAM_CHARS or _CONTROL.search(value):
+            bad = True
+        else:
+            try:
+                value.encode("utf-8")
+                bad = False
+            except UnicodeEncodeError:
+                bad = True
+        if bad:
+            raise NotFound(f"No such {name.removesuffix('_id')}.", code=NOT_FOUND_CODES.get(name, "not_found"))
+
+
 def parse_body(request, model: type[BaseModel]) -> BaseModel:
     raw = request.raw_body or b""
     if len(raw) > settings.max_body_bytes:
@@ -167,8 +237,12 @@ def parse_body(request, model: type[BaseModel]) -> BaseModel:
                               code="body_too_large")
     try:
         data = json.loads(raw) if raw else {}
-    except (ValueError, RecursionError):
+    except RecursionError:
+        raise BadRequest(f"The body nests JSON deeper than {MAX_JSON_DEPTH} levels.",
+                         code="too_deep", details={"path": ""}) from None
+    except ValueError:
         raise BadRequest("The body is not valid JSON.", code="invalid_json") from None
+    check_json_values(data)
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.", code="invalid_json")
     return parse_model(model, data)
