@@ -14,7 +14,8 @@ from chalicelib.api import Api
 from chalicelib.schemas.common import PageQuery
 from chalicelib.schemas.keys import KeyCreate, KeyCreated
 from chalicelib.schemas.projects import (AggregationQueued, Progress, ProjectCreate, ProjectOut,
-                                         ProjectPage, ProjectUpdate, Results)
+                                         ProjectPage, ProjectUpdate)
+from chalicelib.schemas.results import Results
 from chalicelib.schemas.tasks import TaskBatch, TaskBatchResult, TaskDetail, TaskPage
 from chalicelib.schemas.work import AnswerIn, AnswerReceipt, LeaseOut, NextTaskRequest, Released, WorkerProfile
 from chalicelib.services import projects, publishing, tasks, work, workers
@@ -24,6 +25,7 @@ app = Chalice(app_name="foule")
 app.log.setLevel(logging.INFO)
 api = Api(app)
 REQUESTER, WORKER, ADMIN = ("requester",), ("worker",), ("admin",)
+RESULTS_READERS = ("requester", "integrator")  # integrator keys: only these routes, only their projects
 
 
 # --- Requesters: projects ---------------------------------------------------------------
@@ -75,11 +77,20 @@ def read_task(caller, project_id, task_id):
     return tasks.detail(caller, project_id, task_id)
 
 
-@api.route("/projects/{project_id}/results", "GET", roles=REQUESTER, response=Results,
-           summary="The latest published results, with presigned URLs")
+@api.route("/projects/{project_id}/results", "GET", roles=RESULTS_READERS, response=Results,
+           summary="The latest published results, with presigned URLs (requester or integrator key)")
 def latest_results(caller, project_id):
-    projects.get_owned(caller, project_id)
+    auth.check_results_reader(caller, app.current_request.headers.get("authorization"), project_id,
+                              projects.get_owned)
     return publishing.latest_results(project_id)
+
+
+@api.route("/projects/{project_id}/results/{run_id}", "GET", roles=RESULTS_READERS, response=Results,
+           summary="An earlier published run, with presigned URLs (requester or integrator key)")
+def run_results(caller, project_id, run_id):
+    auth.check_results_reader(caller, app.current_request.headers.get("authorization"), project_id,
+                              projects.get_owned)
+    return publishing.run_results(project_id, run_id)
 
 
 @api.route("/projects/{project_id}/aggregate", "POST", roles=REQUESTER, response=AggregationQueued,
@@ -122,8 +133,9 @@ def my_profile(caller):
 @api.route("/keys", "POST", roles=ADMIN, body=KeyCreate, response=KeyCreated, status=201,
            summary="Create an API key (the secret is shown once)")
 def create_key(caller, body):
-    secret, key = auth.create_key(body.role, body.owner_id, body.name)
-    return KeyCreated(key=secret, key_id=key.key_id, role=key.role, owner_id=key.owner_id)
+    secret, key = auth.create_key(body.role, body.owner_id, body.name, body.project_ids)
+    return KeyCreated(key=secret, key_id=key.key_id, role=key.role, owner_id=key.owner_id,
+                      project_ids=sorted(key.project_ids) if key.project_ids else None)
 
 
 @api.route("/openapi.json", "GET", roles=None, summary="This description")

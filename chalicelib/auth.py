@@ -9,7 +9,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from chalicelib.errors import Forbidden, Unauthorized
+from chalicelib.errors import Forbidden, NotFound, Unauthorized
 from chalicelib.models import ApiKey
 from chalicelib.models.base import now_ms
 
@@ -18,7 +18,7 @@ ANONYMOUS = "anonymous"
 
 @dataclass(frozen=True)
 class Caller:
-    role: str  # admin | requester | worker | anonymous
+    role: str  # admin | requester | worker | integrator | anonymous
     owner_id: str
     key_id: str = ""
 
@@ -61,15 +61,41 @@ def require(caller: Caller, roles: tuple[str, ...]) -> None:
                         code="wrong_role")
 
 
-def create_key(role: str, owner_id: str | None = None, name: str = "") -> tuple[str, ApiKey]:
-    """A new key; the secret is returned once and never stored."""
-    prefix = {"admin": "adm", "requester": "req", "worker": "wrk"}[role]
+def create_key(role: str, owner_id: str | None = None, name: str = "",
+               project_ids: list[str] | None = None) -> tuple[str, ApiKey]:
+    """A new key; the secret is returned once and never stored. An integrator key reads the
+    results of `project_ids` and nothing else."""
+    prefix = {"admin": "adm", "requester": "req", "worker": "wrk", "integrator": "int"}[role]
+    if (role == "integrator") != bool(project_ids):
+        raise ValueError("project_ids is required for an integrator key and allowed for no other role")
     owner_id = owner_id or ("admin" if role == "admin" else f"{role[0]}-{secrets.token_hex(8)}")
     secret = f"fk_{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey(hash_key(secret), key_id=f"key-{secrets.token_hex(6)}", role=role,
-                 owner_id=owner_id, name=name, created_at=now_ms())
+                 owner_id=owner_id, name=name, created_at=now_ms(),
+                 project_ids=set(project_ids) if project_ids else None)
     key.save()
     return secret, key
+
+
+INTEGRATOR = "integrator"
+
+
+def check_results_reader(caller: Caller, authorization_header: str | None, project_id: str,
+                         get_owned) -> None:
+    """Whether the caller may read this project's results: its requester (get_owned), or an
+    integrator key whose scope names the project. The scope is read from the key's item
+    (consistently, so a revocation or a narrowed scope counts at once); a project outside it
+    is a 404, as for any project one cannot see."""
+    if caller.role != INTEGRATOR:
+        get_owned(caller, project_id)
+        return
+    token = bearer_token(authorization_header)
+    try:
+        key = ApiKey.get(hash_key(token), consistent_read=True) if token else None
+    except ApiKey.DoesNotExist:
+        key = None
+    if key is None or key.revoked_at or key.role != INTEGRATOR or project_id not in (key.project_ids or set()):
+        raise NotFound(f"No project {project_id!r}.", code="project_not_found")
 
 
 def revoke_key(secret: str) -> bool:

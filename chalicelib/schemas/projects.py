@@ -65,17 +65,5 @@ class AggregationQueued(Out):
     requested_at: int
 
 
-class ResultFile(Out):
-    url: str = Field(description="Presigned GET URL")
-    key: str
-    bytes: int
-    sha256: str
-
-
-class Results(Out):
-    project_id: str
-    run_id: str
-    created_at: int
-    method: str
-    manifest: dict
-    files: dict[str, ResultFile]
+# Moved to chalicelib.schemas.results; re-exported for existing imports.
+from chalicelib.schemas.results import ResultFile, Results  # noqa: E402,F401

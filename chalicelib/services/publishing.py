@@ -1,35 +1,59 @@
-"""Result files on S3, published so that a reader never sees half a run.
+"""Result files on S3, published so that a reader never sees half a run, and announced.
 
 Layout under the results prefix, per project:
-    <prefix>/<project>/runs/<run_id>/results.jsonl   one line per task
-    <prefix>/<project>/runs/<run_id>/manifest.json   the run, counts, each file's size and sha256
-    <prefix>/<project>/latest.json                   pointer to the newest manifest, written last
+    <prefix>/<project>/runs/<run_id>/results.jsonl      one line per task
+    <prefix>/<project>/runs/<run_id>/results.csv        the same, flattened
+    <prefix>/<project>/runs/<run_id>/workers.csv        one line per (pseudonymous) worker
+    <prefix>/<project>/runs/<run_id>/answers.jsonl.gz   every raw answer
+    <prefix>/<project>/runs/<run_id>/manifest.json      the run, counts, each file's size and sha256
+    <prefix>/<project>/latest.json                      pointer to the newest manifest, written last
 The run's files are written first, then its manifest, and only then the pointer: a crash at
-any step leaves the previous pointer, which names a complete run. Once the pointer has moved,
-the previous run's data files are tagged foule-run=superseded: the bucket's lifecycle rule
-(infra/template.yaml) expires tagged files after the retention period, never the latest run's
-nor any manifest.
+any step leaves the previous pointer, which names a complete run (a run folder without a
+manifest is never listed by the API). Once the pointer has moved, the previous run's data
+files are tagged foule-run=superseded: the bucket's lifecycle rule (infra/template.yaml)
+expires tagged files after the retention period, never the latest run's nor any manifest.
+Each publication is then announced on EventBridge's default bus (source "foule",
+detail-type "ResultsPublished").
 """
 import hashlib
 import json
+import logging
+import re
 
 import boto3
 from botocore.config import Config
 
 from chalicelib.errors import NotFound
-from chalicelib.schemas.projects import ResultFile, Results
+from chalicelib.schemas.results import ResultFile, Results
 from chalicelib.settings import settings
 
+log = logging.getLogger("foule.publishing")
+
+EVENT_SOURCE = "foule"
+EVENT_DETAIL_TYPE = "ResultsPublished"
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
+
 _s3 = None
+_events = None
+
+
+def _config() -> Config:
+    return Config(retries={"mode": "adaptive", "max_attempts": 5}, signature_version="s3v4")
 
 
 def s3():
     global _s3
     if _s3 is None:
-        _s3 = boto3.client("s3", region_name=settings.region,
-                           config=Config(retries={"mode": "adaptive", "max_attempts": 5},
-                                         signature_version="s3v4"))
+        _s3 = boto3.client("s3", region_name=settings.region, config=_config())
     return _s3
+
+
+def events():
+    global _events
+    if _events is None:
+        _events = boto3.client("events", region_name=settings.region,
+                               config=Config(retries={"mode": "adaptive", "max_attempts": 5}))
+    return _events
 
 
 def project_prefix(project_id: str) -> str:
@@ -40,8 +64,17 @@ def latest_key(project_id: str) -> str:
     return f"{project_prefix(project_id)}/latest.json"
 
 
+def manifest_key(project_id: str, run_id: str) -> str:
+    return f"{project_prefix(project_id)}/runs/{run_id}/manifest.json"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def publish_run(project_id: str, run_id: str, files: dict[str, bytes], manifest: dict) -> dict:
-    """Write the run's files, its manifest, then move the latest pointer. Returns the manifest."""
+    """Write the run's files, its manifest, then move the latest pointer; tag the previous
+    run superseded and announce the new one. Returns the manifest."""
     previous = get_json(latest_key(project_id))
     run_prefix = f"{project_prefix(project_id)}/runs/{run_id}"
     listed = {}
@@ -49,28 +82,47 @@ def publish_run(project_id: str, run_id: str, files: dict[str, bytes], manifest:
         key = f"{run_prefix}/{name}"
         s3().put_object(Bucket=settings.results_bucket, Key=key, Body=data,
                         ContentType=content_type(name))
-        listed[name] = {"key": key, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        listed[name] = {"key": key, "bytes": len(data), "sha256": sha256(data)}
     manifest = {**manifest, "project_id": project_id, "run_id": run_id, "files": listed}
-    manifest_key = f"{run_prefix}/manifest.json"
-    put_json(manifest_key, manifest)
-    put_json(latest_key(project_id), {"project_id": project_id, "run_id": run_id,
-                                      "manifest_key": manifest_key,
+    key = manifest_key(project_id, run_id)
+    put_json(key, manifest)
+    put_json(latest_key(project_id), {"project_id": project_id, "run_id": run_id, "manifest_key": key,
                                       "created_at": manifest["created_at"]})
     if previous and previous["run_id"] != run_id:
         mark_superseded(previous["manifest_key"])
+    announce(project_id, run_id, key)
     return manifest
+
+
+def announce(project_id: str, run_id: str, key: str) -> bool:
+    """PutEvents on the default bus. The results are already published: a failure is logged
+    (and the aggregator's summary says so), not raised."""
+    try:
+        response = events().put_events(Entries=[{
+            "Source": EVENT_SOURCE, "DetailType": EVENT_DETAIL_TYPE, "Resources": [],
+            "Detail": json.dumps({"project_id": project_id, "run_id": run_id, "manifest_key": key,
+                                  "bucket": settings.results_bucket})}])
+    except Exception:  # noqa: BLE001 - never undo a publication for an announcement
+        log.exception("ResultsPublished event for %s run %s not sent", project_id, run_id)
+        return False
+    if response.get("FailedEntryCount"):
+        log.error("ResultsPublished event for %s run %s refused: %s", project_id, run_id, response["Entries"])
+        return False
+    return True
 
 
 SUPERSEDED = {"TagSet": [{"Key": "foule-run", "Value": "superseded"}]}
 
 
-def mark_superseded(manifest_key: str) -> None:
-    manifest = get_json(manifest_key) or {"files": {}}
+def mark_superseded(key: str) -> None:
+    manifest = get_json(key) or {"files": {}}
     for entry in manifest["files"].values():
         s3().put_object_tagging(Bucket=settings.results_bucket, Key=entry["key"], Tagging=SUPERSEDED)
 
 
 def content_type(name: str) -> str:
+    if name.endswith(".gz"):
+        return "application/gzip"
     return {"jsonl": "application/x-ndjson", "json": "application/json",
             "csv": "text/csv"}.get(name.rsplit(".", 1)[-1], "application/octet-stream")
 
@@ -92,11 +144,25 @@ def latest_results(project_id: str) -> Results:
     pointer = get_json(latest_key(project_id))
     if pointer is None:
         raise NotFound("No results have been published for this project yet.", code="no_results_yet")
-    manifest = get_json(pointer["manifest_key"])
+    return _results(get_json(pointer["manifest_key"]), latest=True)
+
+
+def run_results(project_id: str, run_id: str) -> Results:
+    """An older (or the latest) run, by id. A run whose manifest was never written (a crash
+    between files) does not exist for readers."""
+    manifest = get_json(manifest_key(project_id, run_id)) if RUN_ID_PATTERN.match(run_id) else None
+    if manifest is None:
+        raise NotFound(f"No published run {run_id!r} for this project.", code="run_not_found")
+    pointer = get_json(latest_key(project_id)) or {}
+    return _results(manifest, latest=pointer.get("run_id") == run_id)
+
+
+def _results(manifest: dict, latest: bool) -> Results:
     files = {name: ResultFile(url=presigned_get(entry["key"]), **entry)
              for name, entry in manifest["files"].items()}
-    return Results(project_id=project_id, run_id=manifest["run_id"], created_at=manifest["created_at"],
-                   method=manifest["method"], manifest=manifest, files=files)
+    return Results(project_id=manifest["project_id"], run_id=manifest["run_id"],
+                   created_at=manifest["created_at"], method=manifest["method"], latest=latest,
+                   manifest=manifest, files=files)
 
 
 def presigned_get(key: str) -> str:

@@ -52,6 +52,9 @@ def required(service: str, operation: str, params: dict, is_presign: bool) -> se
         if operation == "PutObject" and params.get("Tagging"):
             needs.add(("s3:PutObjectTagging", f"arn:aws:s3:::{bucket}/{key}"))
         return needs
+    if service == "events" and operation == "PutEvents":
+        return {("events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{e.get('EventBusName', 'default')}")
+                for e in params["Entries"]}
     return {(f"{service}:{operation}", "*")}
 
 
@@ -190,6 +193,9 @@ def run_flow(api, admin):
 
     status, results = api.get(f"/projects/{pid}/results", req)
     assert status == 200, results
+    status, integrator = api.post("/keys", admin, {"role": "integrator", "project_ids": [pid]})
+    assert status == 201, integrator
+    assert api.get(f"/projects/{pid}/results/{results['run_id']}", integrator["key"])[0] == 200
     assert api.get(f"/projects/{pid}/tasks/t1", req)[1]["result"] is not None
     assert api.get("/me", wrk)[0] == 200
     assert api.post(f"/projects/{pid}/aggregate", req)[0] == 202
@@ -236,9 +242,10 @@ def test_policy_grants_nothing_the_code_does_not_do(function, recorded, aws_temp
     assert not unused, f"{function}'s policy grants what its code never does: {unused}"
 
 
-def test_functions_use_only_dynamodb_and_s3(recorded):
+def test_functions_use_only_dynamodb_s3_and_the_aggregators_events(recorded):
     services = {op.split(":")[0] for ops in recorded.operations.values() for op in ops}
-    assert services <= {"dynamodb", "s3"}, services
+    assert services <= {"dynamodb", "s3", "events"}, services
+    assert not any(op.startswith("events:") for f in ("api_handler", "api_key") for op in recorded.operations[f])
     assert not any(op.startswith("s3:Put") for op in recorded.operations["api_handler"]), \
         "the API function must never write the bucket"
     assert recorded.operations["api_key"] == {"dynamodb:GetItem"}
