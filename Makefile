@@ -30,8 +30,9 @@ $(LINT_VENV)/.installed: requirements-lint.txt
 run: venv
 	$(BIN)/python -m tools.local_stack
 
+# Two workers, each with its own moto server: the long replay test runs beside the rest.
 test: venv lint-venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # With `make run` going in another terminal: replay a real dataset through the HTTP API.
 DATASET ?= ../shared/datasets/rte

@@ -23,6 +23,8 @@ _moto = None
 
 def pytest_configure(config):
     global _moto
+    if getattr(config, "workerinput", None) is None and config.getoption("numprocesses", None):
+        return  # the xdist controller runs no test; each worker starts its own moto server
     for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
         del os.environ[name]
     port = local_stack.free_port()

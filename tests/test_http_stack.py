@@ -141,6 +141,7 @@ def majority_vote_accuracy(dataset, scored_tasks) -> float:
 
 
 @pytest.mark.replay
+@pytest.mark.xdist_group("replay")  # the longest test: on its own worker, beside the rest of the suite
 def test_a_replay_of_rte_loses_nothing_and_beats_majority_vote(api_url, datasets_dir, new_key):
     from tools import replay
 
