@@ -95,8 +95,8 @@ def test_a_deterministic_run_writes_the_documented_files(api, requester, answere
 def test_pseudonyms_are_stable_within_a_project_and_differ_across_projects(answered_project):
     from chalicelib.services import aggregator
 
-    first, _ = answered_project()
-    second, _ = answered_project()
+    first, _ = answered_project(answers={"w0": {"t1": "cat"}})
+    second, _ = answered_project(answers={"w0": {"t1": "cat"}})
     run_fixed(first)
     run_fixed(second)
     assert salt_of(first) != salt_of(second)

@@ -12,17 +12,18 @@ def admin(new_key):
 def published(answered_project):
     from chalicelib.services import aggregator
 
-    def make():
-        project_id, workers = answered_project()
-        summaries = aggregator.run_due_projects()
-        return project_id, next(s["run_id"] for s in summaries if s["project_id"] == project_id), workers
+    def make(**kwargs):
+        from chalicelib.models import Project
+
+        project_id, workers = answered_project(**kwargs)
+        return project_id, aggregator.aggregate_project(Project.get(project_id))["run_id"], workers
 
     return make
 
 
 def test_an_integrator_reads_only_the_results_of_its_projects(api, admin, requester, published, make_project):
     project_id, run_id, _ = published()
-    other_id, other_run, _ = published()
+    other_id, other_run, _ = published(answers={"w0": {"t1": "dog"}})
     status, key = api.post("/keys", admin, {"role": "integrator", "project_ids": [project_id], "name": "bi"})
     assert status == 201 and key["role"] == "integrator" and key["project_ids"] == [project_id], key
     assert key["key"].startswith("fk_int_")
@@ -69,7 +70,7 @@ def test_integrator_keys_need_a_scope_and_only_they_have_one(api, admin):
 def test_a_revoked_integrator_key_reads_nothing(api, admin, published):
     from chalicelib import auth
 
-    project_id, _, _ = published()
+    project_id, _, _ = published(answers={"w0": {"t1": "dog"}})
     secret = api.post("/keys", admin, {"role": "integrator", "project_ids": [project_id]})[1]["key"]
     assert api.get(f"/projects/{project_id}/results", secret)[0] == 200
     assert auth.revoke_key(secret)

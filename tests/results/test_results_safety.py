@@ -25,6 +25,13 @@ class FlakyS3:
         return getattr(self.client, name)
 
 
+def run(project_id):
+    from chalicelib.models import Project
+    from chalicelib.services import aggregator
+
+    return aggregator.aggregate_project(Project.get(project_id, consistent_read=True))
+
+
 def complete(api, requester, project_id, run_id=None):
     """The run (latest if None) as the API gives it, every file downloaded and checked."""
     path = f"/projects/{project_id}/results" + (f"/{run_id}" if run_id else "")
@@ -39,23 +46,20 @@ def complete(api, requester, project_id, run_id=None):
 @pytest.mark.parametrize("crash_at", FILES)
 def test_a_crash_at_any_write_leaves_a_complete_run_and_a_rerun_publishes(api, requester, answered_project,
                                                                           monkeypatch, crash_at):
-    from chalicelib.services import aggregator, publishing
+    from chalicelib.services import publishing
 
     project_id, _ = answered_project()
-    first = aggregator.run_due_projects()
-    first_run = next(s["run_id"] for s in first if s["project_id"] == project_id)
-    api.post(f"/projects/{project_id}/aggregate", requester)
+    first_run = run(project_id)["run_id"]
 
     flaky = FlakyS3(publishing.s3(), crash_at)
     monkeypatch.setattr(publishing, "s3", lambda: flaky)
-    with pytest.raises(aggregator.AggregationFailed, match=project_id):
-        aggregator.run_due_projects()
+    with pytest.raises(ConnectionError):
+        run(project_id)
     assert flaky.failed
     # Meanwhile the pointer still names the first run, complete.
     assert complete(api, requester, project_id)["run_id"] == first_run
 
-    summaries = aggregator.run_due_projects()  # the claim was released: the rerun goes at once
-    rerun = next(s["run_id"] for s in summaries if s["project_id"] == project_id)
+    rerun = run(project_id)["run_id"]  # the claim was released: the rerun goes at once
     latest = complete(api, requester, project_id)
     assert latest["run_id"] == rerun != first_run and latest["manifest"]["answers"] == 12
     assert complete(api, requester, project_id, first_run)["latest"] is False
@@ -163,3 +167,24 @@ def test_a_project_with_no_change_is_left_alone(api, requester, answered_project
     aggregator.run_due_projects()
     assert project_id not in calls
     assert complete(api, requester, project_id)["run_id"] == latest
+
+
+def test_a_failing_project_does_not_stop_the_pass_and_the_pass_reports_it(answered_project, monkeypatch):
+    from chalicelib.services import aggregator
+
+    broken, _ = answered_project(answers={"w0": {"t1": "dog"}})
+    fine, _ = answered_project(answers={"w0": {"t1": "dog"}})
+    aggregate = aggregator.aggregate_project
+    published = []
+
+    def flaky(project, **kwargs):
+        if project.project_id == broken:
+            raise ConnectionError("simulated")
+        summary = aggregate(project, **kwargs)
+        published.append(summary["project_id"])
+        return summary
+
+    monkeypatch.setattr(aggregator, "aggregate_project", flaky)
+    with pytest.raises(aggregator.AggregationFailed, match=broken):
+        aggregator.run_due_projects()
+    assert fine in published
