@@ -1,157 +1,20 @@
-"""Shared building blocks of the truth-inference methods.
+"""Shared building blocks of the truth-inference methods: votes, posteriors, the EM loop.
 
-Every method sees the crowd answers as an :class:`Answers` bundle (three parallel index arrays
-plus sizes) and returns an :class:`AggregationResult`. The confusion-matrix family (Dawid-Skene,
-one-coin, MACE, IBCC) shares one EM loop, :func:`run_confusion_em`, which only needs a method
-specific M-step: given the expected counts ``counts[w, true, given]`` it returns each worker's
-log confusion matrix and the log class prior.
-
-Why a sparse matrix: the E-step needs, for every task and every candidate true label, the sum of
-``log confusion[worker, true, given]`` over the task's answers, and the M-step needs the reverse
-sum of task posteriors per (worker, given label). Both are one sparse-times-dense product with
-the matrix ``A[task, worker * n_labels + given] = answer weight``, so an EM step over a million
-answers costs a few tens of milliseconds and no per-answer temporary larger than the input.
-
-Duplicate answers (same worker, same task) are down-weighted to ``1 / count`` each, so a worker's
-total say on a task is one vote whatever the number of resubmissions; conflicting duplicates
-split that vote between the labels given.
+Every method sees the crowd answers as an :class:`Answers` bundle (see ``_answers``) and returns
+an :class:`AggregationResult`. The confusion-matrix family (Dawid-Skene, one-coin, MACE, IBCC)
+shares one EM loop, :func:`run_confusion_em`, which only needs a method specific M-step: given
+the expected counts ``counts[w, true, given]`` it returns each worker's log confusion matrix and
+the log class prior.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Callable
 
 import numpy as np
-import scipy.sparse as sp
 
-UNKNOWN = -1  # value in ``known`` for a task whose true label is not known
-
-
-@dataclass
-class AggregationResult:
-    """What every method returns; see the package docstring for the meaning of each field."""
-
-    posterior: np.ndarray  # float (n_tasks, n_labels), rows sum to 1
-    labels: np.ndarray  # int64 (n_tasks,) argmax, ties to the lowest label index
-    confidence: np.ndarray  # float (n_tasks,) posterior of the chosen label
-    worker_reliability: np.ndarray  # float (n_workers,) P(answer is correct)
-    worker_confusion: np.ndarray | None  # float (n_workers, n_labels, n_labels) or None
-    iterations: int
-    log_likelihood: float | None
-    method: str
-    params: dict  # pass back as ``warm_start`` on the next run (may be empty)
-
-
-@dataclass(frozen=True)
-class Answers:
-    """Validated crowd answers. ``weights`` makes each (worker, task) pair count as one vote."""
-
-    tasks: np.ndarray
-    workers: np.ndarray
-    labels: np.ndarray
-    weights: np.ndarray
-    n_tasks: int
-    n_workers: int
-    n_labels: int
-    known: np.ndarray  # int64 (n_tasks,), UNKNOWN where the truth is not known
-    # Sparse (n_tasks, n_workers * n_labels): A[t, w * n_labels + l] = weight of w answering l.
-    task_by_worker_label: sp.csr_matrix
-
-    @property
-    def n_answers(self) -> int:
-        return int(self.tasks.size)
-
-    @cached_property
-    def worker_label_by_task(self) -> sp.csr_matrix:
-        """Transpose of :attr:`task_by_worker_label`, stored row-major for fast M-steps."""
-        return self.task_by_worker_label.T.tocsr()
-
-    @cached_property
-    def answered(self) -> np.ndarray:
-        """Boolean (n_tasks,): the task received at least one answer."""
-        return np.diff(self.task_by_worker_label.indptr) > 0
-
-    @cached_property
-    def known_mask(self) -> np.ndarray:
-        return self.known != UNKNOWN
-
-    @cached_property
-    def informative_rows(self) -> np.ndarray | None:
-        """Tasks that tell us something about the class prior (answered or gold); None = all."""
-        informative = self.answered | self.known_mask
-        return None if informative.all() else np.flatnonzero(informative)
-
-
-def _as_index_array(values, name: str, upper: int) -> np.ndarray:
-    array = np.asarray(values)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional")
-    if array.size and not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(f"{name} must hold integer indices, got dtype {array.dtype}")
-    array = array.astype(np.int64, copy=False)
-    if array.size and (array.min() < 0 or array.max() >= upper):
-        raise ValueError(f"{name} must lie in 0..{upper - 1}")
-    return array
-
-
-def duplicate_weights(tasks: np.ndarray, workers: np.ndarray, n_workers: int) -> np.ndarray:
-    """1 / (number of answers the same worker gave on the same task), per answer."""
-    if tasks.size == 0:
-        return np.ones(0)
-    pair = tasks * max(n_workers, 1) + workers
-    _, inverse, counts = np.unique(pair, return_inverse=True, return_counts=True)
-    return 1.0 / counts[inverse]
-
-
-def _answer_matrix(tasks, workers, labels, weights, n_tasks, n_workers, n_labels):
-    columns = workers * n_labels + labels
-    matrix = sp.coo_matrix((weights, (tasks, columns)),
-                           shape=(n_tasks, n_workers * n_labels)).tocsr()  # sums duplicates
-    matrix.sort_indices()
-    return matrix
-
-
-def _has_repeated_worker(unit_matrix: sp.csr_matrix, n_labels: int, n_answers: int) -> bool:
-    """Did some worker answer some task twice? Checked on the matrix of unit weights.
-
-    Cheaper than np.unique over (task, worker) pairs: identical answers were summed into one
-    entry, and two different labels from one worker are neighbours in the task's sorted row.
-    """
-    if unit_matrix.nnz < n_answers:
-        return True
-    worker_of_entry = unit_matrix.indices // max(n_labels, 1)
-    same_worker = worker_of_entry[1:] == worker_of_entry[:-1]
-    row_starts = unit_matrix.indptr[1:-1]
-    same_worker[row_starts[(row_starts > 0) & (row_starts < unit_matrix.nnz)] - 1] = False
-    return bool(same_worker.any())
-
-
-def prepare_answers(tasks, workers, labels, n_tasks, n_workers, n_labels, known=None) -> Answers:
-    """Validate the raw arrays and bundle them (raises ValueError on malformed input)."""
-    n_tasks, n_workers, n_labels = int(n_tasks), int(n_workers), int(n_labels)
-    if min(n_tasks, n_workers, n_labels) < 0:
-        raise ValueError("n_tasks, n_workers and n_labels must be non-negative")
-    tasks = _as_index_array(tasks, "tasks", n_tasks)
-    workers = _as_index_array(workers, "workers", n_workers)
-    labels = _as_index_array(labels, "labels", n_labels)
-    if not tasks.size == workers.size == labels.size:
-        raise ValueError("tasks, workers and labels must have the same length")
-    if known is None:
-        known = np.full(n_tasks, UNKNOWN, dtype=np.int64)
-    else:
-        known = np.asarray(known).astype(np.int64, copy=True)
-        if known.shape != (n_tasks,):
-            raise ValueError("known must have length n_tasks")
-        if known.size and (known.min() < UNKNOWN or known.max() >= n_labels):
-            raise ValueError(f"known must hold -1 or a label index in 0..{n_labels - 1}")
-    sizes = n_tasks, n_workers, n_labels
-    weights = np.ones(tasks.size)
-    matrix = _answer_matrix(tasks, workers, labels, weights, *sizes)
-    if _has_repeated_worker(matrix, n_labels, tasks.size):  # rare: resubmissions
-        weights = duplicate_weights(tasks, workers, n_workers)
-        matrix = _answer_matrix(tasks, workers, labels, weights, *sizes)
-    return Answers(tasks, workers, labels, weights, *sizes, known, matrix)
+# Re-exported so that the method modules import everything shared from one place.
+from ._answers import UNKNOWN, AggregationResult, Answers, prepare_answers  # noqa: F401
 
 
 # --- posteriors -------------------------------------------------------------------------------
@@ -180,7 +43,7 @@ def vote_posterior(answers: Answers, worker_weight: np.ndarray | None = None) ->
     flat = answers.tasks * answers.n_labels + answers.labels
     votes = np.bincount(flat, weights=weights, minlength=answers.n_tasks * answers.n_labels)
     votes = votes.reshape(answers.n_tasks, answers.n_labels)
-    totals = votes.sum(axis=1, keepdims=True)
+    totals = sum_last_axis(votes) if answers.n_labels else np.zeros((answers.n_tasks, 1))
     prior = label_frequencies(answers)
     posterior = np.where(totals > 0, votes / np.where(totals > 0, totals, 1.0), prior)
     return clamp_known(posterior, answers.known)
@@ -221,12 +84,34 @@ def make_result(answers: Answers, posterior: np.ndarray, reliability: np.ndarray
     )
 
 
+def sum_last_axis(array: np.ndarray) -> np.ndarray:
+    """``array.sum(axis=-1, keepdims=True)``, about 10x faster when the last axis is short.
+
+    numpy reduces a short contiguous axis row by row; adding whole columns is vectorised.
+    Every EM step reduces over the label axis, so this matters for large crowds.
+    """
+    total = array[..., 0].copy()
+    for index in range(1, array.shape[-1]):
+        total += array[..., index]
+    return total[..., None]
+
+
+def max_last_axis(array: np.ndarray) -> np.ndarray:
+    """``array.max(axis=-1, keepdims=True)``, fast for a short last axis (see sum_last_axis)."""
+    largest = array[..., 0].copy()
+    for index in range(1, array.shape[-1]):
+        np.maximum(largest, array[..., index], out=largest)
+    return largest[..., None]
+
+
 def normalize_log(log_joint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row-wise softmax of log joint probabilities; also returns each row's log normaliser."""
-    row_max = log_joint.max(axis=1, keepdims=True)
+    if log_joint.shape[1] == 0:
+        return log_joint.copy(), np.zeros(log_joint.shape[0])
+    row_max = max_last_axis(log_joint)
     posterior = np.subtract(log_joint, row_max)
     np.exp(posterior, out=posterior)  # in place: this runs on every EM step
-    totals = posterior.sum(axis=1, keepdims=True)
+    totals = sum_last_axis(posterior)
     posterior /= totals
     return posterior, (np.log(totals) + row_max)[:, 0]
 

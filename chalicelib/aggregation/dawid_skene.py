@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import AggregationResult, Answers, class_prior_update, initial_posterior
-from ._common import make_result, reliability_from_confusion, run_confusion_em
+from ._common import make_result, reliability_from_confusion, run_confusion_em, sum_last_axis
 
 SUMMARY = "Dawid-Skene: full confusion matrix per worker, MAP-EM with Dirichlet priors"
 
@@ -51,7 +51,7 @@ def fit(answers: Answers, warm_start: dict | None = None, *, n_iter: int = 100,
     def m_step(counts: np.ndarray, posterior: np.ndarray):
         pseudo = confusion_pseudo_counts(counts, prior, prior_strength, diagonal_share)
         smoothed = counts + pseudo
-        row_totals = smoothed.sum(axis=2, keepdims=True)
+        row_totals = sum_last_axis(smoothed)
         log_confusion = np.log(smoothed, out=smoothed)  # in place: the table can be large
         log_confusion -= np.log(row_totals)
         log_class_prior, class_term = class_prior_update(answers, posterior, class_pseudo_count)

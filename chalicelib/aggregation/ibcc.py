@@ -19,7 +19,7 @@ import numpy as np
 from scipy.special import digamma
 
 from ._common import AggregationResult, Answers, initial_posterior, make_result
-from ._common import reliability_from_confusion, run_confusion_em
+from ._common import reliability_from_confusion, run_confusion_em, sum_last_axis
 
 SUMMARY = "IBCC: Bayesian Dawid-Skene fitted by variational Bayes (Dirichlet posteriors)"
 
@@ -38,7 +38,7 @@ def fit(answers: Answers, warm_start: dict | None = None, *, n_iter: int = 100,
         rows = answers.informative_rows
         nu = (posterior if rows is None else posterior[rows]).sum(axis=0) + class_pseudo_count
         posterior_params["alpha"], posterior_params["nu"] = alpha, nu
-        expected_log_confusion = digamma(alpha) - digamma(alpha.sum(axis=2, keepdims=True))
+        expected_log_confusion = digamma(alpha) - digamma(sum_last_axis(alpha))
         expected_log_prior = digamma(nu) - digamma(nu.sum())
         return expected_log_confusion, expected_log_prior, 0.0
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from chalicelib.aggregation import METHODS, encode, encode_known
+from chalicelib.aggregation.__main__ import main as cli_main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,8 +45,8 @@ def test_cli_round_trip(tmp_path):
     assert [r["label"] for r in rows] == ["cat", "dog", "bird"]
     assert [float(r["confidence"]) for r in rows] == pytest.approx([2 / 3, 1.0, 1.0], abs=1e-6)
 
-    # Default method, no gold.
-    assert run_cli("--answers", str(answers), "--out", str(out)).returncode == 0
+    # Default method, no gold (in-process: a second interpreter start only costs time).
+    assert cli_main(["--answers", str(answers), "--out", str(out)]) == 0
     rows = read_rows(out)
     assert [r["label"] for r in rows[:2]] == ["cat", "dog"]
     assert all(0.0 < float(r["confidence"]) <= 1.0 for r in rows)
@@ -56,18 +57,24 @@ def read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def test_cli_lists_methods():
-    listed = run_cli("--list-methods")
-    assert listed.returncode == 0
-    assert all(name in listed.stdout for name in METHODS)
-    assert all(name in run_cli("--help").stdout for name in METHODS)
+def test_cli_lists_methods(capsys):
+    assert cli_main(["--list-methods"]) == 0
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in METHODS)
+    with pytest.raises(SystemExit):
+        cli_main(["--help"])
+    help_text = capsys.readouterr().out
+    assert all(name in help_text for name in METHODS)
 
 
-def test_cli_rejects_unknown_method(tmp_path):
+def test_cli_rejects_unknown_method_and_missing_columns(tmp_path, capsys):
     answers = write_csv(tmp_path / "a.csv", ["worker", "task", "label"], [("w", "t", "x")])
-    completed = run_cli("--answers", str(answers), "--method", "nope", "--out",
-                        str(tmp_path / "o.csv"))
-    assert completed.returncode != 0
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["--answers", str(answers), "--method", "nope", "--out", str(tmp_path / "o")])
+    assert exit_info.value.code != 0
+    bad = write_csv(tmp_path / "b.csv", ["worker", "item", "label"], [("w", "t", "x")])
+    with pytest.raises(SystemExit, match="missing column"):
+        cli_main(["--answers", str(bad), "--out", str(tmp_path / "o.csv")])
 
 
 def test_encode_keeps_string_ids_and_orders_labels_numerically():

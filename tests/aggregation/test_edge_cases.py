@@ -33,6 +33,16 @@ def test_no_tasks_at_all(method):
 
 
 @pytest.mark.parametrize("method", ALL_METHODS)
+def test_empty_project_without_labels(method):
+    empty = np.zeros(0, dtype=np.int64)
+    result = aggregate(method, empty, empty, empty, 0, 1, 0)
+    assert result.posterior.shape == (0, 0)
+    assert result.worker_reliability.shape == (1,)
+    with pytest.raises(ValueError):
+        aggregate(method, empty, empty, empty, 2, 1, 0)  # tasks but no possible label
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
 def test_task_without_answers_among_answered_tasks(method):
     # Task 2 has no answers; label 1 dominates the crowd, so the prior leans to label 1.
     tasks, workers, labels = as_arrays([0, 0, 1, 1], [0, 1, 0, 1], [1, 1, 1, 1])
@@ -99,3 +109,11 @@ def test_malformed_input_is_rejected(bad):
         aggregate("mv", np.asarray(arguments["tasks"]), np.asarray(arguments["workers"]),
                   np.asarray(arguments["labels"]), 3, 2, 2,
                   known=None if arguments["known"] is None else np.asarray(arguments["known"]))
+
+
+def test_conflicting_duplicates_split_one_vote():
+    # Worker 0 answers task 0 twice with different labels; worker 1 answers once.
+    tasks, workers, labels = as_arrays([0, 0, 0, 1], [0, 0, 1, 1], [1, 2, 0, 1])
+    result = aggregate("mv", tasks, workers, labels, 2, 2, 3)
+    np.testing.assert_allclose(result.posterior[0], [0.5, 0.25, 0.25])
+    np.testing.assert_array_equal(result.labels, [0, 1])
