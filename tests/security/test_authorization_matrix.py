@@ -22,6 +22,7 @@ import secrets
 
 import pytest
 
+FETCHED = []  # result files read through integrators' presigned URLs
 DENIALS = {"invalid_api_key", "wrong_role", "project_not_found", "lease_not_yours", "unauthorized",
            "forbidden"}
 GOLD = "dog"
@@ -77,8 +78,8 @@ def world(api, new_key):
     assert api.post(f"/leases/{lease['lease_id']}/answer", other_worker, {"answer": GOLD})[0] == 200
     status, lease = api.post(f"/projects/{project_id}/tasks/gold/lease", worker)
     assert status == 200
+    from chalicelib.models import Project
     try:  # a published run, so that results routes have something to serve
-        from chalicelib.models import Project
         from chalicelib.services import aggregator
         aggregator.aggregate_project(Project.get(project_id))
     except Exception as exc:  # noqa: BLE001 - results routes then answer 404 for everyone
@@ -94,7 +95,9 @@ def world(api, new_key):
         if scoped:
             callers["integrator of another project"] = (
                 key("integrator", project_ids=[f"p-{secrets.token_hex(8)}"])[0], "integrator")
-    ids = {"project_id": project_id, "task_id": "gold", "lease_id": lease["lease_id"],
+    from chalicelib.models import Project
+    run_id = Project.get(project_id, consistent_read=True).last_run_id
+    ids = {"project_id": project_id, "task_id": "gold", "lease_id": lease["lease_id"], "run_id": run_id or "x",
            "owner_id": owner_id, "worker_id": worker_id, "other_worker_id": other_worker_id,
            "other_requester_id": other_requester_id}
     return callers, ids, document
@@ -126,6 +129,15 @@ def outcome(status: int, body) -> str:
     if code in DENIALS:
         return f"{status} {code}"
     return "pass" if status < 500 else f"{status} server error"
+
+
+def fetch(url: str) -> str:
+    import requests
+
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 200, url
+    FETCHED.append(url)
+    return response.text
 
 
 def text_of(body) -> str:
@@ -174,6 +186,10 @@ def test_every_route_for_every_caller(api, world):
                 others = [ids["owner_id"], ids["other_requester_id"]]
                 if role == "worker":
                     others.append(ids["other_worker_id"] if caller == "worker" else ids["worker_id"])
+                if role == "integrator":  # published files name no worker either
+                    others += [ids["worker_id"], ids["other_worker_id"]]
+                    text += "".join(fetch(f["url"]) for f in (body.get("files") or {}).values()
+                                    if isinstance(f, dict) and "url" in f)
                 for secret_id in others:
                     if secret_id in text:
                         failures.append(f"{method} {path} as {caller} shows id {secret_id}: {text[:300]}")
@@ -181,7 +197,7 @@ def test_every_route_for_every_caller(api, world):
                     and not path.startswith("/openapi") and ids["project_id"] in text:
                 failures.append(f"{method} {path} as {caller} shows the owner's project: {text[:300]}")
     print(f"\nauthorization matrix: {checked} cases checked over {len(operations)} operations "
-          f"x {len(callers)} callers")
+          f"x {len(callers)} callers; {len(FETCHED)} published files read as integrator")
     print("\n".join(table))
     assert not failures, "\n".join(failures)
 
