@@ -1,0 +1,85 @@
+"""The `foule` CLI (tools/foule.py) end to end: API calls go to chalice's test client, presigned
+URLs to moto server."""
+import json
+
+import pytest
+import requests
+
+typer_testing = pytest.importorskip("typer.testing")  # typer and rich: requirements-dev.txt
+
+API = "http://foule.test"
+
+
+class Response:
+    def __init__(self, status, data):
+        self.status_code = status
+        self.content = json.dumps(data).encode() if data is not None else b""
+
+    def json(self):
+        return json.loads(self.content)
+
+
+class Routed:
+    """requests.Session's two methods the CLI uses: API paths to the test client, URLs to moto."""
+
+    def __init__(self, api):
+        self.api = api
+
+    def request(self, method, url, json=None, headers=None, timeout=None):
+        assert url.startswith(API), url
+        key = headers["Authorization"].split(" ", 1)[1]
+        return Response(*self.api.request(method, url[len(API):], key, json))
+
+    def get(self, url, timeout=None):
+        return requests.get(url, timeout=timeout)
+
+
+def test_create_upload_watch_and_download(api, requester, new_key, tmp_path, monkeypatch):
+    from chalicelib.models import Project
+    from chalicelib.services import aggregator
+    from tools import foule
+
+    monkeypatch.setattr(foule, "session", Routed(api))
+    runner = typer_testing.CliRunner()
+    env = {"FOULE_API": API, "FOULE_KEY": requester}
+
+    spec = tmp_path / "project.yaml"
+    spec.write_text("title: Cat or dog?\nanswer_type: {kind: single_choice, labels: [cat, dog]}\noverlap: 1\n")
+    result = runner.invoke(foule.app, ["create-project", str(spec)], env=env)
+    assert result.exit_code == 0, result.output
+    project_id = result.output.strip().splitlines()[-1]
+    assert project_id.startswith("p-")
+
+    tasks = tmp_path / "tasks.csv"
+    tasks.write_text("task_id,image,known_answer\nt1,1.jpg,cat\nt2,2.jpg,\nbad id,3.jpg,\nt4,4.jpg,fish\n")
+    result = runner.invoke(foule.app, ["upload-tasks", project_id, str(tasks)], env=env)
+    assert result.exit_code == 2, result.output  # some rows refused
+    assert "2 created" in result.output and "2 refused" in result.output
+    assert "validation_error" in result.output and "invalid_answer" in result.output
+    lines = {line.split("│")[1].strip() for line in result.output.splitlines() if line.count("│") >= 4}
+    assert {"4", "5"} <= lines  # file lines of the refused rows (the header is line 1)
+
+    worker, _ = new_key("worker")
+    for _ in range(2):
+        lease = api.post("/work/next", worker, {"project_id": project_id})[1]
+        assert api.post(f"/leases/{lease['lease_id']}/answer", worker, {"answer": "cat"})[0] == 200
+    result = runner.invoke(foule.app, ["watch", project_id, "--once"], env=env)
+    assert result.exit_code == 0 and "2/2 tasks complete" in result.output, result.output
+
+    run_id = aggregator.aggregate_project(Project.get(project_id))["run_id"]
+    result = runner.invoke(foule.app, ["download", project_id, "--out", str(tmp_path / "out")], env=env)
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "out" / run_id
+    assert sorted(p.name for p in folder.iterdir()) == ["answers.jsonl.gz", "manifest.json", "results.csv",
+                                                       "results.jsonl", "workers.csv"]
+    assert json.loads((folder / "manifest.json").read_text())["run_id"] == run_id
+
+    class Tampered(Routed):
+        def get(self, url, timeout=None):
+            response = requests.get(url, timeout=timeout)
+            response._content = response.content + b"x"
+            return response
+
+    monkeypatch.setattr(foule, "session", Tampered(api))
+    result = runner.invoke(foule.app, ["download", project_id, "--run", run_id, "--out", str(tmp_path / "bad")], env=env)
+    assert result.exit_code == 1 and "failed verification" in result.output, result.output

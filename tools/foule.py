@@ -1,0 +1,183 @@
+"""`foule`: a small command-line client for requesters and integrators.
+
+    python -m tools.foule create-project project.yaml          # YAML or JSON: the POST /projects body
+    python -m tools.foule upload-tasks PROJECT tasks.csv        # or tasks.jsonl; progress bar, per-row errors
+    python -m tools.foule watch PROJECT                         # progress until every task is complete
+    python -m tools.foule download PROJECT [--run RUN] --out results/   # files, sha256 checked
+
+It talks only to the HTTP API (FOULE_API, default http://127.0.0.1:8000, with the key in
+FOULE_KEY or --key) and to the presigned URLs the API hands out.
+
+Task files: JSONL, one task object per line ({"task_id", "payload", "known_answer"?}); or CSV
+with a `task_id` column, an optional `known_answer` column (empty: not gold), and every
+other column a payload field (string values).
+"""
+import csv
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import requests
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+BATCH = 500
+app = typer.Typer(help=__doc__.split("\n\n")[0], no_args_is_help=True, add_completion=False)
+console = Console()
+# Tests replace the session (e.g. with one that routes to chalice's test client).
+session = requests.Session()
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body):
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+        super().__init__(f"{status} {error.get('code', '')}: {error.get('message', body)}")
+        self.status, self.body = status, body
+
+
+class Client:
+    def __init__(self, api: str, key: str):
+        self.api, self.key = api.rstrip("/"), key
+
+    def call(self, method: str, path: str, body=None):
+        response = session.request(method, self.api + path, json=body, timeout=60,
+                                   headers={"Authorization": f"Bearer {self.key}"})
+        data = response.json() if response.content else None
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, data)
+        return data
+
+
+def client(api: str, key: str) -> Client:
+    if not key:
+        raise typer.BadParameter("an API key is needed: --key or FOULE_KEY")
+    return Client(api, key)
+
+
+ApiOption = typer.Option("http://127.0.0.1:8000", envvar="FOULE_API", help="Foule's API URL")
+KeyOption = typer.Option("", envvar="FOULE_KEY", help="Your API key")
+
+
+def fail(message: str) -> None:
+    console.print(f"[red]{message}[/red]")
+    raise typer.Exit(1)
+
+
+@app.command("create-project")
+def create_project(spec: Path = typer.Argument(..., exists=True, help="YAML or JSON project body"),
+                   api: str = ApiOption, key: str = KeyOption):
+    """Create a project from a YAML or JSON file; prints its id."""
+    body = yaml.safe_load(spec.read_text())  # JSON is YAML
+    try:
+        project = client(api, key).call("POST", "/projects", body)
+    except ApiError as error:
+        fail(str(error) + ("\n" + json.dumps(error.body["error"]["details"], indent=1)
+                           if isinstance(error.body, dict) and error.body.get("error", {}).get("details") else ""))
+    console.print(f"created [bold]{project['project_id']}[/bold]: {project['title']}")
+    typer.echo(project["project_id"])
+
+
+def read_tasks(path: Path) -> list[tuple[int, object]]:
+    """(line number in the file, task) pairs. A line that is not JSON becomes a row error later
+    (sent as-is is not possible), so it is returned as an error marker."""
+    rows = []
+    if path.suffix.lower() == ".csv":
+        with path.open(newline="") as handle:
+            for line, record in enumerate(csv.DictReader(handle), start=2):
+                task = {"task_id": record.pop("task_id", None),
+                        "payload": {k: v for k, v in record.items() if k != "known_answer"}}
+                if record.get("known_answer"):
+                    task["known_answer"] = record["known_answer"]
+                rows.append((line, task))
+    else:
+        for line, text in enumerate(path.read_text().splitlines(), start=1):
+            if text.strip():
+                try:
+                    rows.append((line, json.loads(text)))
+                except ValueError as error:
+                    rows.append((line, ValueError(f"not JSON: {error}")))
+    return rows
+
+
+@app.command("upload-tasks")
+def upload_tasks(project_id: str, tasks_file: Path = typer.Argument(..., exists=True, help="CSV or JSONL"),
+                 api: str = ApiOption, key: str = KeyOption):
+    """Add tasks in batches, with a progress bar; rows the API refuses are listed by line."""
+    foule = client(api, key)
+    rows = read_tasks(tasks_file)
+    errors = [(line, None, "invalid_json", str(task)) for line, task in rows if isinstance(task, Exception)]
+    rows = [(line, task) for line, task in rows if not isinstance(task, Exception)]
+    created = unchanged = 0
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  console=console) as progress:
+        bar = progress.add_task("uploading", total=len(rows))
+        for start in range(0, len(rows), BATCH):
+            batch = rows[start:start + BATCH]
+            try:
+                result = foule.call("POST", f"/projects/{project_id}/tasks", {"tasks": [t for _, t in batch]})
+            except ApiError as error:
+                fail(f"batch from line {batch[0][0]}: {error}")
+            created += result["created"]
+            unchanged += result["unchanged"]
+            errors += [(batch[e["index"]][0], e["task_id"], e["code"], e["message"]) for e in result["errors"]]
+            progress.advance(bar, len(batch))
+    console.print(f"{created} created, {unchanged} already there, {len(errors)} refused")
+    if errors:
+        table = Table("line", "task_id", "code", "message", title="refused rows")
+        for line, task_id, code, message in sorted(errors, key=lambda e: e[0]):
+            table.add_row(str(line), str(task_id or ""), code, message)
+        console.print(table)
+        raise typer.Exit(2)
+
+
+@app.command()
+def watch(project_id: str, interval: float = typer.Option(5.0, help="seconds between reads"),
+          once: bool = typer.Option(False, help="print once and stop"), api: str = ApiOption, key: str = KeyOption):
+    """Show a project's progress until every task is complete (Ctrl-C stops)."""
+    foule = client(api, key)
+    while True:
+        p = foule.call("GET", f"/projects/{project_id}/progress")
+        console.print(f"{p['status']}: {p['tasks_complete']}/{p['tasks']} tasks complete, {p['answers']} answers, "
+                      f"{p['leases_outstanding']} leases out, {p['rewards_cents']} cents; "
+                      f"last run {p['last_run_id'] or '-'}")
+        if once or (p["tasks"] and p["tasks_complete"] >= p["tasks"]):
+            return
+        time.sleep(interval)
+
+
+@app.command()
+def download(project_id: str, out: Path = typer.Option(Path("results"), help="a run_id folder is made here"),
+             run: Optional[str] = typer.Option(None, help="an earlier run (default: the latest)"),
+             api: str = ApiOption, key: str = KeyOption):
+    """Download a run's files and manifest; each file's size and sha256 are checked."""
+    foule = client(api, key)
+    try:
+        results = foule.call("GET", f"/projects/{project_id}/results" + (f"/{run}" if run else ""))
+    except ApiError as error:
+        fail(str(error))
+    folder = out / results["run_id"]
+    folder.mkdir(parents=True, exist_ok=True)
+    bad = []
+    for name, entry in sorted(results["files"].items()):
+        response = session.get(entry["url"], timeout=300)
+        data = response.content
+        if response.status_code != 200 or len(data) != entry["bytes"] or \
+                hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            bad.append(name)
+            console.print(f"[red]{name}: checksum or size mismatch (HTTP {response.status_code})[/red]")
+            continue
+        (folder / name).write_bytes(data)
+        console.print(f"{name}: {entry['bytes']} bytes, sha256 ok")
+    (folder / "manifest.json").write_text(json.dumps(results["manifest"], indent=1) + "\n")
+    if bad:
+        fail(f"{len(bad)} file(s) failed verification: {', '.join(bad)}")
+    typer.echo(str(folder))
+
+
+if __name__ == "__main__":
+    app()
