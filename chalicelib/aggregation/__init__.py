@@ -16,7 +16,7 @@ known label by every method, and the iterative methods use them to anchor worker
 holds numpy arrays; ``.tolist()`` them to store as JSON, lists are accepted back). A warm start
 assumes index ``i`` still means the same worker (append-only ids); new workers start from the
 crowd average, and a warm start that does not fit is ignored. Several answers by one worker
-on one task share a single vote. Pure numpy/scipy: no AWS, no pandas.
+on one task share a single vote. Pure numpy: no scipy, no AWS, no pandas.
 
 Methods: ``mv``, ``wawa``, ``gold_weighted`` (votes), ``ds`` (Dawid-Skene, MAP-EM with an
 empirical-Bayes Dirichlet prior), ``one_coin``, ``mace``, ``glad`` and ``ibcc`` (variational

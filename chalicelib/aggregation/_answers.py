@@ -1,8 +1,8 @@
 """Validated crowd answers: the input every method works on.
 
 :func:`prepare_answers` checks the index arrays and builds the sparse matrix
-``A[task, worker * n_labels + given] = answer weight``. The EM methods do all their heavy work
-as sparse-times-dense products with it (see ``_common``): for every task and candidate truth
+``A[task, worker * n_labels + given] = answer weight`` (:class:`AnswerMatrix`, plain numpy). The
+EM methods do all their heavy work as sparse-times-dense products with it (see ``_common``): for every task and candidate truth
 the sum of log confusion entries over the task's answers (E-step), and per (worker, given
 label) the sum of task posteriors (M-step), so an EM step over a million answers costs a few
 tens of milliseconds and no per-answer temporary larger than the input.
@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-import scipy.sparse as sp
 
 UNKNOWN = -1  # value in ``known`` for a task whose true label is not known
 
@@ -37,6 +36,46 @@ class AggregationResult:
     params: dict  # pass back as ``warm_start`` on the next run (may be empty)
 
 
+class AnswerMatrix:
+    """A sparse matrix A[row, column] = weight, duplicate entries summed, with the one product
+    EM needs, ``A @ dense``, and its transpose, in plain numpy (no scipy in the Lambda package).
+
+    Entries are sorted by (row, column), as in CSR (``indptr``, ``indices``, ``data``). A
+    product is one np.bincount per column of the dense operand over the entries: C loops, no
+    per-entry Python, and no temporary larger than the entries.
+    """
+
+    def __init__(self, rows: np.ndarray, columns: np.ndarray, weights: np.ndarray, shape: tuple[int, int]):
+        n_rows, n_columns = shape
+        width = max(n_columns, 1)
+        unique, inverse = np.unique(rows * width + columns, return_inverse=True)
+        self.shape = (n_rows, n_columns)
+        self.data = np.bincount(inverse, weights=weights, minlength=unique.size).astype(float)
+        self.rows = unique // width
+        self.indices = unique % width
+        self.indptr = np.concatenate(([0], np.cumsum(np.bincount(self.rows, minlength=n_rows))))
+        self._transpose: AnswerMatrix | None = None
+
+    @property
+    def nnz(self) -> int:
+        return int(self.data.size)
+
+    @property
+    def T(self) -> "AnswerMatrix":
+        if self._transpose is None:
+            self._transpose = AnswerMatrix(self.indices, self.rows, self.data, self.shape[::-1])
+            self._transpose._transpose = self
+        return self._transpose
+
+    def __matmul__(self, dense: np.ndarray) -> np.ndarray:
+        columns = np.ascontiguousarray(dense.T)  # gathering from a contiguous column is faster
+        out = np.empty((columns.shape[0], self.shape[0]))
+        for j, column in enumerate(columns):
+            out[j] = np.bincount(self.rows, weights=column.take(self.indices) * self.data,
+                                 minlength=self.shape[0])
+        return out.T
+
+
 @dataclass(frozen=True)
 class Answers:
     """Validated crowd answers. ``weights`` makes each (worker, task) pair count as one vote."""
@@ -50,16 +89,16 @@ class Answers:
     n_labels: int
     known: np.ndarray  # int64 (n_tasks,), UNKNOWN where the truth is not known
     # Sparse (n_tasks, n_workers * n_labels): A[t, w * n_labels + l] = weight of w answering l.
-    task_by_worker_label: sp.csr_matrix
+    task_by_worker_label: AnswerMatrix
 
     @property
     def n_answers(self) -> int:
         return int(self.tasks.size)
 
     @cached_property
-    def worker_label_by_task(self) -> sp.csr_matrix:
-        """Transpose of :attr:`task_by_worker_label`, stored row-major for fast M-steps."""
-        return self.task_by_worker_label.T.tocsr()
+    def worker_label_by_task(self) -> AnswerMatrix:
+        """Transpose of :attr:`task_by_worker_label`, for the M-steps."""
+        return self.task_by_worker_label.T
 
     @cached_property
     def answered(self) -> np.ndarray:
@@ -99,14 +138,10 @@ def duplicate_weights(tasks: np.ndarray, workers: np.ndarray, n_workers: int) ->
 
 
 def _answer_matrix(tasks, workers, labels, weights, n_tasks, n_workers, n_labels):
-    columns = workers * n_labels + labels
-    matrix = sp.coo_matrix((weights, (tasks, columns)),
-                           shape=(n_tasks, n_workers * n_labels)).tocsr()  # sums duplicates
-    matrix.sort_indices()
-    return matrix
+    return AnswerMatrix(tasks, workers * n_labels + labels, weights, (n_tasks, n_workers * n_labels))
 
 
-def _has_repeated_worker(unit_matrix: sp.csr_matrix, n_labels: int, n_answers: int) -> bool:
+def _has_repeated_worker(unit_matrix: AnswerMatrix, n_labels: int, n_answers: int) -> bool:
     """Did some worker answer some task twice? Checked on the matrix of unit weights.
 
     Cheaper than np.unique over (task, worker) pairs: identical answers were summed into one

@@ -16,9 +16,8 @@ gold/agreement-weighted vote and stops when the plug-in log-likelihood settles.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import digamma
 
-from ._common import AggregationResult, Answers, initial_posterior, make_result
+from ._common import AggregationResult, Answers, digamma, initial_posterior, make_result
 from ._common import reliability_from_confusion, run_confusion_em, sum_last_axis
 
 SUMMARY = "IBCC: Bayesian Dawid-Skene fitted by variational Bayes (Dirichlet posteriors)"

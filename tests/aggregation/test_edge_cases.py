@@ -117,3 +117,15 @@ def test_conflicting_duplicates_split_one_vote():
     result = aggregate("mv", tasks, workers, labels, 2, 2, 3)
     np.testing.assert_allclose(result.posterior[0], [0.5, 0.25, 0.25])
     np.testing.assert_array_equal(result.labels, [0, 1])
+
+
+def test_digamma_matches_its_defining_identities():
+    import numpy as np
+
+    from chalicelib.aggregation._common import digamma
+
+    euler_gamma = 0.5772156649015329
+    assert abs(digamma(1.0) + euler_gamma) < 1e-10
+    assert abs(digamma(0.5) + euler_gamma + 2 * np.log(2)) < 1e-10
+    x = np.array([1e-3, 0.2, 3.7, 40.0, 1e5])
+    assert np.allclose(digamma(x + 1) - digamma(x), 1 / x, rtol=1e-10, atol=1e-10)
