@@ -180,39 +180,108 @@ def check_json_values(data) -> None:
     """Refuse what JSON parses but nothing downstream should store: nesting deeper than
     MAX_JSON_DEPTH (400 too_deep), NaN/Infinity and numbers that overflow a double such as
     1e309 (400 invalid_number), lone UTF-16 surrogates ("\\ud800") and NUL characters in any
-    string or key (400 invalid_unicode). Iterative, so no input can exhaust the stack."""
-    stack = [(data, 1, "")]
-    while stack:
-        value, depth, path = stack.pop()
-        if isinstance(value, str):
-            _check_string(value, path)
-        elif isinstance(value, float):
-            if not math.isfinite(value):
-                raise _json_limit(path, "invalid_number",
-                                  "Numbers must be finite (no NaN, Infinity or overflowing values).")
-        elif isinstance(value, (dict, list)):
-            if depth > MAX_JSON_DEPTH:
-                raise _json_limit(path, "too_deep",
-                                  f"The body nests JSON deeper than {MAX_JSON_DEPTH} levels.")
-            if isinstance(value, dict):
-                for key, item in value.items():
-                    _check_string(key, path)
-                    stack.append((item, depth + 1, f"{path}.{key}" if path else key))
-            else:
-                stack.extend((item, depth + 1, f"{path}.{i}" if path else str(i))
-                             for i, item in enumerate(value))
+    string or key (400 invalid_unicode). Iterative, so no input can exhaust the stack.
 
-
-def _check_string(text: str, path: str) -> None:
-    if "\x00" in text:
-        raise _json_limit(path, "invalid_unicode", "Strings must not contain NUL characters.")
-    if text.isascii():
+    A fast pass checks each container's values in bulk (a 6 MiB body is checked in a fraction
+    of a second); only if it finds something does the exact walk run to name the path."""
+    if _looks_clean(data):
         return
+    _find_problem(data)
+
+
+def _strings_clean(strings) -> bool:
+    joined = "".join(strings)
+    if "\x00" in joined:
+        return False
+    if joined.isascii():
+        return True
+    try:
+        joined.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _looks_clean(data) -> bool:
+    if type(data) is str:
+        return _strings_clean([data])
+    if type(data) not in (dict, list):
+        return type(data) is not float or math.isfinite(data)
+    level = [data]
+    for depth in range(1, MAX_JSON_DEPTH + 1):  # the depth of the containers in `level`
+        below = []
+        for container in level:
+            if type(container) is dict:
+                if not _strings_clean(container.keys()):
+                    return False
+                values = container.values()
+            else:
+                values = container
+            kinds = set(map(type, values))
+            if str in kinds and not _strings_clean([v for v in values if type(v) is str]):
+                return False
+            if float in kinds and not all(map(math.isfinite, [v for v in values if type(v) is float])):
+                return False
+            if dict in kinds or list in kinds:
+                if depth == MAX_JSON_DEPTH:
+                    return False  # a container one level too deep, even an empty one
+                # Empty containers have nothing to check below them.
+                below.extend(v for v in values if (type(v) is dict or type(v) is list) and v)
+        if not below:
+            return True
+        level = below
+    return True
+
+
+def _find_problem(data) -> None:
+    stack = [(data, 1, None, "")]  # (container, depth, parent entry, key in parent)
+    if type(data) not in (dict, list):
+        problem = _string_problem(data) if type(data) is str else None
+        if problem is not None:
+            raise _json_limit("", *problem)
+        return
+    while stack:
+        entry = stack.pop()
+        container, depth = entry[0], entry[1]
+        if depth > MAX_JSON_DEPTH:
+            raise _json_limit(_path(entry), "too_deep",
+                              f"The body nests JSON deeper than {MAX_JSON_DEPTH} levels.")
+        items = container.items() if type(container) is dict else enumerate(container)
+        for key, value in items:
+            kind = type(value)
+            if kind is dict or kind is list:
+                stack.append((value, depth + 1, entry, key))
+                continue
+            if kind is str:
+                problem = _string_problem(value)
+            elif kind is float and not math.isfinite(value):
+                problem = ("invalid_number", "Numbers must be finite (no NaN, Infinity or overflowing values).")
+            else:
+                problem = None
+            if problem is None and type(key) is str:
+                problem = _string_problem(key)
+            if problem is not None:
+                raise _json_limit(_path((None, 0, entry, key)), *problem)
+
+
+def _path(entry) -> str:
+    keys = []
+    while entry is not None and entry[2] is not None:
+        keys.append(str(entry[3]))
+        entry = entry[2]
+    return ".".join(reversed(keys))
+
+
+def _string_problem(text: str) -> tuple[str, str] | None:
+    if "\x00" in text:
+        return "invalid_unicode", "Strings must not contain NUL characters."
+    if text.isascii():
+        return None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise _json_limit(path, "invalid_unicode",
-                          "Strings must be valid Unicode (no lone surrogates such as \\ud800).") from None
+        return "invalid_unicode", "Strings must be valid Unicode (no lone surrogates such as \\ud800)."
+    return None
 
 
 def check_path_params(path_params: dict) -> None:
