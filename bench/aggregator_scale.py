@@ -8,6 +8,8 @@ as the answer path writes them; 10% gold), then runs `aggregator.aggregate_proje
 fresh child process and reports: wall time of the run, of its reading step alone, the
 child's peak RSS, and its RSS after imports (so the run's own share is the difference).
 Loading goes through moto one request at a time: 1M answers take long to load.
+`--in-memory` measures the same run without moto (synthetic rows, no-op writes): the CPU time
+and memory of building the arrays, aggregating and writing the files, at any size.
 """
 import argparse
 import json
@@ -29,15 +31,54 @@ from chalicelib.models import Project
 from chalicelib.services import aggregator
 rss_imports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 project_id = sys.argv[1]
-start = time.perf_counter()
-rows = aggregator.load_answers(project_id)
-read_s = time.perf_counter() - start
-del rows
+read_s = None
+if "--read-step" in sys.argv:
+    start = time.perf_counter()
+    rows = aggregator.load_answers(project_id)
+    read_s = time.perf_counter() - start
+    del rows
 start = time.perf_counter()
 summary = aggregator.aggregate_project(Project.get(project_id, consistent_read=True))
 run_s = time.perf_counter() - start
-print(json.dumps({"summary": summary, "read_s": round(read_s, 2), "run_s": round(run_s, 2),
+print(json.dumps({"summary": summary, "read_s": read_s and round(read_s, 2), "run_s": round(run_s, 2),
                   "rss_after_imports_mib": round(rss_imports / 1024, 1),
+                  "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+"""
+
+
+# --in-memory: the same run with DynamoDB and S3 replaced by synthetic rows and no-op writes, so
+# that its CPU time and memory can be measured at sizes moto cannot serve (1M answers).
+IN_MEMORY_CHILD = r"""
+import json, random, resource, sys, time
+from types import SimpleNamespace
+from chalicelib.services import aggregator, publishing
+n_answers, per_task, n_workers = map(int, sys.argv[1:4])
+rss_imports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rng = random.Random(1)
+labels = ["a", "b", "c"]
+n_tasks = n_answers // per_task
+truth = [rng.choice(labels) for _ in range(n_tasks)]
+skill = [rng.uniform(0.55, 0.95) for _ in range(n_workers)]
+rows = []
+for i in range(n_tasks):
+    for w in rng.sample(range(n_workers), per_task):
+        rows.append(aggregator.AnswerRow(f"t{i:07d}", f"w{w:05d}",
+                    truth[i] if rng.random() < skill[w] else rng.choice(labels), 1_700_000_000_000 + i, 1000))
+tasks = [SimpleNamespace(task_id=f"t{i:07d}", payload={"i": i}, known_answer=truth[i] if i % 10 == 0 else None)
+         for i in range(n_tasks)]
+rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+aggregator.load_answers = lambda project_id: rows
+aggregator.Task = SimpleNamespace(query=lambda *a, **k: iter(tasks))
+aggregator.store_results = aggregator.store_reliability = aggregator.mark_run = lambda *a, **k: None
+sizes = {}
+publishing.publish_run = lambda project_id, run_id, files, manifest: sizes.update({k: len(v) for k, v in files.items()})
+project = SimpleNamespace(project_id="p-mem", answer_type={"labels": labels}, aggregation_method=None)
+start = time.perf_counter()
+summary = aggregator._run(project, "run", 0, "salt")
+run_s = time.perf_counter() - start
+print(json.dumps({"summary": summary, "run_s": round(run_s, 2), "file_bytes": sizes,
+                  "rss_after_imports_mib": round(rss_imports / 1024, 1),
+                  "rss_with_answers_in_memory_mib": round(rss_data / 1024, 1),
                   "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
 """
 
@@ -80,7 +121,19 @@ def main() -> int:
     parser.add_argument("--per-task", type=int, default=5)
     parser.add_argument("--workers", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--read-step", action="store_true", help="also time reading the answers alone, first")
+    parser.add_argument("--in-memory", action="store_true", help="no moto: synthetic rows, no-op writes")
     args = parser.parse_args()
+    if args.in_memory:
+        child = subprocess.run([sys.executable, "-c", IN_MEMORY_CHILD, str(args.answers), str(args.per_task),
+                                str(args.workers)], cwd=ROOT, capture_output=True, text=True)
+        if child.returncode:
+            print(child.stderr[-3000:], file=sys.stderr)
+            return 1
+        report = json.loads(child.stdout.strip().splitlines()[-1])
+        report.update(answers=args.answers, workers=args.workers, mode="in-memory", machine_cpus=os.cpu_count())
+        print(json.dumps(report))
+        return 0
 
     from tools import local_stack
 
@@ -92,8 +145,13 @@ def main() -> int:
         os.environ.update(local_stack.deploy_stack(f"http://127.0.0.1:{port}"))
         project_id = f"p-bench{args.answers}"
         load_s = load(project_id, args.answers, args.per_task, args.workers, args.seed)
-        child = subprocess.run([sys.executable, "-c", CHILD, project_id], cwd=ROOT, env=os.environ.copy(),
-                               capture_output=True, text=True, check=True)
+        child = subprocess.run([sys.executable, "-c", CHILD, project_id, *(["--read-step"] if args.read_step else [])],
+                               cwd=ROOT, env=os.environ.copy(),
+                               capture_output=True, text=True)
+        if child.returncode:
+            print(f"loaded {args.answers} answers in {load_s:.0f} s; the run failed:\n{child.stderr[-3000:]}",
+                  file=sys.stderr)
+            return 1
         report = json.loads(child.stdout.strip().splitlines()[-1])
         report.update(answers=args.answers, tasks=args.answers // args.per_task, workers=args.workers,
                       load_s=round(load_s, 1), machine_cpus=os.cpu_count())
