@@ -249,17 +249,14 @@ def _find_problem(data) -> None:
         items = container.items() if type(container) is dict else enumerate(container)
         for key, value in items:
             kind = type(value)
-            if kind is dict or kind is list:
+            problem = _string_problem(key) if type(key) is str else None
+            if problem is None and (kind is dict or kind is list):
                 stack.append((value, depth + 1, entry, key))
                 continue
-            if kind is str:
+            if problem is None and kind is str:
                 problem = _string_problem(value)
-            elif kind is float and not math.isfinite(value):
+            elif problem is None and kind is float and not math.isfinite(value):
                 problem = ("invalid_number", "Numbers must be finite (no NaN, Infinity or overflowing values).")
-            else:
-                problem = None
-            if problem is None and type(key) is str:
-                problem = _string_problem(key)
             if problem is not None:
                 raise _json_limit(_path((None, 0, entry, key)), *problem)
 

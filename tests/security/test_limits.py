@@ -71,6 +71,7 @@ def test_lone_surrogates_and_nul_in_titles_and_labels(api, requester, raw):
 
 
 @pytest.mark.parametrize("raw", [tasks_raw('"\\ud800"'), tasks_raw('{"\\udc00": 1}'), tasks_raw('"a\\u0000"'),
+                                 tasks_raw('{"\\u0000": [1]}'), tasks_raw('{"ok": {"\\ud800": {}}}'),
                                  '{"tasks": [{"task_id": "a\\u0000", "payload": {}}]}'])
 def test_lone_surrogates_and_nul_in_tasks(api, requester, project, raw):
     assert error_code(api.request("POST", f"/projects/{project}/tasks", requester, body=raw)) == \
@@ -180,3 +181,34 @@ def test_a_forged_cursor_is_a_400(api, requester, project, add_tasks, extra):
     cursor = _cursor({"project_id": {"S": project}, **extra})
     status, body = api.get(f"/projects/{project}/tasks?limit=1&cursor={cursor}", requester)
     assert (status, body["error"]["code"]) == (400, "invalid_cursor")
+
+
+# --- the bulk check agrees with the exact walk ----------------------------------------------------
+def test_the_bulk_json_check_agrees_with_the_exact_walk():
+    from hypothesis import given, settings, strategies as st
+
+    from chalicelib import api as api_module
+    from chalicelib.errors import BadRequest
+
+    text = st.text(alphabet=st.sampled_from(["a", "é", "\x00", "\ud800", "\udc31", "🐱"]), max_size=4)
+    leaf = st.none() | st.integers() | st.floats() | text  # floats include nan and inf
+    value = st.recursive(leaf, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
+                         max_leaves=20)
+
+    def nest(v, depth):
+        for _ in range(depth):
+            v = [v]
+        return v
+
+    @settings(max_examples=300, deadline=None, database=None, derandomize=True)
+    @given(value, st.integers(0, 40))
+    def agree(v, depth):
+        data = {"x": nest(v, depth)}
+        try:
+            api_module._find_problem(data)
+            exact = True
+        except BadRequest:
+            exact = False
+        assert api_module._looks_clean(data) == exact
+
+    agree()
