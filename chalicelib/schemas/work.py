@@ -45,8 +45,6 @@ class Released(Out):
 class WorkerProjectStats(Out):
     project_id: str
     answers: int
-    gold_answers: int
-    gold_correct: int
     reliability: float | None
 
 
@@ -54,7 +52,5 @@ class WorkerProfile(Out):
     worker_id: str
     answers: int
     earned_cents: int
-    gold_answers: int
-    gold_correct: int
     reliability: float | None = Field(description="Mean estimated reliability over projects, once known")
     projects: list[WorkerProjectStats]

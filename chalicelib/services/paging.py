@@ -15,14 +15,30 @@ def encode(last_key: dict | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(last_key, sort_keys=True).encode()).decode()
 
 
-def decode(cursor: str | None, partition_attribute: str, partition_value: str) -> dict | None:
+def decode(cursor: str | None, key_types: dict[str, str], partition_attribute: str,
+           partition_value: str) -> dict | None:
+    """The start key a cursor stands for, or a 400 if it is not one this listing issues.
+
+    `key_types` names every attribute of the listing's keys with its DynamoDB type ("S" or
+    "N"): a cursor must hold exactly those, typed so, and the caller's own partition.
+    """
     if not cursor:
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        ok = isinstance(key, dict) and key.get(partition_attribute) == {"S": partition_value}
+        ok = (isinstance(key, dict) and set(key) == set(key_types)
+              and all(_typed(key[name], kind) for name, kind in key_types.items())
+              and key[partition_attribute] == {"S": partition_value})
     except (ValueError, TypeError):
         ok = False
     if not ok:
         raise BadRequest("The cursor is not one this listing issued.", code="invalid_cursor")
     return key
+
+
+def _typed(value, kind: str) -> bool:
+    if not (isinstance(value, dict) and list(value) == [kind] and isinstance(value[kind], str)):
+        return False
+    if kind == "N":
+        float(value[kind])  # ValueError: not a number
+    return True

@@ -83,7 +83,8 @@ def read(caller: Caller, project_id: str) -> ProjectOut:
 
 
 def list_page(caller: Caller, limit: int, cursor: str | None) -> ProjectPage:
-    start = paging.decode(cursor, "owner_id", caller.owner_id)
+    start = paging.decode(cursor, {"project_id": "S", "owner_id": "S", "created_at": "N"},
+                          "owner_id", caller.owner_id)
     results = Project.by_owner.query(caller.owner_id, limit=limit, last_evaluated_key=start,
                                      scan_index_forward=False)
     items = [to_out(p) for p in results]

@@ -87,7 +87,7 @@ def summary(task: Task) -> TaskSummary:
 
 def list_page(caller: Caller, project_id: str, limit: int, cursor: str | None) -> TaskPage:
     projects.get_owned(caller, project_id)
-    start = paging.decode(cursor, "project_id", project_id)
+    start = paging.decode(cursor, {"project_id": "S", "task_id": "S"}, "project_id", project_id)
     results = Task.query(project_id, limit=limit, last_evaluated_key=start)
     items = [summary(t) for t in results]
     return TaskPage(items=items, next_cursor=paging.encode(results.last_evaluated_key))

@@ -1,4 +1,9 @@
-"""A worker's own record: answers, earnings, gold score and reliability per project."""
+"""A worker's own record: answers, earnings and reliability per project.
+
+Gold counts are kept in the store but never shown to the worker: a counter that moves right
+after an answer would tell which tasks were gold. The reliability, which the aggregator
+recomputes from many answers at once, reveals no single task.
+"""
 from chalicelib.auth import Caller
 from chalicelib.models import WorkerStats
 from chalicelib.models.workers import ALL_PROJECTS
@@ -13,12 +18,9 @@ def profile(caller: Caller) -> WorkerProfile:
         else:
             per_project.append(WorkerProjectStats(
                 project_id=stats.scope, answers=int(stats.answers or 0),
-                gold_answers=int(stats.gold_answers or 0), gold_correct=int(stats.gold_correct or 0),
                 reliability=stats.reliability))
     known = [p.reliability for p in per_project if p.reliability is not None]
     return WorkerProfile(
         worker_id=caller.owner_id, answers=int(overall.answers or 0) if overall else 0,
         earned_cents=int(overall.earned_cents or 0) if overall else 0,
-        gold_answers=int(overall.gold_answers or 0) if overall else 0,
-        gold_correct=int(overall.gold_correct or 0) if overall else 0,
         reliability=sum(known) / len(known) if known else None, projects=per_project)
