@@ -136,6 +136,9 @@ def main() -> None:
               f"replays a real dataset. Ctrl-C stops everything.\n", flush=True)
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+        # Ctrl-C must stop the stack even when started from a shell that ignores SIGINT in
+        # background jobs (Python keeps an ignored SIGINT ignored).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         aggregation_loop(args.aggregate_every, stop=lambda: bool(stopping) or chalice.poll() is not None)
     except KeyboardInterrupt:
         pass
