@@ -116,6 +116,19 @@ def normalize_log(log_joint: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return posterior, (np.log(totals) + row_max)[:, 0]
 
 
+def result_from_confusion_em(answers: Answers, outcome, method: str) -> AggregationResult:
+    """The result of a confusion-matrix EM run: labels, reliability, confusion matrices, and
+    the parameters a next run can warm-start from."""
+    confusion = np.exp(outcome.log_confusion)
+    class_prior = np.exp(outcome.log_class_prior)
+    return make_result(
+        answers, outcome.posterior, reliability_from_confusion(confusion, class_prior),
+        method=method, confusion=confusion, iterations=outcome.iterations,
+        log_likelihood=outcome.log_likelihood,
+        params={"confusion": confusion, "class_prior": class_prior},
+    )
+
+
 def digamma(x) -> np.ndarray:
     """The digamma function for positive arguments (scipy.special.digamma to ~1e-11).
 

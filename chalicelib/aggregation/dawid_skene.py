@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import AggregationResult, Answers, class_prior_update, initial_posterior
-from ._common import make_result, reliability_from_confusion, run_confusion_em, sum_last_axis
+from ._common import result_from_confusion_em, run_confusion_em, sum_last_axis
 
 SUMMARY = "Dawid-Skene: full confusion matrix per worker, MAP-EM with Dirichlet priors"
 
@@ -61,11 +61,4 @@ def fit(answers: Answers, warm_start: dict | None = None, *, n_iter: int = 100,
 
     start = initial_posterior(answers, warm_start)
     outcome = run_confusion_em(answers, start, m_step, n_iter=n_iter, tol=tol)
-    confusion = np.exp(outcome.log_confusion)
-    class_prior = np.exp(outcome.log_class_prior)
-    return make_result(
-        answers, outcome.posterior, reliability_from_confusion(confusion, class_prior),
-        method="ds", confusion=confusion, iterations=outcome.iterations,
-        log_likelihood=outcome.log_likelihood,
-        params={"confusion": confusion, "class_prior": class_prior},
-    )
+    return result_from_confusion_em(answers, outcome, "ds")
