@@ -80,16 +80,14 @@ def read_task(caller, project_id, task_id):
 @api.route("/projects/{project_id}/results", "GET", roles=RESULTS_READERS, response=Results,
            summary="The latest published results, with presigned URLs (requester or integrator key)")
 def latest_results(caller, project_id):
-    auth.check_results_reader(caller, app.current_request.headers.get("authorization"), project_id,
-                              projects.get_owned)
+    auth.check_results_reader(caller, project_id, projects.get_owned)
     return publishing.latest_results(project_id)
 
 
 @api.route("/projects/{project_id}/results/{run_id}", "GET", roles=RESULTS_READERS, response=Results,
            summary="An earlier published run, with presigned URLs (requester or integrator key)")
 def run_results(caller, project_id, run_id):
-    auth.check_results_reader(caller, app.current_request.headers.get("authorization"), project_id,
-                              projects.get_owned)
+    auth.check_results_reader(caller, project_id, projects.get_owned)
     return publishing.run_results(project_id, run_id)
 
 

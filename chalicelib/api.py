@@ -77,8 +77,11 @@ class Api:
     @staticmethod
     def _authorize(auth_request) -> AuthResponse:
         caller = auth.lookup(auth_request.token)
+        # Context values must be plain strings for API Gateway: the scope travels comma-joined
+        # (ids cannot contain commas).
         return AuthResponse(routes=["*"], principal_id=caller.owner_id or "anonymous",
-                            context={"role": caller.role, "key_id": caller.key_id})
+                            context={"role": caller.role, "key_id": caller.key_id,
+                                     "project_ids": ",".join(caller.project_ids)})
 
     def route(self, path: str, method: str, *, roles: tuple | None, summary: str,
               body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
@@ -135,7 +138,8 @@ class Api:
         context = (request.context or {}).get("authorizer") or {}
         role = context.get("role", auth.ANONYMOUS)
         owner = context.get("principalId", "")
-        return auth.Caller(role, owner if role != auth.ANONYMOUS else "", context.get("key_id", ""))
+        scope = tuple(p for p in context.get("project_ids", "").split(",") if p)
+        return auth.Caller(role, owner if role != auth.ANONYMOUS else "", context.get("key_id", ""), scope)
 
 
 # Chalice answers some bad requests itself (e.g. a body that is not application/json) in

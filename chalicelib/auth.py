@@ -21,6 +21,7 @@ class Caller:
     role: str  # admin | requester | worker | integrator | anonymous
     owner_id: str
     key_id: str = ""
+    project_ids: tuple[str, ...] = ()  # an integrator key's scope
 
 
 def hash_key(secret: str) -> str:
@@ -49,7 +50,7 @@ def lookup(authorization_header: str | None) -> Caller:
         return Caller(ANONYMOUS, "")
     if key.revoked_at:
         return Caller(ANONYMOUS, "")
-    return Caller(key.role, key.owner_id, key.key_id)
+    return Caller(key.role, key.owner_id, key.key_id, tuple(sorted(key.project_ids or ())))
 
 
 def require(caller: Caller, roles: tuple[str, ...]) -> None:
@@ -80,21 +81,14 @@ def create_key(role: str, owner_id: str | None = None, name: str = "",
 INTEGRATOR = "integrator"
 
 
-def check_results_reader(caller: Caller, authorization_header: str | None, project_id: str,
-                         get_owned) -> None:
+def check_results_reader(caller: Caller, project_id: str, get_owned) -> None:
     """Whether the caller may read this project's results: its requester (get_owned), or an
-    integrator key whose scope names the project. The scope is read from the key's item
-    (consistently, so a revocation or a narrowed scope counts at once); a project outside it
-    is a 404, as for any project one cannot see."""
+    integrator key whose scope names the project. The scope comes from the authorizer, which
+    reads the key consistently on every request, so a revocation counts at once; a project
+    outside it is a 404, as for any project one cannot see."""
     if caller.role != INTEGRATOR:
         get_owned(caller, project_id)
-        return
-    token = bearer_token(authorization_header)
-    try:
-        key = ApiKey.get(hash_key(token), consistent_read=True) if token else None
-    except ApiKey.DoesNotExist:
-        key = None
-    if key is None or key.revoked_at or key.role != INTEGRATOR or project_id not in (key.project_ids or set()):
+    elif project_id not in caller.project_ids:
         raise NotFound(f"No project {project_id!r}.", code="project_not_found")
 
 
