@@ -12,6 +12,16 @@ def run_aggregator():
     return {s["project_id"]: s for s in aggregator.run_due_projects()}
 
 
+def project_with_one_answer(api, make_project, add_tasks, new_key, answer: str) -> str:
+    """A project of one task with overlap 1, answered by one worker."""
+    project_id = make_project(overlap=1)
+    add_tasks(project_id, [{"task_id": "t", "payload": {}}])
+    worker, _ = new_key("worker")
+    lease = api.post("/work/next", worker, {"project_id": project_id})[1]
+    assert api.post(f"/leases/{lease['lease_id']}/answer", worker, {"answer": answer})[0] == 200
+    return project_id
+
+
 def crowd_answers(api, project_id, workers, truth, accuracy, seed=7):
     """Every worker answers every task; worker i is right with probability accuracy[i]."""
     rng = random.Random(seed)
@@ -57,11 +67,7 @@ def test_results_are_published_weighted_by_reliability(api, requester, make_proj
 
 
 def test_an_unchanged_project_is_not_aggregated_again(api, requester, make_project, add_tasks, new_key):
-    project_id = make_project(overlap=1)
-    add_tasks(project_id, [{"task_id": "t", "payload": {}}])
-    worker, _ = new_key("worker")
-    lease = api.post("/work/next", worker, {"project_id": project_id})[1]
-    api.post(f"/leases/{lease['lease_id']}/answer", worker, {"answer": "cat"})
+    project_id = project_with_one_answer(api, make_project, add_tasks, new_key, "cat")
     first = run_aggregator()[project_id]["run_id"]
     assert project_id not in run_aggregator()
     status, queued = api.post(f"/projects/{project_id}/aggregate", requester)
@@ -80,11 +86,7 @@ def test_results_before_any_run_are_a_clear_404(api, requester, make_project):
 def test_a_closed_project_is_published_once_more_then_retired(api, requester, make_project, add_tasks, new_key):
     from chalicelib.models import Project
 
-    project_id = make_project(overlap=1)
-    add_tasks(project_id, [{"task_id": "t", "payload": {}}])
-    worker, _ = new_key("worker")
-    lease = api.post("/work/next", worker, {"project_id": project_id})[1]
-    api.post(f"/leases/{lease['lease_id']}/answer", worker, {"answer": "dog"})
+    project_id = project_with_one_answer(api, make_project, add_tasks, new_key, "dog")
     api.patch(f"/projects/{project_id}", requester, {"status": "closed"})
     assert run_aggregator()[project_id]["answers"] == 1
     assert project_id not in run_aggregator()
@@ -96,11 +98,7 @@ def test_a_new_run_marks_the_previous_one_superseded_for_the_lifecycle_rule(api,
     from chalicelib.services import publishing
     from chalicelib.settings import settings
 
-    project_id = make_project(overlap=1)
-    add_tasks(project_id, [{"task_id": "t", "payload": {}}])
-    worker, _ = new_key("worker")
-    lease = api.post("/work/next", worker, {"project_id": project_id})[1]
-    api.post(f"/leases/{lease['lease_id']}/answer", worker, {"answer": "cat"})
+    project_id = project_with_one_answer(api, make_project, add_tasks, new_key, "cat")
     run_aggregator()
     first = api.get(f"/projects/{project_id}/results", requester)[1]["manifest"]
     api.post(f"/projects/{project_id}/aggregate", requester)
