@@ -146,8 +146,8 @@ def openapi_document() -> dict:
     return openapi.build(api.routes, title="Foule", version="0.1.0")
 
 
-# --- The scheduled aggregator -------------------------------------------------------------
+# --- The scheduled function: aggregation, then the other passes (see services/housekeeping) --
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="aggregator")
 def aggregate_changed_projects(event):
-    from chalicelib.services import aggregator  # numpy: the aggregator's cold start only
-    return aggregator.run_due_projects(time_budget_seconds=settings.aggregator_time_budget_seconds)
+    from chalicelib.services import housekeeping  # its passes import numpy lazily
+    return housekeeping.run(time_budget_seconds=settings.aggregator_time_budget_seconds)

@@ -94,12 +94,15 @@ def deploy_stack(endpoint: str, stage: str = "local") -> dict[str, str]:
 
 def aggregation_loop(interval: float, stop) -> None:
     """Stands in for the EventBridge schedule (chalice local never fires @app.schedule)."""
-    from chalicelib.services import aggregator
+    from chalicelib.services import housekeeping
 
     while not stop():
         try:
-            for summary in aggregator.run_due_projects(time_budget_seconds=60):
+            summaries = housekeeping.run(time_budget_seconds=60)
+            for summary in summaries.pop("aggregation"):
                 print(f"[aggregator] published {json.dumps(summary)}", flush=True)
+            if any(summaries.values()):
+                print(f"[housekeeping] {json.dumps(summaries)}", flush=True)
         except Exception as exc:  # keep the loop alive; the next pass retries
             print(f"[aggregator] pass failed: {exc!r}", flush=True)
         for _ in range(int(interval * 10)):

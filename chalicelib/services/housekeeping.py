@@ -1,0 +1,43 @@
+"""The scheduled function: its passes, run one after the other within one time budget.
+
+Each pass is a function `(deadline) -> summary` that does bounded work and stops when
+`time.monotonic()` passes the deadline; what it leaves is picked up by the next scheduled
+run. A pass that fails does not stop the others: the failures are raised together at the end,
+so that the Lambda reports an error (and its alarm fires) after the whole run.
+
+Passes are imported inside `run` because the aggregator brings numpy, which the API function
+must never load.
+"""
+import logging
+import time
+
+log = logging.getLogger("foule.housekeeping")
+
+
+class HousekeepingFailed(Exception):
+    pass
+
+
+def _aggregate(deadline: float) -> list[dict]:
+    from chalicelib.services import aggregator
+
+    return aggregator.run_due_projects(time_budget_seconds=max(0.0, deadline - time.monotonic()))
+
+
+def passes() -> list:
+    """The passes in the order they run: aggregation first, as results are what users wait for."""
+    return [("aggregation", _aggregate)]
+
+
+def run(time_budget_seconds: float) -> dict:
+    deadline = time.monotonic() + time_budget_seconds
+    summaries, failures = {}, []
+    for name, run_pass in passes():
+        try:
+            summaries[name] = run_pass(deadline)
+        except Exception as error:  # noqa: BLE001 - one pass must not stop the others
+            log.exception("scheduled pass %s failed", name)
+            failures.append(f"{name}: {error!r}")
+    if failures:
+        raise HousekeepingFailed("; ".join(failures))
+    return summaries
