@@ -2,6 +2,7 @@
 
     python -m tools.replay --dataset ../shared/datasets/rte [--api URL] [--admin-key KEY]
                            [--gold-fraction 0.1] [--concurrency 8] [--seed 1] [--timeout 120]
+                           [--max-tasks N]
 
 With `make run` going, --api and --admin-key default to `.local/stack.json`. The dataset folder
 holds `answers.csv` (worker,task,label) and `gold.csv` (task,label); ids and labels stay strings.
@@ -259,13 +260,22 @@ def download_results(results: dict) -> list[dict]:
     return [json.loads(line) for line in response.text.splitlines() if line.strip()]
 
 
+def first_tasks(jobs: list[tuple[str, str, str]], max_tasks: int | None) -> list[tuple[str, str, str]]:
+    """The jobs of the first `max_tasks` task ids in sorted order (all of them when None)."""
+    if max_tasks is None:
+        return jobs
+    kept = set(sorted({task for _, task, _ in jobs})[:max_tasks])
+    return [job for job in jobs if job[1] in kept]
+
+
 def replay(api: str, dataset, admin_key: str, gold_fraction: float = 0.1, concurrency: int = 8,
-           seed: int = 0, timeout: float = 120) -> dict:
+           seed: int = 0, timeout: float = 120, max_tasks: int | None = None) -> dict:
     """Run the whole replay; return the report (see the module docstring). Raises ReplayError."""
     folder, api = Path(dataset), api.rstrip("/")
     name = folder.resolve().name
     answers, gold = read_dataset(folder)
     jobs, duplicates = unique_jobs(answers)
+    jobs = first_tasks(jobs, max_tasks)
     tasks = sorted({task for _, task, _ in jobs})
     workers = sorted({worker for worker, _, _ in jobs})
     labels = sorted({label for _, _, label in answers} | set(gold.values()))
@@ -320,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--admin-key", help="admin API key (default: .local/stack.json)")
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for the results")
+    parser.add_argument("--max-tasks", type=int, help="replay only the first N tasks (sorted ids)")
     args = parser.parse_args(argv)
     if not 0 <= args.gold_fraction <= 1 or args.concurrency < 1:
         parser.error("--gold-fraction must be in [0, 1] and --concurrency at least 1")
@@ -328,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     if not api or not admin_key:
         parser.error(f"give --api and --admin-key, or start the stack (`make run`) so that {STACK_FILE} exists")
     try:
-        report = replay(api, args.dataset, admin_key, args.gold_fraction, args.concurrency, args.seed, args.timeout)
+        report = replay(api, args.dataset, admin_key, args.gold_fraction, args.concurrency, args.seed, args.timeout,
+                        args.max_tasks)
     except (ReplayError, OSError, requests.RequestException) as exc:
         log(f"failed: {exc}")
         return 2
