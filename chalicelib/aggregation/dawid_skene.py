@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import AggregationResult, Answers, class_prior_update, initial_posterior
-from ._common import result_from_confusion_em, run_confusion_em, sum_last_axis
+from ._common import result_from_confusion_em, run_confusion_em, sum_last_axis, sum_over_workers
 
 SUMMARY = "Dawid-Skene: full confusion matrix per worker, MAP-EM with Dirichlet priors"
 
@@ -34,7 +34,7 @@ def confusion_pseudo_counts(counts: np.ndarray, prior: str, prior_strength: floa
     k = counts.shape[1]
     if prior == "pooled":
         # Average behaviour of the crowd, smoothed towards the diagonal template.
-        template = counts.sum(axis=0) + confusion_pseudo_counts(counts, "diagonal", 1.0,
+        template = sum_over_workers(counts) + confusion_pseudo_counts(counts, "diagonal", 1.0,
                                                                 diagonal_share)
     elif prior == "diagonal":
         off_diagonal = (1.0 - diagonal_share) / max(k - 1, 1)
@@ -56,7 +56,7 @@ def fit(answers: Answers, warm_start: dict | None = None, *, n_iter: int = 100,
         log_confusion -= np.log(row_totals)
         log_class_prior, class_term = class_prior_update(answers, posterior, class_pseudo_count)
         # Dirichlet log density (up to a constant); summing over workers first is cheaper.
-        log_param_prior = float((pseudo * log_confusion.sum(axis=0)).sum()) + class_term
+        log_param_prior = float((pseudo * sum_over_workers(log_confusion)).sum()) + class_term
         return log_confusion, log_class_prior, log_param_prior
 
     start = initial_posterior(answers, warm_start)
