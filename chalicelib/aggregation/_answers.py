@@ -14,7 +14,7 @@ split that vote between the labels given.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -41,11 +41,29 @@ class AggregationResult:
 class TaskOrder:
     """The answers sorted by task: what the E- and M-steps of the EM methods iterate over."""
 
-    worker_label: np.ndarray  # intp (n_answers,): worker * n_labels + given label, by task
+    n_worker_labels: int  # n_workers * n_labels
+    task: np.ndarray  # intp (n_answers,): the task of each answer, ascending
+    worker_label: np.ndarray  # intp (n_answers,): worker * n_labels + given label, same order
     weights: np.ndarray | None  # float (n_answers,) in the same order; None when all are 1
     answers_per_task: np.ndarray  # intp (n_tasks,)
     segment_starts: np.ndarray  # intp: where each answered task's answers begin
     answered_tasks: np.ndarray | None  # intp: tasks with answers, in order; None = all tasks
+    _buffers: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @cached_property
+    def answers_per_worker_label(self) -> np.ndarray:
+        """float (n_workers * n_labels,): (weighted) answers of each worker with each label."""
+        return np.bincount(self.worker_label, weights=self.weights,
+                           minlength=self.n_worker_labels)
+
+    def buffer(self, name: str, rows: int, dtype) -> np.ndarray:
+        """A reusable (rows, n_answers) scratch array. EM fills a few of these on every step;
+        allocating them afresh costs more than the work at a million answers (arrays that
+        large come from mmap, and every page of a new one faults on first touch)."""
+        array = self._buffers.get(name)
+        if array is None:
+            array = self._buffers[name] = np.empty((rows, self.task.size), dtype=dtype)
+        return array
 
 
 @dataclass(frozen=True)
@@ -143,6 +161,8 @@ def prepare_answers(tasks, workers, labels, n_tasks, n_workers, n_labels, known=
     all_answered = bool(answered.all())
     segment_starts = np.cumsum(answers_per_task) - answers_per_task
     by_task = TaskOrder(
+        n_worker_labels=n_workers * n_labels,
+        task=tasks[order],
         worker_label=(workers * n_labels + labels)[order],
         weights=sorted_weights,
         answers_per_task=answers_per_task,
