@@ -205,7 +205,8 @@ def log_joint_from_confusion(answers: Answers, log_confusion: np.ndarray,
     # move by ~1e-5 relative, far below anything that changes a label, and the stopping rule
     # (objective change per answer < tol = 1e-5, summed over all answers) is not disturbed.
     # The result is float64 again, as is everything downstream.
-    table = log_confusion.transpose(1, 0, 2).astype(np.float32, order="C").reshape(k, -1)
+    table = np.ascontiguousarray(log_confusion.transpose(1, 0, 2), dtype=np.float32)
+    table = table.reshape(k, -1)  # no copy when the M-step kept expected_counts' layout
     per_answer = np.take(table, order.worker_label, axis=1, mode="clip",  # one gather, all labels
                          out=order.buffer("log_confusion", k, np.float32))
     if order.weights is not None:
