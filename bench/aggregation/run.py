@@ -178,17 +178,20 @@ def gold_revealed(skip_crowdkit: bool, share: float = 0.1, seeds: int = 5) -> li
     lines = [f"### {share:.0%} of gold revealed; accuracy % on the other tasks", "",
              "Our methods get the revealed labels as `known`; crowd-kit DS gets them as "
              "`true_labels` (its semi-supervised mode, the fair comparison) and, for reference, "
-             f"nothing. Method columns use seed 0; the last column is `{DEFAULT_METHOD}` minus "
-             f"crowd-kit DS + gold over seeds 0..{seeds - 1}: mean [worst seed], points.", ""]
+             f"nothing. Method columns use seed 0; the last columns compare `{DEFAULT_METHOD}` "
+             f"with crowd-kit DS + gold over seeds 0..{seeds - 1}: mean [worst seed] difference "
+             "in points, and per seed the difference in tasks labelled right (+ = ours "
+             "better).", ""]
     header = ["dataset"] + ours + ([] if skip_crowdkit else [
-        "ck DS + gold", "ck DS no gold", f"{DEFAULT_METHOD} - ck DS+gold, {seeds} seeds"])
+        "ck DS + gold", "ck DS no gold", f"{DEFAULT_METHOD} - ck DS+gold, {seeds} seeds",
+        "tasks per seed"])
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name in available():
         encoded, truth, _ = load(name)
         sizes = len(encoded.task_ids), len(encoded.worker_ids), len(encoded.label_values)
         frame = None if skip_crowdkit else crowdkit_frame(encoded.tasks, encoded.workers,
                                                           encoded.labels)
-        cells, differences = [name], []
+        cells, differences, task_differences = [name], [], []
         for seed in range(seeds if not skip_crowdkit else 1):
             known = reveal_gold(truth, share, seed)
             hidden = known < 0
@@ -205,13 +208,17 @@ def gold_revealed(skip_crowdkit: bool, share: float = 0.1, seeds: int = 5) -> li
                 continue
             with_gold = _crowdkit_ds_accuracy(frame, sizes, truth, known)
             differences.append(default_score - with_gold)
+            scored_hidden = int((hidden & (truth >= 0)).sum())
+            task_differences.append(round((default_score - with_gold) * scored_hidden / 100))
             if seed == 0:
                 without_gold = _crowdkit_ds_accuracy(frame, sizes, truth, known, use_gold=False)
                 cells += [f"{with_gold:.2f}", f"{without_gold:.2f}"]
                 FINDINGS["gold"][name]["ck DS + gold"] = with_gold
         if differences:
             FINDINGS["gold"][name]["seeds"] = differences
+            FINDINGS["gold"][name]["task_seeds"] = task_differences
             cells.append(f"{np.mean(differences):+.2f} [{min(differences):+.2f}]")
+            cells.append(" ".join(f"{d:+d}" for d in task_differences))
         lines.append("| " + " | ".join(cells) + " |")
         print(lines[-1], flush=True)
     return lines
@@ -377,10 +384,14 @@ def goals_summary() -> list[str]:
         if spread:
             below = sum(d < 0 for _, ds in spread for d in ds)
             total = sum(len(ds) for _, ds in spread)
+            tasks = [d for r in FINDINGS["gold"].values() for d in r.get("task_seeds", [])]
             lines.append(f"  over {len(spread[0][1])} seeds: mean difference per dataset "
                          + ", ".join(f"{n} {np.mean(ds):+.2f}" for n, ds in spread)
                          + f"; below crowd-kit in {below} of {total} (dataset, seed) runs, "
-                         f"worst {min(min(ds) for _, ds in spread):+.2f}")
+                         f"worst {min(min(ds) for _, ds in spread):+.2f} points; in tasks "
+                         f"labelled right: {sum(d > 0 for d in tasks)} runs ahead, "
+                         f"{sum(d == 0 for d in tasks)} level, {sum(d < 0 for d in tasks)} behind "
+                         f"(worst {min(tasks):+d}, total {sum(tasks):+d})")
     if FINDINGS["ds_ratio"]:
         ratios = ", ".join(f"{n} {wall:.0f}x / {cpu:.0f}x"
                            for n, (wall, cpu) in FINDINGS["ds_ratio"].items())
