@@ -84,18 +84,16 @@ def crowdkit_frame(tasks, workers, labels):
 
 
 def crowdkit_fitted(name: str, frame, true_labels=None):
-    """A crowd-kit model fitted on ``frame``: the part that is timed."""
+    """(model, its labels) after ``fit_predict`` on ``frame``: the part that is timed."""
     model = crowdkit_model(name)
     if true_labels is not None:
-        model.fit(frame, true_labels=true_labels)
-    else:
-        model.fit(frame)
-    return model
+        return model, model.fit_predict(frame, true_labels=true_labels)
+    return model, model.fit_predict(frame)
 
 
-def crowdkit_outputs(model, n_tasks: int, n_labels: int):
+def crowdkit_outputs(fitted, n_tasks: int, n_labels: int):
     """(labels per task index, posterior matrix or None) of a fitted crowd-kit model."""
-    labels = model.labels_
+    model, labels = fitted
     predicted = np.full(n_tasks, -1)
     predicted[labels.index.to_numpy(dtype=int)] = labels.to_numpy(dtype=int)
     probas = getattr(model, "probas_", None)
@@ -106,8 +104,8 @@ def crowdkit_outputs(model, n_tasks: int, n_labels: int):
     return predicted, posterior
 
 
-def crowdkit_iterations(model) -> int | None:
-    history = getattr(model, "loss_history_", None)
+def crowdkit_iterations(fitted) -> int | None:
+    history = getattr(fitted[0], "loss_history_", None)
     return None if history is None else len(history)
 
 
@@ -144,9 +142,9 @@ def real_datasets(repeats: int, ck_repeats: int, skip_crowdkit: bool) -> list[st
         if theirs:
             frame = crowdkit_frame(encoded.tasks, encoded.workers, encoded.labels)
         for method in theirs:
-            model, seconds, cpu_seconds = timed(lambda: crowdkit_fitted(method, frame),
-                                                ck_repeats)
-            predicted, posterior = crowdkit_outputs(model, sizes[0], sizes[2])
+            fitted, seconds, cpu_seconds = timed(lambda: crowdkit_fitted(method, frame),
+                                                 ck_repeats)
+            predicted, posterior = crowdkit_outputs(fitted, sizes[0], sizes[2])
             score = accuracy(predicted, truth)
             FINDINGS["accuracy"].setdefault(name, {})[f"ck {method}"] = score
             means[f"ck {method}"].append(score)

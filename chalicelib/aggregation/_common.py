@@ -236,8 +236,11 @@ def observed_log_likelihood(answers: Answers, log_joint: np.ndarray, log_norm: n
 def converged(objective: float, previous: float, n_answers: int, tol: float) -> bool:
     """Stop when the objective per answer moved by less than ``tol``.
 
-    The same rule as crowd-kit's DawidSkene (change of the per-answer objective below
-    ``tol``, default 1e-5), so "same tol" comparisons mean the same thing.
+    The rule of crowd-kit 1.4.2's DawidSkene (``n_iter=100, tol=1e-5``), so "same tol"
+    comparisons mean the same thing: it stops when its evidence lower bound divided by the
+    number of answers rises by less than ``tol`` (``new - old < tol``, so a fall stops it too);
+    ours is the log-likelihood plus log prior per answer, which MAP-EM never lowers, so the
+    absolute change is the same test.
     """
     return abs(objective - previous) <= tol * max(n_answers, 1)
 
