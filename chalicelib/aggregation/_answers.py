@@ -4,9 +4,9 @@
 confusion-matrix EM methods (see ``_common``) then do each step as a handful of whole-array
 numpy calls over that order: the E-step gathers, for every answer, the log confusion column of
 its (worker, given label) with one ``np.take`` and sums them per task with ``np.add.reduceat``
-(a task's answers are contiguous); the M-step repeats every task's posterior once per answer
-(``np.repeat``, sequential) and adds them per (worker, given label) with ``np.bincount``. No
-per-answer Python, no temporary beyond ``n_labels`` floats per answer, and one sort per run.
+(a task's answers are contiguous); the M-step copies every task's posterior once per answer
+(sequential reads) and adds them per (worker, given label) with ``np.bincount``. No per-answer
+Python, two reused buffers of ``n_labels`` floats per answer, and one sort per run.
 
 Duplicate answers (same worker, same task) are down-weighted to ``1 / count`` each, so a worker's
 total say on a task is one vote whatever the number of resubmissions; conflicting duplicates
