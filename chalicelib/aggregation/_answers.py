@@ -1,11 +1,12 @@
 """Validated crowd answers: the input every method works on.
 
-:func:`prepare_answers` checks the index arrays and builds the sparse matrix
-``A[task, worker * n_labels + given] = answer weight`` (:class:`AnswerMatrix`, plain numpy). The
-EM methods do all their heavy work as sparse-times-dense products with it (see ``_common``): for every task and candidate truth
-the sum of log confusion entries over the task's answers (E-step), and per (worker, given
-label) the sum of task posteriors (M-step), so an EM step over a million answers costs a few
-tens of milliseconds and no per-answer temporary larger than the input.
+:func:`prepare_answers` checks the index arrays and sorts the answers by task once. The
+confusion-matrix EM methods (see ``_common``) then do each step as a handful of whole-array
+numpy calls over that order: the E-step gathers, for every answer, the log confusion column of
+its (worker, given label) with one ``np.take`` and sums them per task with ``np.add.reduceat``
+(a task's answers are contiguous); the M-step copies every task's posterior once per answer
+(sequential reads) and adds them per (worker, given label) with ``np.bincount``. No per-answer
+Python, two reused buffers of ``n_labels`` floats per answer, and one sort per run.
 
 Duplicate answers (same worker, same task) are down-weighted to ``1 / count`` each, so a worker's
 total say on a task is one vote whatever the number of resubmissions; conflicting duplicates
@@ -13,7 +14,7 @@ split that vote between the labels given.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -36,44 +37,33 @@ class AggregationResult:
     params: dict  # pass back as ``warm_start`` on the next run (may be empty)
 
 
-class AnswerMatrix:
-    """A sparse matrix A[row, column] = weight, duplicate entries summed, with the one product
-    EM needs, ``A @ dense``, and its transpose, in plain numpy (no scipy in the Lambda package).
+@dataclass(frozen=True)
+class TaskOrder:
+    """The answers sorted by task: what the E- and M-steps of the EM methods iterate over."""
 
-    Entries are sorted by (row, column), as in CSR (``indptr``, ``indices``, ``data``). A
-    product is one np.bincount per column of the dense operand over the entries: C loops, no
-    per-entry Python, and no temporary larger than the entries.
-    """
+    n_worker_labels: int  # n_workers * n_labels
+    task: np.ndarray  # intp (n_answers,): the task of each answer, ascending
+    worker_label: np.ndarray  # intp (n_answers,): worker * n_labels + given label, same order
+    weights: np.ndarray | None  # float (n_answers,) in the same order; None when all are 1
+    answers_per_task: np.ndarray  # intp (n_tasks,)
+    segment_starts: np.ndarray  # intp: where each answered task's answers begin
+    answered_tasks: np.ndarray | None  # intp: tasks with answers, in order; None = all tasks
+    _buffers: dict = field(default_factory=dict, repr=False, compare=False)
 
-    def __init__(self, rows: np.ndarray, columns: np.ndarray, weights: np.ndarray, shape: tuple[int, int]):
-        n_rows, n_columns = shape
-        width = max(n_columns, 1)
-        unique, inverse = np.unique(rows * width + columns, return_inverse=True)
-        self.shape = (n_rows, n_columns)
-        self.data = np.bincount(inverse, weights=weights, minlength=unique.size).astype(float)
-        self.rows = unique // width
-        self.indices = unique % width
-        self.indptr = np.concatenate(([0], np.cumsum(np.bincount(self.rows, minlength=n_rows))))
-        self._transpose: AnswerMatrix | None = None
+    @cached_property
+    def answers_per_worker_label(self) -> np.ndarray:
+        """float (n_workers * n_labels,): (weighted) answers of each worker with each label."""
+        return np.bincount(self.worker_label, weights=self.weights,
+                           minlength=self.n_worker_labels)
 
-    @property
-    def nnz(self) -> int:
-        return int(self.data.size)
-
-    @property
-    def T(self) -> "AnswerMatrix":
-        if self._transpose is None:
-            self._transpose = AnswerMatrix(self.indices, self.rows, self.data, self.shape[::-1])
-            self._transpose._transpose = self
-        return self._transpose
-
-    def __matmul__(self, dense: np.ndarray) -> np.ndarray:
-        columns = np.ascontiguousarray(dense.T)  # gathering from a contiguous column is faster
-        out = np.empty((columns.shape[0], self.shape[0]))
-        for j, column in enumerate(columns):
-            out[j] = np.bincount(self.rows, weights=column.take(self.indices) * self.data,
-                                 minlength=self.shape[0])
-        return out.T
+    def buffer(self, name: str, rows: int, dtype) -> np.ndarray:
+        """A reusable (rows, n_answers) scratch array. EM fills a few of these on every step;
+        allocating them afresh costs more than the work at a million answers (arrays that
+        large come from mmap, and every page of a new one faults on first touch)."""
+        array = self._buffers.get(name)
+        if array is None:
+            array = self._buffers[name] = np.empty((rows, self.task.size), dtype=dtype)
+        return array
 
 
 @dataclass(frozen=True)
@@ -88,22 +78,16 @@ class Answers:
     n_workers: int
     n_labels: int
     known: np.ndarray  # int64 (n_tasks,), UNKNOWN where the truth is not known
-    # Sparse (n_tasks, n_workers * n_labels): A[t, w * n_labels + l] = weight of w answering l.
-    task_by_worker_label: AnswerMatrix
+    by_task: TaskOrder
 
     @property
     def n_answers(self) -> int:
         return int(self.tasks.size)
 
     @cached_property
-    def worker_label_by_task(self) -> AnswerMatrix:
-        """Transpose of :attr:`task_by_worker_label`, for the M-steps."""
-        return self.task_by_worker_label.T
-
-    @cached_property
     def answered(self) -> np.ndarray:
         """Boolean (n_tasks,): the task received at least one answer."""
-        return np.diff(self.task_by_worker_label.indptr) > 0
+        return self.by_task.answers_per_task > 0
 
     @cached_property
     def known_mask(self) -> np.ndarray:
@@ -128,32 +112,25 @@ def _as_index_array(values, name: str, upper: int) -> np.ndarray:
     return array
 
 
-def duplicate_weights(tasks: np.ndarray, workers: np.ndarray, n_workers: int) -> np.ndarray:
-    """1 / (number of answers the same worker gave on the same task), per answer."""
-    if tasks.size == 0:
-        return np.ones(0)
-    pair = tasks * max(n_workers, 1) + workers
-    _, inverse, counts = np.unique(pair, return_inverse=True, return_counts=True)
-    return 1.0 / counts[inverse]
+def _task_worker_order(tasks: np.ndarray, workers: np.ndarray, n_workers: int
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(permutation sorting the answers by (task, worker), the sorted pair keys)."""
+    keys = tasks * max(n_workers, 1) + workers
+    # Answers usually arrive grouped by task; timsort ("stable") is then close to linear,
+    # several times faster than quicksort. On shuffled input quicksort is the faster one.
+    grouped = tasks.size < 2 or bool((tasks[1:] >= tasks[:-1]).all())
+    order = np.argsort(keys, kind="stable" if grouped else "quicksort")
+    return order, keys[order]
 
 
-def _answer_matrix(tasks, workers, labels, weights, n_tasks, n_workers, n_labels):
-    return AnswerMatrix(tasks, workers * n_labels + labels, weights, (n_tasks, n_workers * n_labels))
-
-
-def _has_repeated_worker(unit_matrix: AnswerMatrix, n_labels: int, n_answers: int) -> bool:
-    """Did some worker answer some task twice? Checked on the matrix of unit weights.
-
-    Cheaper than np.unique over (task, worker) pairs: identical answers were summed into one
-    entry, and two different labels from one worker are neighbours in the task's sorted row.
-    """
-    if unit_matrix.nnz < n_answers:
-        return True
-    worker_of_entry = unit_matrix.indices // max(n_labels, 1)
-    same_worker = worker_of_entry[1:] == worker_of_entry[:-1]
-    row_starts = unit_matrix.indptr[1:-1]
-    same_worker[row_starts[(row_starts > 0) & (row_starts < unit_matrix.nnz)] - 1] = False
-    return bool(same_worker.any())
+def _duplicate_weights(sorted_keys: np.ndarray) -> np.ndarray | None:
+    """1 / (answers the same worker gave on the same task), per sorted answer; None if none."""
+    repeated = sorted_keys[1:] == sorted_keys[:-1]
+    if not repeated.any():  # the common case: one answer per (worker, task)
+        return None
+    run_starts = np.flatnonzero(np.concatenate(([True], ~repeated)))
+    run_lengths = np.diff(np.append(run_starts, sorted_keys.size))
+    return np.repeat(1.0 / run_lengths, run_lengths)
 
 
 def prepare_answers(tasks, workers, labels, n_tasks, n_workers, n_labels, known=None) -> Answers:
@@ -174,10 +151,22 @@ def prepare_answers(tasks, workers, labels, n_tasks, n_workers, n_labels, known=
             raise ValueError("known must have length n_tasks")
         if known.size and (known.min() < UNKNOWN or known.max() >= n_labels):
             raise ValueError(f"known must hold -1 or a label index in 0..{n_labels - 1}")
-    sizes = n_tasks, n_workers, n_labels
+    order, sorted_keys = _task_worker_order(tasks, workers, n_workers)
+    sorted_weights = _duplicate_weights(sorted_keys)
     weights = np.ones(tasks.size)
-    matrix = _answer_matrix(tasks, workers, labels, weights, *sizes)
-    if _has_repeated_worker(matrix, n_labels, tasks.size):  # rare: resubmissions
-        weights = duplicate_weights(tasks, workers, n_workers)
-        matrix = _answer_matrix(tasks, workers, labels, weights, *sizes)
-    return Answers(tasks, workers, labels, weights, *sizes, known, matrix)
+    if sorted_weights is not None:
+        weights[order] = sorted_weights
+    answers_per_task = np.bincount(tasks, minlength=n_tasks)
+    answered = answers_per_task > 0
+    all_answered = bool(answered.all())
+    segment_starts = np.cumsum(answers_per_task) - answers_per_task
+    by_task = TaskOrder(
+        n_worker_labels=n_workers * n_labels,
+        task=tasks[order],
+        worker_label=(workers * n_labels + labels)[order],
+        weights=sorted_weights,
+        answers_per_task=answers_per_task,
+        segment_starts=segment_starts if all_answered else segment_starts[answered],
+        answered_tasks=None if all_answered else np.flatnonzero(answered),
+    )
+    return Answers(tasks, workers, labels, weights, n_tasks, n_workers, n_labels, known, by_task)

@@ -103,10 +103,10 @@ def _e_step(answers: Answers, ability: np.ndarray, log_difficulty: np.ndarray,
     all_wrong = np.bincount(tasks, weights=weights * log_wrong, minlength=n_tasks)
     bonus = np.bincount(tasks * k + labels, weights=weights * (log_correct - log_wrong),
                         minlength=n_tasks * k).reshape(n_tasks, k)
-    log_joint = bonus + all_wrong[:, None] + log_class_prior
+    log_joint = (bonus + all_wrong[:, None] + log_class_prior).T  # label-major view
     posterior, log_norm = normalize_log(log_joint)
-    clamp_known(posterior, answers.known)
-    return posterior, observed_log_likelihood(answers, log_joint, log_norm)
+    clamp_known(posterior.T, answers.known)
+    return posterior.T, observed_log_likelihood(answers, log_joint, log_norm)
 
 
 def _initial_parameters(answers: Answers, warm_start: dict | None):

@@ -119,3 +119,51 @@ def test_unknown_method_and_option_are_rejected(crowd):
         aggregate("nope", *crowd.arrays())
     with pytest.raises(ValueError, match="does not take"):
         aggregate("mv", *crowd.arrays(), n_iter=3)
+
+
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_order_of_the_answers_changes_nothing(method, crowd):
+    """The aggregator reads answers shard by shard in no particular order: same input, same
+    output, whatever the order (the EM methods sort the answers by task themselves)."""
+    in_order = aggregate(method, *crowd.arrays())
+    shuffle = np.random.default_rng(7).permutation(crowd.tasks.size)
+    shuffled = aggregate(method, crowd.tasks[shuffle], crowd.workers[shuffle],
+                         crowd.labels[shuffle], crowd.n_tasks, crowd.n_workers, crowd.n_labels)
+    np.testing.assert_array_equal(shuffled.labels, in_order.labels)
+    np.testing.assert_allclose(shuffled.posterior, in_order.posterior, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(shuffled.worker_reliability, in_order.worker_reliability,
+                               rtol=1e-9)
+
+
+def shifted_crowd(seed: int = 1, n_tasks: int = 400, n_workers: int = 30, n_labels: int = 3):
+    """60 % of the workers answer label + 1 (mod 3) for every truth: a consistent majority bias.
+
+    Every worker is right (before the shift) 80 % of the time and spreads errors uniformly."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, n_labels, n_tasks)
+    tasks = np.repeat(np.arange(n_tasks), 7)
+    workers = np.concatenate([rng.choice(n_workers, 7, replace=False) for _ in range(n_tasks)])
+    correct = rng.random(tasks.size) < 0.8
+    answer = np.where(correct, truth[tasks],
+                      (truth[tasks] + rng.integers(1, n_labels, tasks.size)) % n_labels)
+    shifted = workers < int(0.6 * n_workers)
+    labels = np.where(shifted, (answer + 1) % n_labels, answer)
+    known = np.full(n_tasks, -1)
+    gold_rows = rng.choice(n_tasks, n_tasks // 10, replace=False)
+    known[gold_rows] = truth[gold_rows]
+    return (tasks, workers, labels, n_tasks, n_workers, n_labels), truth, known
+
+
+@pytest.mark.parametrize("method", ["ds", "ibcc"])
+def test_ten_percent_gold_undoes_a_systematic_majority_bias(method):
+    """Full confusion matrices anchored by gold learn that most workers shift every label by
+    one and read their answers back; without gold the shifted majority wins everywhere."""
+    arrays, truth, known = shifted_crowd()
+    hidden = known < 0
+    without_gold = aggregate(method, *arrays)
+    with_gold = aggregate(method, *arrays, known=known)
+    assert (without_gold.labels[hidden] == truth[hidden]).mean() < 0.2
+    assert (with_gold.labels[hidden] == truth[hidden]).mean() > 0.9
+    # The shifted workers' learned confusion puts its mass one label to the right.
+    shifted_worker = with_gold.worker_confusion[0]
+    np.testing.assert_array_equal(shifted_worker.argmax(axis=1), [1, 2, 0])
