@@ -36,7 +36,7 @@ from chalicelib import aggregation
 from chalicelib.models import Assignment, Project, Task, TaskResult, WorkerStats
 from chalicelib.models.aggregation_lock import ProjectAggregation
 from chalicelib.models.base import now_ms
-from chalicelib.services import counters, publishing
+from chalicelib.services import counters, publishing, webhooks
 from chalicelib.settings import settings
 
 log = logging.getLogger("foule.aggregator")
@@ -234,12 +234,15 @@ def _run(project: Project, run_id: str, created_at: int, salt: str) -> dict:
              "answers.jsonl.gz": gzip.compress(raw_answers(answers, salt), mtime=0)}
     store_results(project_id, run_id, rows)
     store_reliability(project_id, run_id, worker_ids, result.worker_reliability)
-    publishing.publish_run(project_id, run_id, files, {
+    manifest = publishing.publish_run(project_id, run_id, files, {
         "format_version": FORMAT_VERSION, "created_at": created_at, "created_at_iso": created_iso,
         "method": method, "parameters": {"labels": labels, "gold_tasks": int((known >= 0).sum()),
                                          "iterations": int(result.iterations)},
         "answers": n, "tasks": len(rows), "workers": len(worker_ids), "iterations": int(result.iterations)})
+    # Recorded before the run is marked done (a crash then cannot lose it), sent after.
+    delivery = webhooks.record_publication(manifest, publishing.manifest_key(project_id, run_id))
     mark_run(project, run_id, created_at, n)
+    webhooks.first_attempt(delivery)
     log.info("published %s run %s: %d answers, %d tasks", project_id, run_id, n, len(rows))
     return {"project_id": project_id, "run_id": run_id, "answers": n, "tasks": len(rows)}
 
