@@ -19,7 +19,9 @@ import hashlib
 import json
 import logging
 import re
+import tempfile
 import time
+from typing import Iterable
 
 import boto3
 from botocore.config import Config
@@ -75,21 +77,16 @@ def manifest_key(project_id: str, run_id: str) -> str:
     return f"{project_prefix(project_id)}/runs/{run_id}/manifest.json"
 
 
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def publish_run(project_id: str, run_id: str, files: dict[str, bytes], manifest: dict) -> dict:
-    """Write the run's files, its manifest, then move the latest pointer; tag the previous
-    run superseded and announce the new one. Returns the manifest."""
+def publish_run(project_id: str, run_id: str, files: dict[str, Iterable[bytes]], manifest: dict) -> dict:
+    """Write the run's files (each given as chunks of bytes), its manifest, then move the
+    latest pointer; tag the previous run superseded and announce the new one. Returns the
+    manifest."""
     previous = get_json(latest_key(project_id))
     run_prefix = f"{project_prefix(project_id)}/runs/{run_id}"
     listed = {}
-    for name, data in files.items():
+    for name, chunks in files.items():
         key = f"{run_prefix}/{name}"
-        s3().put_object(Bucket=settings.results_bucket, Key=key, Body=data,
-                        ContentType=content_type(name))
-        listed[name] = {"key": key, "bytes": len(data), "sha256": sha256(data)}
+        listed[name] = {"key": key, **upload(key, chunks, content_type(name))}
     manifest = {**manifest, "project_id": project_id, "run_id": run_id, "files": listed}
     key = manifest_key(project_id, run_id)
     put_json(key, manifest)
@@ -99,6 +96,20 @@ def publish_run(project_id: str, run_id: str, files: dict[str, bytes], manifest:
         mark_superseded(previous["manifest_key"])
     announce(project_id, run_id, key)
     return manifest
+
+
+def upload(key: str, chunks: Iterable[bytes], content_type: str) -> dict:
+    """Put one object from its chunks, spooled to a temporary file (Lambda's /tmp) rather than
+    held in memory, and hashed on the way; its size and sha256."""
+    digest, size = hashlib.sha256(), 0
+    with tempfile.TemporaryFile() as spool:
+        for chunk in chunks:
+            digest.update(chunk)
+            size += len(chunk)
+            spool.write(chunk)
+        spool.seek(0)
+        s3().put_object(Bucket=settings.results_bucket, Key=key, Body=spool, ContentType=content_type)
+    return {"bytes": size, "sha256": digest.hexdigest()}
 
 
 def announce(project_id: str, run_id: str, key: str) -> bool:
