@@ -17,8 +17,9 @@ from chalicelib.schemas.projects import (AggregationQueued, Progress, ProjectCre
                                          ProjectPage, ProjectUpdate)
 from chalicelib.schemas.results import Results
 from chalicelib.schemas.tasks import TaskBatch, TaskBatchResult, TaskDetail, TaskPage
+from chalicelib.schemas.webhooks import DeliveryOut, DeliveryPage, WebhookCreated, WebhookIn, WebhookOut, WebhookRemoved
 from chalicelib.schemas.work import AnswerIn, AnswerReceipt, LeaseOut, NextTaskRequest, Released, WorkerProfile
-from chalicelib.services import projects, publishing, tasks, work, workers
+from chalicelib.services import projects, publishing, tasks, webhooks, work, workers
 from chalicelib.settings import settings
 
 app = Chalice(app_name="foule")
@@ -95,6 +96,38 @@ def run_results(caller, project_id, run_id):
            status=202, summary="Ask for an aggregation run on the next scheduler pass")
 def request_aggregation(caller, project_id):
     return projects.request_aggregation(caller, project_id)
+
+
+# --- Requesters: webhooks (chalicelib/services/webhooks.py) ----------------------------------
+@api.route("/projects/{project_id}/webhook", "PUT", roles=REQUESTER, body=WebhookIn, response=WebhookCreated,
+           summary="Register the https URL told of each publication; the signing secret is shown once")
+def register_webhook(caller, project_id, body):
+    return webhooks.register(caller, project_id, body)
+
+
+@api.route("/projects/{project_id}/webhook", "GET", roles=REQUESTER, response=WebhookOut,
+           summary="The registered webhook (without its secret)")
+def read_webhook(caller, project_id):
+    return webhooks.read(caller, project_id)
+
+
+@api.route("/projects/{project_id}/webhook", "DELETE", roles=REQUESTER, response=WebhookRemoved,
+           summary="Remove the webhook")
+def remove_webhook(caller, project_id):
+    return webhooks.remove(caller, project_id)
+
+
+@api.route("/projects/{project_id}/webhook/deliveries", "GET", roles=REQUESTER, query=PageQuery,
+           response=DeliveryPage, summary="The webhook's deliveries, newest first")
+def list_webhook_deliveries(caller, project_id, query):
+    return webhooks.list_page(caller, project_id, query.limit, query.cursor)
+
+
+@api.route("/projects/{project_id}/webhook/deliveries/{delivery_id}/replay", "POST", roles=REQUESTER,
+           response=DeliveryOut, status=202,
+           summary="Send a delivery again now (the same event); a double click sends it once")
+def replay_webhook_delivery(caller, project_id, delivery_id):
+    return webhooks.replay(caller, project_id, delivery_id)
 
 
 # --- Workers ------------------------------------------------------------------------------

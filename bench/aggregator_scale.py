@@ -1,32 +1,43 @@
 """Time and peak memory of one aggregation run of a large project, reading from moto server.
 
     .venv/bin/python bench/aggregator_scale.py --answers 100000 [--per-task 5] [--workers 500]
+    .venv/bin/python bench/aggregator_scale.py --answers 1000000 --in-memory [--code DIR]
 
-Starts its own moto server (tools/moto_server.py) with infra/template.yaml deployed, writes a
-synthetic project straight into the tables (tasks, and answers with their answer-index shard,
-as the answer path writes them; 10% gold), then runs `aggregator.aggregate_project` in a
-fresh child process and reports: wall time of the run, of its reading step alone, the
-child's peak RSS, and its RSS after imports (so the run's own share is the difference).
-Loading goes through moto one request at a time: 1M answers take long to load.
-`--in-memory` measures the same run without moto (synthetic rows, no-op writes): the CPU time
-and memory of building the arrays, aggregating and writing the files, at any size.
+Against moto (the default): moto's ThreadedMotoServer runs inside this process with
+infra/template.yaml deployed into it, and the synthetic project (tasks, and answers with
+their answer-index shard, as the answer path writes them; 10% gold) is put straight into
+moto's DynamoDB backend, in memory: no HTTP for loading, which is what made 1M answers
+impractical to load (> 15 min estimated through the API). The aggregator then runs
+`aggregator.aggregate_project` in a fresh child process, over real HTTP to that server:
+claim, read every answer through the sharded answers index, aggregate, write the per-task and
+per-worker results, publish the files, manifest, latest.json and event. Reported: wall time
+of the run (and, with --read-step, of reading the answers alone first), the child's peak RSS,
+and its RSS after imports (so the run's own share is the difference).
+
+`--in-memory` runs the same `_run` without moto: the pynamodb queries answer synthetic items
+generated shard by shard, DynamoDB writes are no-ops and the files are rendered and counted
+but not uploaded (their sha256 is reported, to compare checkouts): the CPU time and memory of our code alone. `--code DIR` runs that child
+against another checkout (e.g. a `git worktree` of an older commit), for a baseline measured
+in the same session on the same data.
 """
 import argparse
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
+import tempfile
 import time
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+ACCOUNT, REGION = "123456789012", "us-east-1"
+LABELS = ["a", "b", "c"]
 
 CHILD = r"""
 import json, resource, sys, time
-rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 from chalicelib.models import Project
 from chalicelib.services import aggregator
 rss_imports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -34,9 +45,9 @@ project_id = sys.argv[1]
 read_s = None
 if "--read-step" in sys.argv:
     start = time.perf_counter()
-    rows = aggregator.load_answers(project_id)
+    columns = aggregator.load_answers(project_id, ["a", "b", "c"])
     read_s = time.perf_counter() - start
-    del rows
+    del columns
 start = time.perf_counter()
 summary = aggregator.aggregate_project(Project.get(project_id, consistent_read=True))
 run_s = time.perf_counter() - start
@@ -46,73 +57,127 @@ print(json.dumps({"summary": summary, "read_s": read_s and round(read_s, 2), "ru
 """
 
 
-# --in-memory: the same run with DynamoDB and S3 replaced by synthetic rows and no-op writes, so
-# that its CPU time and memory can be measured at sizes moto cannot serve (1M answers).
+# --in-memory: the run with the store replaced by synthetic items, generated one shard at a
+# time as the queries page through them (so the generator holds no answers itself), and with
+# no-op writes. Works with the code before and after the switch to numpy columns: both read
+# through Assignment.answers_by_project.query and Task.query.
 IN_MEMORY_CHILD = r"""
-import json, random, resource, sys, time
+import dataclasses, hashlib, json, random, resource, sys, time, zlib
 from types import SimpleNamespace
 from chalicelib.services import aggregator, publishing
-n_answers, per_task, n_workers = map(int, sys.argv[1:4])
+n_answers, per_task, n_workers, shards = map(int, sys.argv[1:5])
 rss_imports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-rng = random.Random(1)
 labels = ["a", "b", "c"]
 n_tasks = n_answers // per_task
-truth = [rng.choice(labels) for _ in range(n_tasks)]
-skill = [rng.uniform(0.55, 0.95) for _ in range(n_workers)]
-rows = []
-for i in range(n_tasks):
+skill = [random.Random(w).uniform(0.55, 0.95) for w in range(n_workers)]
+
+def task_answers(i):
+    rng = random.Random(i)
+    truth = rng.choice(labels)
     for w in rng.sample(range(n_workers), per_task):
-        rows.append(aggregator.AnswerRow(f"t{i:07d}", f"w{w:05d}",
-                    truth[i] if rng.random() < skill[w] else rng.choice(labels), 1_700_000_000_000 + i, 1000))
-tasks = [SimpleNamespace(task_id=f"t{i:07d}", payload={"i": i}, known_answer=truth[i] if i % 10 == 0 else None)
-         for i in range(n_tasks)]
-rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-aggregator.load_answers = lambda project_id: rows
-aggregator.Task = SimpleNamespace(query=lambda *a, **k: iter(tasks))
+        yield w, truth if rng.random() < skill[w] else rng.choice(labels), rng.randrange(500, 20000)
+
+def shard_of(task_id):
+    return zlib.crc32(task_id.encode()) % shards
+
+def answers_query(partition, attributes_to_get=None):
+    shard = int(partition.rsplit("#", 1)[1])
+    for i in range(n_tasks):
+        task_id = f"t{i:07d}"
+        if shard_of(task_id) == shard:
+            for w, label, spent in task_answers(i):
+                yield SimpleNamespace(task_id=task_id, worker_id=f"w{w:05d}", answer=label,
+                                      submitted_at=1_700_000_000_000 + i, time_spent_ms=spent)
+
+def tasks_query(project_id, attributes_to_get=None):
+    for i in range(n_tasks):
+        gold = random.Random(i).choice(labels) if i % 10 == 0 else None
+        yield SimpleNamespace(task_id=f"t{i:07d}", payload={"i": i}, known_answer=gold)
+
+aggregator.settings = dataclasses.replace(aggregator.settings, counter_shards=shards)
+aggregator.Assignment = SimpleNamespace(answers_by_project=SimpleNamespace(query=answers_query))
+aggregator.Task = SimpleNamespace(query=tasks_query)
 aggregator.store_results = aggregator.store_reliability = aggregator.mark_run = lambda *a, **k: None
+if hasattr(aggregator, "webhooks"):
+    aggregator.webhooks = SimpleNamespace(record_publication=lambda *a: None, first_attempt=lambda d: None)
 sizes = {}
-publishing.publish_run = lambda project_id, run_id, files, manifest: sizes.update({k: len(v) for k, v in files.items()})
+
+def publish(project_id, run_id, files, manifest):
+    for name, data in files.items():
+        digest = hashlib.sha256()
+        for chunk in [data] if isinstance(data, bytes) else data:
+            digest.update(chunk)
+        sizes[name] = digest.hexdigest()[:16]
+    return {**manifest, "project_id": project_id, "run_id": run_id}
+
+publishing.publish_run = publish
 project = SimpleNamespace(project_id="p-mem", answer_type={"labels": labels}, aggregation_method=None)
 start = time.perf_counter()
 summary = aggregator._run(project, "run", 0, "salt")
 run_s = time.perf_counter() - start
-print(json.dumps({"summary": summary, "run_s": round(run_s, 2), "file_bytes": sizes,
+print(json.dumps({"summary": summary, "run_s": round(run_s, 2), "file_sha256": sizes,
                   "rss_after_imports_mib": round(rss_imports / 1024, 1),
-                  "rss_with_answers_in_memory_mib": round(rss_data / 1024, 1),
                   "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
 """
 
 
-def load(project_id: str, n_answers: int, per_task: int, n_workers: int, seed: int) -> float:
-    from chalicelib.models import Assignment, Project, Task
-    from chalicelib.models.assignments import task_key
-    from chalicelib.services.leases import answer_shard
+def load_into_backend(project_id: str, n_answers: int, per_task: int, n_workers: int, seed: int,
+                      tables: dict, shards: int) -> float:
+    """Put the project's items straight into moto's in-process DynamoDB backend (the same
+    items, in DynamoDB's JSON, that the API would have written)."""
+    from moto.dynamodb.models import dynamodb_backends
 
+    backend = dynamodb_backends[ACCOUNT][REGION]
+    projects, tasks, answers = (backend.get_table(tables[name]) for name in ("projects", "tasks", "assignments"))
     rng = random.Random(seed)
-    labels = ["a", "b", "c"]
     n_tasks = n_answers // per_task
     now = int(time.time() * 1000)
     start = time.perf_counter()
-    Project(project_id, owner_id="bench", title="scale", answer_type={"kind": "single_choice", "labels": labels},
-            overlap=per_task, reward_cents=0, lease_seconds=600, priority=0, status="active",
-            created_at=now, updated_at=now).save()
+
+    def s(value):
+        return {"S": value}
+
+    def n(value):
+        return {"N": str(value)}
+
+    projects.put_item({"project_id": s(project_id), "owner_id": s("bench"), "title": s("scale"),
+                       "answer_type": s(json.dumps({"kind": "single_choice", "labels": LABELS})),
+                       "overlap": n(per_task), "reward_cents": n(0), "lease_seconds": n(600), "priority": n(0),
+                       "status": s("active"), "created_at": n(now), "updated_at": n(now), "last_run_answers": n(0)})
     skill = [rng.uniform(0.55, 0.95) for _ in range(n_workers)]
-    truth = [rng.choice(labels) for _ in range(n_tasks)]
-    with Task.batch_write() as tasks:
-        for i in range(n_tasks):
-            gold = truth[i] if i % 10 == 0 else None
-            tasks.save(Task(project_id, f"t{i:07d}", payload={"i": i}, known_answer=gold, created_at=now))
-    with Assignment.batch_write() as answers:
-        for i in range(n_tasks):
-            task_id = f"t{i:07d}"
-            for w in rng.sample(range(n_workers), per_task):
-                label = truth[i] if rng.random() < skill[w] else rng.choice(labels)
-                answers.save(Assignment(task_key(project_id, task_id), f"w{w:05d}", project_id=project_id,
-                                        task_id=task_id, lease_id=f"l{i}-{w}", slot="0", state="submitted",
-                                        leased_at=now, expires_at=now, answer=label, submitted_at=now + i,
-                                        time_spent_ms=rng.randrange(500, 20000),
-                                        answer_shard=answer_shard(project_id, task_id)))
+    for i in range(n_tasks):
+        task_id = f"t{i:07d}"
+        truth = rng.choice(LABELS)
+        item = {"project_id": s(project_id), "task_id": s(task_id), "payload": s(json.dumps({"i": i})),
+                "created_at": n(now), "answer_count": n(per_task)}
+        if i % 10 == 0:
+            item["known_answer"] = s(json.dumps(truth))
+        tasks.put_item(item)
+        shard = s(f"{project_id}#{zlib.crc32(task_id.encode()) % shards}")
+        for w in rng.sample(range(n_workers), per_task):
+            label = truth if rng.random() < skill[w] else rng.choice(LABELS)
+            answers.put_item({"task_key": s(f"{project_id}/{task_id}"), "worker_id": s(f"w{w:05d}"),
+                              "project_id": s(project_id), "task_id": s(task_id), "lease_id": s(f"l{i}-{w}"),
+                              "slot": s("0"), "state": s("submitted"), "leased_at": n(now), "expires_at": n(now),
+                              "answer": s(json.dumps(label)), "submitted_at": n(now + i),
+                              "time_spent_ms": n(rng.randrange(500, 20000)), "reward_cents": n(0),
+                              "answer_shard": shard})
     return time.perf_counter() - start
+
+
+def run_in_memory(args) -> int:
+    code = Path(args.code).resolve() if args.code else ROOT
+    child = subprocess.run([sys.executable, "-c", IN_MEMORY_CHILD, str(args.answers), str(args.per_task),
+                            str(args.workers), "8"], cwd=code, capture_output=True, text=True,
+                           env={**os.environ, "PYTHONPATH": str(code)})
+    if child.returncode:
+        print(child.stderr[-3000:], file=sys.stderr)
+        return 1
+    report = json.loads(child.stdout.strip().splitlines()[-1])
+    report.update(answers=args.answers, workers=args.workers, mode="in-memory", code=str(code),
+                  machine_cpus=os.cpu_count())
+    print(json.dumps(report))
+    return 0
 
 
 def main() -> int:
@@ -122,31 +187,34 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--read-step", action="store_true", help="also time reading the answers alone, first")
-    parser.add_argument("--in-memory", action="store_true", help="no moto: synthetic rows, no-op writes")
+    parser.add_argument("--in-memory", action="store_true", help="no moto: synthetic items, no-op writes")
+    parser.add_argument("--code", help="with --in-memory: the checkout whose aggregator runs (default: this one)")
     args = parser.parse_args()
     if args.in_memory:
-        child = subprocess.run([sys.executable, "-c", IN_MEMORY_CHILD, str(args.answers), str(args.per_task),
-                                str(args.workers)], cwd=ROOT, capture_output=True, text=True)
-        if child.returncode:
-            print(child.stderr[-3000:], file=sys.stderr)
-            return 1
-        report = json.loads(child.stdout.strip().splitlines()[-1])
-        report.update(answers=args.answers, workers=args.workers, mode="in-memory", machine_cpus=os.cpu_count())
-        print(json.dumps(report))
-        return 0
+        return run_in_memory(args)
+
+    from moto.server import ThreadedMotoServer
 
     from tools import local_stack
 
     for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
         del os.environ[name]
     port = local_stack.free_port()
-    moto = local_stack.start_moto(port)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    # A page of a GSI query is slow in moto (it walks the whole table each time): a longer
+    # client read timeout than pynamodb's 30 s, and no retries that would only add load.
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as config:
+        config.write("read_timeout_seconds = 3600\nmax_retry_attempts = 0\n")
     try:
-        os.environ.update(local_stack.deploy_stack(f"http://127.0.0.1:{port}"))
+        env = local_stack.deploy_stack(f"http://127.0.0.1:{port}")
+        os.environ.update(env)
+        tables = {name: env[f"FOULE_TABLE_{name.upper()}"] for name in ("projects", "tasks", "assignments")}
+        shards = int(os.environ.get("FOULE_COUNTER_SHARDS", "8"))
         project_id = f"p-bench{args.answers}"
-        load_s = load(project_id, args.answers, args.per_task, args.workers, args.seed)
+        load_s = load_into_backend(project_id, args.answers, args.per_task, args.workers, args.seed, tables, shards)
         child = subprocess.run([sys.executable, "-c", CHILD, project_id, *(["--read-step"] if args.read_step else [])],
-                               cwd=ROOT, env=os.environ.copy(),
+                               cwd=ROOT, env={**os.environ, "PYNAMODB_CONFIG": config.name},
                                capture_output=True, text=True)
         if child.returncode:
             print(f"loaded {args.answers} answers in {load_s:.0f} s; the run failed:\n{child.stderr[-3000:]}",
@@ -154,11 +222,12 @@ def main() -> int:
             return 1
         report = json.loads(child.stdout.strip().splitlines()[-1])
         report.update(answers=args.answers, tasks=args.answers // args.per_task, workers=args.workers,
-                      load_s=round(load_s, 1), machine_cpus=os.cpu_count())
+                      load_s=round(load_s, 1), moto="ThreadedMotoServer in-process, items put into its backend",
+                      machine_cpus=os.cpu_count())
         print(json.dumps(report))
     finally:
-        moto.terminate()
-        moto.wait(timeout=10)
+        server.stop()
+        os.unlink(config.name)
     return 0
 
 

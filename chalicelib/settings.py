@@ -7,7 +7,7 @@ variables after deploying the template into moto. No other module spells a resou
 import os
 from dataclasses import dataclass
 
-TABLES = ("api_keys", "projects", "tasks", "assignments", "counters", "workers", "results")
+TABLES = ("api_keys", "projects", "tasks", "assignments", "counters", "workers", "results", "webhooks")
 
 
 def table_env_var(table: str) -> str:
@@ -26,6 +26,9 @@ class Settings:
     aggregation_method: str
     aggregator_time_budget_seconds: float
     aggregation_min_interval_seconds: float
+    webhooks_allow_local: bool
+    webhook_timeout_seconds: float
+    webhook_max_attempts: int
 
     def table(self, name: str) -> str:
         return self.tables[name]
@@ -50,6 +53,12 @@ def load() -> Settings:
         # A project that keeps receiving answers is re-aggregated at most this often
         # (a requester's explicit request is served on the next pass regardless).
         aggregation_min_interval_seconds=float(env.get("FOULE_AGGREGATION_MIN_INTERVAL_SECONDS", "60")),
+        # Webhook URLs may be http://127.0.0.1 or localhost and resolve to private addresses:
+        # for the local stack and the tests only, never in AWS (it would open the door to SSRF).
+        webhooks_allow_local=env.get("FOULE_WEBHOOKS_ALLOW_LOCAL", "").lower() in ("1", "true", "yes"),
+        # Per attempt: the first one is made right after a run is published, so it must be short.
+        webhook_timeout_seconds=float(env.get("FOULE_WEBHOOK_TIMEOUT_SECONDS", "5")),
+        webhook_max_attempts=int(env.get("FOULE_WEBHOOK_MAX_ATTEMPTS", "8")),
     )
 
 

@@ -9,6 +9,8 @@ from chalicelib.models.counters import ProjectCounter
 from chalicelib.models.projects import Project
 from chalicelib.models.results import TaskResult
 from chalicelib.models.tasks import Task
+from chalicelib.models.webhooks import WebhookDelivery, WebhookEndpoint
 from chalicelib.models.workers import WorkerStats
 
-ALL_MODELS = (ApiKey, Project, Task, Assignment, ProjectCounter, WorkerStats, TaskResult)
+ALL_MODELS = (ApiKey, Project, Task, Assignment, ProjectCounter, WorkerStats, TaskResult, WebhookEndpoint,
+              WebhookDelivery)

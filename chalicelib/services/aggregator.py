@@ -5,6 +5,9 @@ its last run is older than the minimum interval. A project with no change costs 
 its counter shards. Answers are read from the sharded answers index (never a Scan), one
 paginated query per shard in parallel threads, aggregated by chalicelib.aggregation with the
 project's gold tasks as known labels, stored per task and per worker, and published to S3.
+Memory: the answers are held as numpy columns (chalicelib.services.aggregator.Answers) and
+the files are rendered as they are uploaded (chalicelib.services.result_files), so a run
+holds neither a Python object per answer nor a whole file.
 
 Safe to run twice at once: a run first claims the project with a conditional UpdateItem
 (`aggregation_lock_until`, see chalicelib.models.aggregation_lock) that fails if another run
@@ -16,15 +19,13 @@ aggregated only after that, so a rerun publishes a complete new run.
 This module imports numpy: only the aggregator Lambda imports it (app.py does so lazily).
 """
 import contextvars
-import csv
-import gzip
 import hashlib
 import hmac
-import io
 import json
 import logging
 import secrets
 import time
+from array import array
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import NamedTuple
@@ -36,7 +37,7 @@ from chalicelib import aggregation
 from chalicelib.models import Assignment, Project, Task, TaskResult, WorkerStats
 from chalicelib.models.aggregation_lock import ProjectAggregation
 from chalicelib.models.base import now_ms
-from chalicelib.services import counters, publishing
+from chalicelib.services import counters, publishing, result_files, webhooks
 from chalicelib.settings import settings
 
 log = logging.getLogger("foule.aggregator")
@@ -44,14 +45,6 @@ log = logging.getLogger("foule.aggregator")
 # A claim outlives the longest possible run (the aggregator Lambda's 900 s timeout).
 LOCK_SECONDS = 960
 FORMAT_VERSION = 1
-
-
-class AnswerRow(NamedTuple):
-    task_id: str
-    worker_id: str
-    answer: object
-    submitted_at: int
-    time_spent_ms: int | None
 
 
 class AggregationFailed(Exception):
@@ -139,21 +132,72 @@ def release(project_id: str, owner: str) -> None:
 ANSWER_FIELDS = ["task_id", "worker_id", "answer", "submitted_at", "time_spent_ms"]
 
 
-def load_shard(project_id: str, shard: int) -> list[AnswerRow]:
-    """One shard's answers, page by page, kept as small tuples rather than model objects."""
-    return [AnswerRow(a.task_id, a.worker_id, a.answer, int(a.submitted_at),
-                      None if a.time_spent_ms is None else int(a.time_spent_ms))
-            for a in Assignment.answers_by_project.query(f"{project_id}#{shard}",
-                                                         attributes_to_get=ANSWER_FIELDS)]
+class Answers(NamedTuple):
+    """A project's answers as numpy columns (about 24 bytes an answer, where a tuple of Python
+    objects took ~370): tasks and workers as indexes into their sorted distinct ids."""
+
+    task_ids: list[str]
+    worker_ids: list[str]
+    task: np.ndarray  # int32, index into task_ids
+    worker: np.ndarray  # int32, index into worker_ids
+    label: np.ndarray  # int32, index into the project's labels
+    submitted_at: np.ndarray  # int64, epoch ms
+    time_spent_ms: np.ndarray  # int64, -1 when the worker sent none (it is never negative)
 
 
-def load_answers(project_id: str) -> list[AnswerRow]:
+def load_shard(project_id: str, shard: int, label_index: dict) -> tuple:
+    """One shard's answers, page by page, into compact arrays; ids numbered in order of
+    appearance (the shard's own numbering, mapped to the sorted ids by load_answers)."""
+    tasks, workers = {}, {}
+    t, w, y, submitted, spent = array("i"), array("i"), array("i"), array("q"), array("q")
+    for a in Assignment.answers_by_project.query(f"{project_id}#{shard}", attributes_to_get=ANSWER_FIELDS):
+        t.append(tasks.setdefault(a.task_id, len(tasks)))
+        w.append(workers.setdefault(a.worker_id, len(workers)))
+        y.append(label_index[a.answer])
+        submitted.append(int(a.submitted_at))
+        spent.append(-1 if a.time_spent_ms is None else int(a.time_spent_ms))
+    return list(tasks), list(workers), t, w, y, submitted, spent
+
+
+def load_answers(project_id: str, labels: list) -> Answers:
+    label_index = {label: i for i, label in enumerate(labels)}
     shards = settings.counter_shards
     with ThreadPoolExecutor(max_workers=min(8, shards)) as pool:
         # Each thread runs in a copy of the caller's context (context variables, e.g. tracing).
-        futures = [pool.submit(contextvars.copy_context().run, load_shard, project_id, shard)
-                   for shard in range(shards)]
-        return [row for future in futures for row in future.result()]
+        parts = [f.result() for f in [pool.submit(contextvars.copy_context().run, load_shard, project_id,
+                                                  shard, label_index) for shard in range(shards)]]
+    task_ids = sorted({task_id for part in parts for task_id in part[0]})
+    worker_ids = sorted({worker_id for part in parts for worker_id in part[1]})
+    task_position = {task_id: i for i, task_id in enumerate(task_ids)}
+    worker_position = {worker_id: i for i, worker_id in enumerate(worker_ids)}
+
+    def values(index: int, dtype) -> np.ndarray:
+        return np.concatenate([np.frombuffer(part[index], dtype=dtype) for part in parts])
+
+    def ids(index: int, ids_index: int, position: dict) -> np.ndarray:
+        """A shard's own numbering of ids, renumbered to the positions of the sorted ids."""
+        return np.concatenate([np.array([position[i] for i in part[ids_index]], dtype=np.int32)
+                               [np.frombuffer(part[index], dtype=np.int32)] for part in parts])
+
+    return Answers(task_ids, worker_ids, ids(2, 0, task_position), ids(3, 1, worker_position),
+                   values(4, np.int32), values(5, np.int64), values(6, np.int64))
+
+
+def load_tasks(project_id: str, task_ids: list[str], labels: list) -> tuple[list, np.ndarray, list[str]]:
+    """For the tasks with answers: each payload as compact JSON text (a string holds less than
+    the parsed object), each known label's index (-1: not gold), and every payload field."""
+    position = {task_id: i for i, task_id in enumerate(task_ids)}
+    label_index = {label: i for i, label in enumerate(labels)}
+    payloads, known, fields = ["{}"] * len(task_ids), np.full(len(task_ids), -1, dtype=np.int64), set()
+    for task in Task.query(project_id, attributes_to_get=["task_id", "known_answer", "payload"]):
+        i = position.get(task.task_id)
+        if i is None:
+            continue
+        payloads[i] = json.dumps(task.payload, separators=(",", ":"))
+        fields.update(task.payload)
+        if task.known_answer is not None:
+            known[i] = label_index.get(task.known_answer, -1)
+    return payloads, known, sorted(fields)
 
 
 # --- A run --------------------------------------------------------------------------------------
@@ -191,102 +235,71 @@ def aggregate_project(project: Project, *, run_id: str | None = None,
 
 def _run(project: Project, run_id: str, created_at: int, salt: str) -> dict:
     project_id = project.project_id
-    answers = load_answers(project_id)
-    tasks = {t.task_id: t for t in Task.query(project_id, attributes_to_get=["task_id", "known_answer", "payload"])}
     labels = project.answer_type["labels"]
-    label_index = {label: i for i, label in enumerate(labels)}
-    task_ids = sorted({a.task_id for a in answers})
-    worker_ids = sorted({a.worker_id for a in answers})
-    task_index = {t: i for i, t in enumerate(task_ids)}
-    worker_index = {w: i for i, w in enumerate(worker_ids)}
-    n = len(answers)
-    t = np.fromiter((task_index[a.task_id] for a in answers), dtype=np.int64, count=n)
-    w = np.fromiter((worker_index[a.worker_id] for a in answers), dtype=np.int64, count=n)
-    y = np.fromiter((label_index[a.answer] for a in answers), dtype=np.int64, count=n)
-    known = np.array([label_index.get(tasks[tid].known_answer, -1) if tid in tasks and
-                      tasks[tid].known_answer is not None else -1 for tid in task_ids], dtype=np.int64)
+    answers = load_answers(project_id, labels)
+    payloads, known, payload_fields = load_tasks(project_id, answers.task_ids, labels)
+    n, n_tasks, n_workers = len(answers.task), len(answers.task_ids), len(answers.worker_ids)
+    t, w, y = answers.task, answers.worker, answers.label
     method = project.aggregation_method or settings.aggregation_method or aggregation.DEFAULT_METHOD
-    result = aggregation.aggregate(method, t, w, y, n_tasks=len(task_ids), n_workers=len(worker_ids),
+    result = aggregation.aggregate(method, t, w, y, n_tasks=n_tasks, n_workers=n_workers,
                                    n_labels=len(labels), known=known)
-    answer_counts = np.bincount(t, minlength=len(task_ids))
     created_iso = iso(created_at)
-    rows = [{"task_id": tid, "payload": tasks[tid].payload if tid in tasks else {},
-             "label": labels[int(result.labels[i])],
-             "confidence": round(float(result.confidence[i]), 6),
-             "posterior": {label: round(float(p), 6) for label, p in zip(labels, result.posterior[i])},
-             "answer_count": int(answer_counts[i]), "gold": bool(known[i] >= 0),
-             "method": method, "run_id": run_id, "created_at": created_iso}
-            for i, tid in enumerate(task_ids)]
+    answer_counts = np.bincount(t, minlength=n_tasks).tolist()
+    best, confidence = result.labels.tolist(), result.confidence.tolist()
+
+    def rows():  # one per task, built as they are written (three times: two files, the table)
+        for i, task_id in enumerate(answers.task_ids):
+            yield {"task_id": task_id, "payload": json.loads(payloads[i]), "label": labels[best[i]],
+                   "confidence": round(confidence[i], 6),
+                   "posterior": {label: round(p, 6) for label, p in zip(labels, result.posterior[i].tolist())},
+                   "answer_count": answer_counts[i], "gold": bool(known[i] >= 0),
+                   "method": method, "run_id": run_id, "created_at": created_iso}
+
     # Gold accuracy per worker: answers to gold tasks, and how many matched the known label.
     on_gold = known[t] >= 0 if n else np.zeros(0, dtype=bool)
-    gold_answers = np.bincount(w[on_gold], minlength=len(worker_ids))
-    gold_correct = np.bincount(w[on_gold & (y == known[t])], minlength=len(worker_ids)) if n else gold_answers
-    worker_rows = [{"worker": pseudonym(salt, wid), "answers": int(c), "gold_answers": int(ga),
+    gold_answers = np.bincount(w[on_gold], minlength=n_workers)
+    gold_correct = np.bincount(w[on_gold & (y == known[t])], minlength=n_workers) if n else gold_answers
+    aliases = [pseudonym(salt, worker_id) for worker_id in answers.worker_ids]
+    worker_rows = [{"worker": alias, "answers": int(c), "gold_answers": int(ga),
                     "gold_correct": int(gc), "gold_accuracy": round(gc / ga, 6) if ga else None,
                     "reliability": round(float(r), 6)}
-                   for wid, c, ga, gc, r in zip(worker_ids, np.bincount(w, minlength=len(worker_ids)),
-                                                gold_answers, gold_correct, result.worker_reliability)]
+                   for alias, c, ga, gc, r in zip(aliases, np.bincount(w, minlength=n_workers),
+                                                  gold_answers, gold_correct, result.worker_reliability)]
     worker_rows.sort(key=lambda r: r["worker"])
-    files = {"results.jsonl": jsonl(rows),
-             "results.csv": results_csv(rows, labels),
-             "workers.csv": table_csv(worker_rows, ["worker", "answers", "gold_answers", "gold_correct",
-                                                    "gold_accuracy", "reliability"]),
-             "answers.jsonl.gz": gzip.compress(raw_answers(answers, salt), mtime=0)}
-    store_results(project_id, run_id, rows)
-    store_reliability(project_id, run_id, worker_ids, result.worker_reliability)
-    publishing.publish_run(project_id, run_id, files, {
+    files = {"results.jsonl": result_files.jsonl(rows()),
+             "results.csv": result_files.results_csv(rows(), labels, payload_fields),
+             "workers.csv": result_files.table_csv(worker_rows, ["worker", "answers", "gold_answers", "gold_correct",
+                                                                 "gold_accuracy", "reliability"]),
+             "answers.jsonl.gz": result_files.gzipped(result_files.jsonl(raw_answers(answers, labels, aliases)))}
+    store_results(project_id, run_id, rows())
+    store_reliability(project_id, run_id, answers.worker_ids, result.worker_reliability)
+    manifest = publishing.publish_run(project_id, run_id, files, {
         "format_version": FORMAT_VERSION, "created_at": created_at, "created_at_iso": created_iso,
         "method": method, "parameters": {"labels": labels, "gold_tasks": int((known >= 0).sum()),
                                          "iterations": int(result.iterations)},
-        "answers": n, "tasks": len(rows), "workers": len(worker_ids), "iterations": int(result.iterations)})
+        "answers": n, "tasks": n_tasks, "workers": n_workers, "iterations": int(result.iterations)})
+    # Recorded before the run is marked done (a crash then cannot lose it), sent after.
+    delivery = webhooks.record_publication(manifest, publishing.manifest_key(project_id, run_id))
     mark_run(project, run_id, created_at, n)
-    log.info("published %s run %s: %d answers, %d tasks", project_id, run_id, n, len(rows))
-    return {"project_id": project_id, "run_id": run_id, "answers": n, "tasks": len(rows)}
+    webhooks.first_attempt(delivery)
+    log.info("published %s run %s: %d answers, %d tasks", project_id, run_id, n, n_tasks)
+    return {"project_id": project_id, "run_id": run_id, "answers": n, "tasks": n_tasks}
 
 
-# --- File formats -------------------------------------------------------------------------------
-def jsonl(rows) -> bytes:
-    return "".join(json.dumps(r, separators=(",", ":"), sort_keys=False) + "\n" for r in rows).encode()
-
-
-def raw_answers(answers: list[AnswerRow], salt: str) -> bytes:
-    ordered = sorted(answers, key=lambda a: (a.task_id, a.submitted_at, a.worker_id))
-    return jsonl({"task_id": a.task_id, "worker": pseudonym(salt, a.worker_id), "answer": a.answer,
-                  "submitted_at": a.submitted_at, "time_spent_ms": a.time_spent_ms} for a in ordered)
-
-
-def cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"), sort_keys=True)
-    return str(value)
-
-
-def table_csv(rows: list[dict], columns: list[str]) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([cell(row.get(c)) for c in columns])
-    return out.getvalue().encode()
-
-
-def results_csv(rows: list[dict], labels: list[str]) -> bytes:
-    """results.jsonl flattened: payload fields as payload.<name>, the posterior as p:<label>."""
-    payload_keys = sorted({k for r in rows for k in r["payload"]})
-    flat = [{**{k: v for k, v in r.items() if k not in ("payload", "posterior")},
-             **{f"payload.{k}": r["payload"].get(k) for k in payload_keys},
-             **{f"p:{label}": r["posterior"][label] for label in labels}} for r in rows]
-    columns = ["task_id", "label", "confidence", "answer_count", "gold", "method", "run_id", "created_at",
-               *[f"p:{label}" for label in labels], *[f"payload.{k}" for k in payload_keys]]
-    return table_csv(flat, columns)
+def raw_answers(answers: Answers, labels: list, aliases: list[str]):
+    """Every answer, ordered by task id, submission time, then worker: one dict at a time."""
+    order = np.lexsort((answers.worker, answers.submitted_at, answers.task))
+    for start in range(0, len(order), result_files.CHUNK_LINES):
+        chunk = order[start:start + result_files.CHUNK_LINES]
+        for t, w, y, submitted, spent in zip(answers.task[chunk].tolist(), answers.worker[chunk].tolist(),
+                                             answers.label[chunk].tolist(), answers.submitted_at[chunk].tolist(),
+                                             answers.time_spent_ms[chunk].tolist()):
+            yield {"task_id": answers.task_ids[t], "worker": aliases[w], "answer": labels[y],
+                   "submitted_at": submitted, "time_spent_ms": None if spent < 0 else spent}
 
 
 # --- Stored results -------------------------------------------------------------------------------
-def store_results(project_id: str, run_id: str, rows: list[dict]) -> None:
+def store_results(project_id: str, run_id: str, rows) -> None:
     with TaskResult.batch_write() as writer:
         for row in rows:
             writer.save(TaskResult(project_id, row["task_id"], label=row["label"],

@@ -24,9 +24,15 @@ def _aggregate(deadline: float) -> list[dict]:
     return aggregator.run_due_projects(time_budget_seconds=max(0.0, deadline - time.monotonic()))
 
 
+def _deliver_webhooks(deadline: float) -> list[dict]:
+    from chalicelib.services import webhooks
+
+    return webhooks.deliver_due(deadline)
+
+
 def passes() -> list:
     """The passes in the order they run: aggregation first, as results are what users wait for."""
-    return [("aggregation", _aggregate)]
+    return [("aggregation", _aggregate), ("webhooks", _deliver_webhooks)]
 
 
 def run(time_budget_seconds: float) -> dict:

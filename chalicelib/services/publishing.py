@@ -19,6 +19,9 @@ import hashlib
 import json
 import logging
 import re
+import tempfile
+import time
+from typing import Iterable
 
 import boto3
 from botocore.config import Config
@@ -31,6 +34,9 @@ log = logging.getLogger("foule.publishing")
 
 EVENT_SOURCE = "foule"
 EVENT_DETAIL_TYPE = "ResultsPublished"
+# Entries refused inside a successful PutEvents answer are sent again this often.
+ANNOUNCE_ATTEMPTS = 4
+ANNOUNCE_PAUSE_SECONDS = 0.2
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$")
 
 _s3 = None
@@ -51,8 +57,11 @@ def s3():
 def events():
     global _events
     if _events is None:
+        # connect/read timeouts well under the defaults (60 s): an unreachable EventBridge must
+        # not hold the aggregator for minutes after a run is published.
         _events = boto3.client("events", region_name=settings.region,
-                               config=Config(retries={"mode": "adaptive", "max_attempts": 5}))
+                               config=Config(retries={"mode": "adaptive", "max_attempts": 5},
+                                             connect_timeout=5, read_timeout=10))
     return _events
 
 
@@ -68,21 +77,16 @@ def manifest_key(project_id: str, run_id: str) -> str:
     return f"{project_prefix(project_id)}/runs/{run_id}/manifest.json"
 
 
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def publish_run(project_id: str, run_id: str, files: dict[str, bytes], manifest: dict) -> dict:
-    """Write the run's files, its manifest, then move the latest pointer; tag the previous
-    run superseded and announce the new one. Returns the manifest."""
+def publish_run(project_id: str, run_id: str, files: dict[str, Iterable[bytes]], manifest: dict) -> dict:
+    """Write the run's files (each given as chunks of bytes), its manifest, then move the
+    latest pointer; tag the previous run superseded and announce the new one. Returns the
+    manifest."""
     previous = get_json(latest_key(project_id))
     run_prefix = f"{project_prefix(project_id)}/runs/{run_id}"
     listed = {}
-    for name, data in files.items():
+    for name, chunks in files.items():
         key = f"{run_prefix}/{name}"
-        s3().put_object(Bucket=settings.results_bucket, Key=key, Body=data,
-                        ContentType=content_type(name))
-        listed[name] = {"key": key, "bytes": len(data), "sha256": sha256(data)}
+        listed[name] = {"key": key, **upload(key, chunks, content_type(name))}
     manifest = {**manifest, "project_id": project_id, "run_id": run_id, "files": listed}
     key = manifest_key(project_id, run_id)
     put_json(key, manifest)
@@ -94,21 +98,44 @@ def publish_run(project_id: str, run_id: str, files: dict[str, bytes], manifest:
     return manifest
 
 
+def upload(key: str, chunks: Iterable[bytes], content_type: str) -> dict:
+    """Put one object from its chunks, spooled to a temporary file (Lambda's /tmp) rather than
+    held in memory, and hashed on the way; its size and sha256."""
+    digest, size = hashlib.sha256(), 0
+    with tempfile.TemporaryFile() as spool:
+        for chunk in chunks:
+            digest.update(chunk)
+            size += len(chunk)
+            spool.write(chunk)
+        spool.seek(0)
+        s3().put_object(Bucket=settings.results_bucket, Key=key, Body=spool, ContentType=content_type)
+    return {"bytes": size, "sha256": digest.hexdigest()}
+
+
 def announce(project_id: str, run_id: str, key: str) -> bool:
-    """PutEvents on the default bus. The results are already published: a failure is logged
-    (and the aggregator's summary says so), not raised."""
-    try:
-        response = events().put_events(Entries=[{
-            "Source": EVENT_SOURCE, "DetailType": EVENT_DETAIL_TYPE, "Resources": [],
-            "Detail": json.dumps({"project_id": project_id, "run_id": run_id, "manifest_key": key,
-                                  "bucket": settings.results_bucket})}])
-    except Exception:  # noqa: BLE001 - never undo a publication for an announcement
-        log.exception("ResultsPublished event for %s run %s not sent", project_id, run_id)
-        return False
-    if response.get("FailedEntryCount"):
-        log.error("ResultsPublished event for %s run %s refused: %s", project_id, run_id, response["Entries"])
-        return False
-    return True
+    """PutEvents on the default bus; whether EventBridge took the event. botocore retries
+    throttling and 5xx answers of the call (see events()); an entry refused inside a 200
+    answer (FailedEntryCount > 0, e.g. ThrottlingException or InternalFailure for that entry)
+    is sent again here, up to ANNOUNCE_ATTEMPTS times with a growing pause. The results are
+    already published: a failure is logged, never raised."""
+    entry = {"Source": EVENT_SOURCE, "DetailType": EVENT_DETAIL_TYPE, "Resources": [],
+             "Detail": json.dumps({"project_id": project_id, "run_id": run_id, "manifest_key": key,
+                                   "bucket": settings.results_bucket})}
+    for attempt in range(1, ANNOUNCE_ATTEMPTS + 1):
+        try:
+            response = events().put_events(Entries=[entry])
+        except Exception:  # noqa: BLE001 - never undo a publication for an announcement
+            log.exception("ResultsPublished event for %s run %s not sent", project_id, run_id)
+            return False
+        if not response.get("FailedEntryCount"):
+            return True
+        log.warning("ResultsPublished event for %s run %s refused (attempt %d): %s", project_id, run_id,
+                    attempt, response.get("Entries"))
+        if attempt < ANNOUNCE_ATTEMPTS:
+            time.sleep(ANNOUNCE_PAUSE_SECONDS * 2 ** (attempt - 1))
+    log.error("ResultsPublished event for %s run %s given up after %d attempts", project_id, run_id,
+              ANNOUNCE_ATTEMPTS)
+    return False
 
 
 SUPERSEDED = {"TagSet": [{"Key": "foule-run", "Value": "superseded"}]}

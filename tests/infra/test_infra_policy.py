@@ -14,6 +14,7 @@ NoSuchKey when latest.json does not exist yet, which the API turns into "no resu
 import contextvars
 import fnmatch
 import os
+import time
 
 import pytest
 from botocore.client import BaseClient
@@ -137,15 +138,45 @@ def recorded(api, chalice_app):
     recorder = Recorder()
     admin, _ = auth.create_key("admin")
     recorder.install(monkeypatch)
+    receiver = webhook_receiver(monkeypatch)
     try:
-        run_flow(api, admin)
+        run_flow(api, admin, receiver)
     finally:
         monkeypatch.undo()
+        receiver.shutdown()
+        receiver.server_close()
     return recorder
 
 
-def run_flow(api, admin):
-    from chalicelib.services import aggregator
+def webhook_receiver(monkeypatch):
+    """A local HTTP server that answers every webhook POST with a 500 (so a delivery stays due
+    for the retry pass), and webhooks allowed to reach it (the local setting)."""
+    import dataclasses
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from chalicelib.services import webhook_http, webhooks
+
+    class Failing(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    local = dataclasses.replace(webhooks.settings, webhooks_allow_local=True, webhook_timeout_seconds=2)
+    monkeypatch.setattr(webhooks, "settings", local)
+    monkeypatch.setattr(webhook_http, "settings", local)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def run_flow(api, admin, receiver):
+    from chalicelib.services import aggregator, webhooks
 
     status, requester = api.post("/keys", admin, {"role": "requester", "name": "policy test"})
     assert status == 201, requester
@@ -183,13 +214,22 @@ def run_flow(api, admin):
     assert api.get(f"/projects/{pid}/progress", req)[1]["answers"] == answered
     assert api.get(f"/projects/{pid}/tasks", req)[0] == 200
     assert api.post(f"/projects/{pid}/aggregate", req)[0] == 202
+    hook = f"http://127.0.0.1:{receiver.server_port}/hook"
+    assert api.request("PUT", f"/projects/{pid}/webhook", req, {"url": hook})[0] == 200
+    assert api.get(f"/projects/{pid}/webhook", req)[0] == 200
 
     token = FUNCTION.set("aggregator")
     try:
         summaries = aggregator.run_due_projects(time_budget_seconds=60)
+        webhooks.deliver_due(deadline=time.monotonic() + 60, now=int(time.time() * 1000) + 3_600_000)
     finally:
         FUNCTION.reset(token)
     assert any(s["project_id"] == pid for s in summaries), summaries
+    status, log = api.get(f"/projects/{pid}/webhook/deliveries", req)
+    assert status == 200 and log["items"], log
+    replay = f"/projects/{pid}/webhook/deliveries/{log['items'][0]['delivery_id']}/replay"
+    assert api.post(replay, req)[0] == 202
+    assert api.request("DELETE", f"/projects/{pid}/webhook", req)[0] == 200
 
     status, results = api.get(f"/projects/{pid}/results", req)
     assert status == 200, results

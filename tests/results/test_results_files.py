@@ -133,8 +133,9 @@ def test_a_corrupted_download_is_caught_by_the_manifest_checksum(api, requester,
         download(entry)
 
 
-def test_each_publication_sends_a_results_published_event(api, requester, answered_project):
-    """A rule on the default bus forwards foule's events to an SQS queue (both in moto)."""
+def events_queue():
+    """An SQS queue (in moto) that a rule on the default bus fills with foule's events; returns
+    received(project_id) -> that project's events."""
     import boto3
 
     from chalicelib.settings import settings
@@ -146,18 +147,115 @@ def test_each_publication_sends_a_results_published_event(api, requester, answer
     events.put_rule(Name="foule-results-test", EventPattern=json.dumps(
         {"source": ["foule"], "detail-type": ["ResultsPublished"]}))
     events.put_targets(Rule="foule-results-test", Targets=[{"Id": "queue", "Arn": queue_arn}])
+    seen = []
+
+    def received(project_id, polls=5):
+        for _ in range(polls):
+            for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                               WaitTimeSeconds=1).get("Messages", []):
+                seen.append(json.loads(message["Body"]))
+            if any(e["detail"]["project_id"] == project_id for e in seen):
+                break
+        return [e for e in seen if e["detail"]["project_id"] == project_id]
+
+    return received
+
+
+def test_each_publication_sends_a_results_published_event(api, requester, answered_project):
+    from chalicelib.settings import settings
+
+    received = events_queue()
     project_id, _ = answered_project()
     run_fixed(project_id)
-    received = []
-    for _ in range(5):
-        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
-                                           WaitTimeSeconds=1).get("Messages", []):
-            received.append(json.loads(message["Body"]))
-        if any(e["detail"]["project_id"] == project_id for e in received):
-            break
-    ours = [e for e in received if e["detail"]["project_id"] == project_id]
-    assert len(ours) == 1, received
+    ours = received(project_id)
+    assert len(ours) == 1, ours
     assert ours[0]["source"] == "foule" and ours[0]["detail-type"] == "ResultsPublished"
     assert ours[0]["detail"]["run_id"] == RUN_ID
     assert ours[0]["detail"]["manifest_key"].endswith(f"/{project_id}/runs/{RUN_ID}/manifest.json")
     assert ours[0]["detail"]["bucket"] == settings.results_bucket
+
+
+class RefusingEvents:
+    """The real EventBridge client, except that the first `refusals` PutEvents calls answer
+    200 with the entry refused (FailedEntryCount 1), as EventBridge does under throttling."""
+
+    def __init__(self, client, refusals):
+        self.client, self.refusals, self.calls = client, refusals, 0
+
+    def put_events(self, **kwargs):
+        self.calls += 1
+        if self.refusals:
+            self.refusals -= 1
+            return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "simulated"}]}
+        return self.client.put_events(**kwargs)
+
+
+def test_a_refused_event_entry_is_sent_again(answered_project, monkeypatch):
+    from chalicelib.services import publishing
+
+    received = events_queue()
+    refusing = RefusingEvents(publishing.events(), refusals=2)
+    monkeypatch.setattr(publishing, "events", lambda: refusing)
+    monkeypatch.setattr(publishing, "ANNOUNCE_PAUSE_SECONDS", 0.01)
+    project_id, _ = answered_project()
+    run_fixed(project_id)
+    assert refusing.calls == 3
+    assert [e["detail"]["run_id"] for e in received(project_id)] == [RUN_ID]
+
+
+def test_a_5xx_from_eventbridge_is_retried_by_botocore(answered_project):
+    """The real client, its first HTTP answer replaced by a 500: botocore sends it again."""
+    from botocore.awsrequest import AWSResponse
+
+    from chalicelib.services import publishing
+
+    received = events_queue()
+    answered = []
+
+    class Body:
+        def stream(self, **kwargs):
+            yield b'{"__type": "InternalException", "message": "simulated"}'
+
+    def fail_first(request, **kwargs):
+        answered.append(request.url)
+        if len(answered) == 1:
+            return AWSResponse(request.url, 500, {"Content-Type": "application/x-amz-json-1.1"}, Body())
+        return None  # sent for real
+
+    client = publishing.events()
+    client.meta.events.register("before-send.events.PutEvents", fail_first)
+    try:
+        project_id, _ = answered_project()
+        run_fixed(project_id)
+    finally:
+        client.meta.events.unregister("before-send.events.PutEvents", fail_first)
+    assert len(answered) == 2
+    assert [e["detail"]["run_id"] for e in received(project_id)] == [RUN_ID]
+
+
+@pytest.mark.parametrize("failure", ["refused every time", "unreachable"])
+def test_an_event_that_cannot_be_sent_never_fails_the_run(api, requester, answered_project, monkeypatch, failure):
+    from botocore.exceptions import EndpointConnectionError
+
+    from chalicelib.services import publishing
+
+    class Broken:
+        calls = 0
+
+        def put_events(self, **kwargs):
+            Broken.calls += 1
+            if failure == "unreachable":
+                raise EndpointConnectionError(endpoint_url="https://events.us-east-1.amazonaws.com")
+            return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "ThrottlingException"}]}
+
+    monkeypatch.setattr(publishing, "events", lambda: Broken())
+    monkeypatch.setattr(publishing, "ANNOUNCE_PAUSE_SECONDS", 0.01)
+    project_id, _ = answered_project()
+    summary = run_fixed(project_id)
+    assert summary["run_id"] == RUN_ID
+    assert Broken.calls == (publishing.ANNOUNCE_ATTEMPTS if failure == "refused every time" else 1)
+    status, results = api.get(f"/projects/{project_id}/results", requester)
+    assert status == 200 and results["run_id"] == RUN_ID and results["latest"]
+    from chalicelib.models import Project
+
+    assert Project.get(project_id, consistent_read=True).last_run_id == RUN_ID  # the run is committed

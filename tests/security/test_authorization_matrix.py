@@ -40,6 +40,7 @@ def body_for(method: str, path: str, operation: dict, ids: dict):
         ("POST", "/work/next"): {"project_id": ids["project_id"]},
         ("POST", "/leases/{lease_id}/answer"): {"answer": "cat", "time_spent_ms": 10},
         ("POST", "/keys"): {"role": "worker"},
+        ("PUT", "/projects/{project_id}/webhook"): {"url": "https://hooks.example.org/foule"},
     }
     return known.get((method, path), {})
 
