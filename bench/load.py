@@ -28,7 +28,6 @@ import argparse
 import contextlib
 import dataclasses
 import datetime
-import gzip
 import json
 import os
 import random
@@ -47,22 +46,13 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.load_invariants import Ack, check_invariants, check_published  # noqa: E402 (after sys.path)
+
 LABELS = ["cat", "dog"]
 NEXT, ANSWER = "POST /work/next", "POST /leases/{lease_id}/answer"
 REQUEST_TIMEOUT_SECONDS = 120
 EMPTY_ASKS_BEFORE_LEAVING = 3  # a worker gives up on a project after this many 404s in a row
-
-
-@dataclasses.dataclass(frozen=True)
-class Ack:
-    """An answer the API acknowledged with a 200, as the receipt put it."""
-    worker: str
-    lease_id: str
-    project_id: str
-    task_id: str
-    answer: str
-    submitted_at: int
-    reward_cents: int
+FAILURES_BEFORE_GIVING_UP = 5  # a worker stops after this many failed requests in a row
 
 
 @dataclasses.dataclass
@@ -133,6 +123,13 @@ def create_projects(api_url: str, requester: str, count: int, tasks: int, overla
     return project_ids
 
 
+def error_code(response) -> str:
+    try:
+        return response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return response.text[:80]
+
+
 def run_workers(api_url: str, workers: dict[str, str], project_ids: list[str],
                 max_answers: int | None = None, seed: int = 1) -> Phase:
     """workers: key -> worker id. Each works until no project has work for it (or the answer
@@ -155,6 +152,9 @@ def run_workers(api_url: str, workers: dict[str, str], project_ids: list[str],
             elapsed = time.perf_counter() - started
             with lock:
                 latencies[operation].append(elapsed)
+            if response.status_code not in ((200, 404, 503) if operation == NEXT else (200, 503)):
+                with lock:
+                    failures[(operation, response.status_code, error_code(response))] += 1
             if response.status_code != 503:
                 return response
             with lock:
@@ -169,36 +169,31 @@ def run_workers(api_url: str, workers: dict[str, str], project_ids: list[str],
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {key}"
         pending, empty_asks = rng.sample(project_ids, len(project_ids)), Counter()
+        failed_in_a_row = 0
         start_barrier.wait()
-        while pending and budget_left():
+        while pending and budget_left() and failed_in_a_row < FAILURES_BEFORE_GIVING_UP:
             project_id = pending[rng.randrange(len(pending))]
             response = post(session, NEXT, f"{api_url}/work/next", {"project_id": project_id})
-            if response is None:
-                continue
-            if response.status_code == 404:
+            if response is not None and response.status_code == 404:
                 empty_asks[project_id] += 1
                 if empty_asks[project_id] >= EMPTY_ASKS_BEFORE_LEAVING:
                     pending.remove(project_id)
                 time.sleep(0.05)
                 continue
-            if response.status_code != 200:
-                with lock:
-                    failures[(NEXT, response.status_code, response.json()["error"]["code"])] += 1
-                continue
-            empty_asks[project_id] = 0
-            lease_id = response.json()["lease_id"]
-            response = post(session, ANSWER, f"{api_url}/leases/{lease_id}/answer",
-                            {"answer": rng.choice(LABELS), "time_spent_ms": rng.randrange(100, 9000)})
-            if response is None:
-                continue
-            if response.status_code != 200:
-                with lock:
-                    failures[(ANSWER, response.status_code, response.json()["error"]["code"])] += 1
-                continue
-            receipt = response.json()
-            with lock:
-                acks.append(Ack(worker_id, lease_id, receipt["project_id"], receipt["task_id"],
-                                receipt["answer"], receipt["submitted_at"], receipt["reward_cents"]))
+            if response is not None and response.status_code == 200:
+                empty_asks[project_id] = 0
+                lease_id = response.json()["lease_id"]
+                response = post(session, ANSWER, f"{api_url}/leases/{lease_id}/answer",
+                                {"answer": rng.choice(LABELS), "time_spent_ms": rng.randrange(100, 9000)})
+                if response is not None and response.status_code == 200:
+                    failed_in_a_row = 0
+                    receipt = response.json()
+                    with lock:
+                        acks.append(Ack(worker_id, lease_id, receipt["project_id"], receipt["task_id"],
+                                        receipt["answer"], receipt["submitted_at"], receipt["reward_cents"]))
+                    continue
+            failed_in_a_row += 1  # counted in `failures` by post(); a dead server ends the phase
+            time.sleep(0.05)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(len(workers)) as pool:
@@ -207,89 +202,6 @@ def run_workers(api_url: str, workers: dict[str, str], project_ids: list[str],
         for future in futures:
             future.result()
     return Phase(acks, latencies, failures, retries[0], unknown[0], time.perf_counter() - started)
-
-
-def stored_answers(project_ids: list[str]) -> list:
-    from chalicelib.models import Assignment
-
-    wanted = set(project_ids)
-    return [a for a in Assignment.scan(consistent_read=True)
-            if a.project_id in wanted and a.state == "submitted"]
-
-
-def check_invariants(api_url: str, requester: str, workers: dict[str, str], project_ids: list[str],
-                     overlap: int, reward: int, acks: list[Ack], unknown_outcomes: int = 0) -> dict:
-    """Raise AssertionError naming the first broken invariant; return what was checked.
-    acks: the answers acknowledged in these projects; unknown_outcomes: answer requests that
-    got no response (timeouts), which may have been stored without an acknowledgement."""
-    from chalicelib.models import Assignment, Task
-
-    stored = stored_answers(project_ids)
-    by_lease = {a.lease_id: a for a in stored}
-    assert len(by_lease) == len(stored), "two stored answers share a lease"
-    assert len({a.lease_id for a in acks}) == len(acks), "a lease was acknowledged twice"
-    for ack in acks:
-        answer = by_lease.get(ack.lease_id)
-        assert answer is not None, f"acknowledged answer lost: {ack}"
-        assert (answer.worker_id, answer.project_id, answer.task_id, answer.answer, int(answer.submitted_at),
-                int(answer.reward_cents)) == (ack.worker, ack.project_id, ack.task_id, ack.answer,
-                                              ack.submitted_at, ack.reward_cents), f"stored differs: {ack}"
-    unacknowledged = len(stored) - len(acks)
-    assert unacknowledged <= unknown_outcomes, f"{unacknowledged} stored answers were never acknowledged"
-    per_task = Counter((a.project_id, a.task_id) for a in stored)
-    tasks = 0
-    for project_id in project_ids:
-        for task in Task.query(project_id, consistent_read=True):
-            tasks += 1
-            count = per_task.get((project_id, task.task_id), 0)
-            assert count <= overlap, f"{project_id}/{task.task_id} has {count} answers, overlap {overlap}"
-            assert int(task.answer_count) == count, f"{project_id}/{task.task_id} counts {task.answer_count}"
-    # Money: every stored answer paid once, to the project's totals and to its worker.
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {requester}"
-    for project_id in project_ids:
-        progress = session.get(f"{api_url}/projects/{project_id}/progress", timeout=60).json()
-        mine = [a for a in stored if a.project_id == project_id]
-        assert all(int(a.reward_cents) == reward for a in mine)
-        assert (progress["answers"], progress["rewards_cents"]) == (len(mine), reward * len(mine)), progress
-        assert progress["tasks_complete"] == sum(1 for (p, _), c in per_task.items() if p == project_id
-                                                 and c == overlap), progress
-    for key, worker_id in workers.items():
-        me = requests.get(f"{api_url}/me", headers={"Authorization": f"Bearer {key}"}, timeout=60).json()
-        everywhere = [a for a in Assignment.by_worker.query(worker_id) if a.state == "submitted"]
-        assert (me["answers"], me["earned_cents"]) == \
-            (len(everywhere), sum(int(a.reward_cents) for a in everywhere)), (worker_id, me)
-        here = Counter(a.project_id for a in stored if a.worker_id == worker_id)
-        for entry in me["projects"]:
-            if entry["project_id"] in project_ids:
-                assert entry["answers"] == here[entry["project_id"]], (worker_id, me)
-    return {"answers": len(acks), "stored": len(stored), "tasks": tasks, "workers": len(workers),
-            "rewards_cents": sum(int(a.reward_cents) for a in stored)}
-
-
-def check_published(api_url: str, requester: str, project_ids: list[str], acks: list[Ack]) -> int:
-    """Run the aggregator on each project, then compare its published raw answers with the
-    acknowledged ones; returns the number of answers found published."""
-    from chalicelib.models import Project
-    from chalicelib.services import aggregator
-
-    published = 0
-    for project_id in project_ids:
-        summary = aggregator.aggregate_project(Project.get(project_id, consistent_read=True))
-        assert summary is not None, f"{project_id}: the aggregator did not publish"
-        results = requests.get(f"{api_url}/projects/{project_id}/results", timeout=60,
-                               headers={"Authorization": f"Bearer {requester}"}).json()
-        body = requests.get(results["files"]["answers.jsonl.gz"]["url"], timeout=60).content
-        rows = [json.loads(line) for line in gzip.decompress(body).splitlines()]
-        mine = [a for a in acks if a.project_id == project_id]
-        assert Counter((r["task_id"], r["answer"], r["submitted_at"]) for r in rows) == \
-            Counter((a.task_id, a.answer, a.submitted_at) for a in mine), f"{project_id}: published answers differ"
-        # Pseudonyms stand for workers one to one: the same number of answers per worker.
-        assert sorted(Counter(r["worker"] for r in rows).values()) == \
-            sorted(Counter(a.worker for a in mine).values()), f"{project_id}: answers per worker differ"
-        assert results["manifest"]["answers"] == len(mine)
-        published += len(rows)
-    return published
 
 
 # --- Figures ------------------------------------------------------------------------------------

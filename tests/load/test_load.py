@@ -13,6 +13,7 @@ import os
 import pytest
 
 from bench import load
+from bench.load_invariants import check_invariants, check_published
 
 pytestmark = [pytest.mark.http, pytest.mark.load, pytest.mark.xdist_group("load")]
 
@@ -34,10 +35,9 @@ def run_and_check(server, moto_endpoint, requester, crowd, project_ids, name):
     figures, phase = load.measure(server, moto_endpoint, name,
                                   lambda: load.run_workers(server.api_url, crowd, project_ids))
     assert not phase.failures, phase.failures
-    figures["checked"] = load.check_invariants(server.api_url, requester, crowd, project_ids, OVERLAP, REWARD,
-                                               phase.acks)
-    figures["checked"]["published_answers"] = load.check_published(server.api_url, requester, project_ids,
-                                                                   phase.acks)
+    figures["checked"] = check_invariants(server.api_url, requester, crowd, project_ids, OVERLAP, REWARD,
+                                          phase.acks)
+    figures["checked"]["published_answers"] = check_published(server.api_url, requester, project_ids, phase.acks)
     print("\nload:", json.dumps(figures))
     return figures
 
@@ -64,7 +64,7 @@ def test_the_cost_of_an_answer_does_not_grow_with_the_project(server, moto_endpo
         figures, phase = load.measure(server, moto_endpoint, f"{size} tasks",
                                       lambda: load.run_workers(server.api_url, crowd, project_ids, max_answers=8))
         assert len(phase.acks) >= 8 and not phase.failures
-        load.check_invariants(server.api_url, requester, crowd, project_ids, OVERLAP, REWARD, phase.acks)
+        check_invariants(server.api_url, requester, crowd, project_ids, OVERLAP, REWARD, phase.acks)
         costs[size] = figures
         print(f"\nload: {size} tasks:", json.dumps({op: figures[op] for op in ("next", "answer")}))
     small, large = costs[20]["answer"], costs[300]["answer"]
