@@ -54,6 +54,11 @@ def error_response(error: FouleError) -> Response:
                     headers={"Content-Type": "application/json", **error.headers})
 
 
+def store_unavailable() -> ServiceUnavailable:
+    return ServiceUnavailable("The data store is busy; retry shortly with the same request.",
+                              code="store_unavailable", headers={"Retry-After": "1"})
+
+
 def store_error(exc: Exception) -> FouleError | None:
     """A FouleError for a store failure a retry may cure (throttling, 5xx), else None."""
     cause = exc
@@ -61,10 +66,15 @@ def store_error(exc: Exception) -> FouleError | None:
         code = getattr(cause, "cause_response_code", None) or \
             getattr(cause, "response", {}).get("Error", {}).get("Code")
         if code in RETRYABLE_CODES or isinstance(cause, BotoCoreError):
-            return ServiceUnavailable("The data store is busy; retry shortly with the same request.",
-                                      code="store_unavailable", headers={"Retry-After": "1"})
+            return store_unavailable()
         cause = cause.__cause__ or getattr(cause, "cause", None)
     return None
+
+
+# The authorizer's verdict when the key could not be read because the store failed: the
+# request goes on to the view, which answers 503 store_unavailable with Retry-After. A raising
+# authorizer would give the gateway's bare 500 instead, with no hint that a retry will do.
+KEY_LOOKUP_FAILED = "key_lookup_failed"
 
 
 class Api:
@@ -76,7 +86,14 @@ class Api:
 
     @staticmethod
     def _authorize(auth_request) -> AuthResponse:
-        caller = auth.lookup(auth_request.token)
+        try:
+            caller = auth.lookup(auth_request.token)
+        except Exception as exc:
+            if store_error(exc) is None:
+                raise
+            log.warning("key lookup failed, store unavailable: %r", exc)
+            return AuthResponse(routes=["*"], principal_id="anonymous",
+                                context={"role": KEY_LOOKUP_FAILED, "key_id": "", "project_ids": ""})
         # Context values must be plain strings for API Gateway: the scope travels comma-joined
         # (ids cannot contain commas).
         return AuthResponse(routes=["*"], principal_id=caller.owner_id or "anonymous",
@@ -118,6 +135,8 @@ class Api:
         kwargs = dict(path_params)
         if roles:
             caller = self._caller(request)
+            if caller.role == KEY_LOOKUP_FAILED:
+                raise store_unavailable()
             auth.require(caller, roles)
             kwargs["caller"] = caller
         check_path_params(path_params)

@@ -10,7 +10,8 @@ moto 5.2.5's own server (`moto_server`) has two traits that matter to Foule:
   a failed condition: O(table size) per transaction, and under concurrency the rollback
   restores a snapshot that erases other clients' writes made meanwhile.
 This launcher serves the same moto application but runs one request at a time (every call is
-then atomic, as single-item writes and transactions are in DynamoDB), checks all of a
+then atomic, as single-item writes and transactions are in DynamoDB; `GET /_foule/busy`
+reports how long the lock was held, so a load test can tell when moto is the bottleneck), checks all of a
 transaction's conditions before applying any of its writes (so nothing needs rolling back and
 no table is copied), keeps HTTP connections alive, and lists moto's service modules once
 instead of reading its package folder on every request. A transaction that fails for another
@@ -20,9 +21,11 @@ not rolled back here.
 import argparse
 import copy
 import functools
+import json
 import logging
 import re
 import threading
+import time
 
 import moto.backends
 import moto.dynamodb.models as dynamodb_models
@@ -33,16 +36,33 @@ from werkzeug.serving import WSGIRequestHandler, run_simple
 
 
 class OneAtATime:
-    """WSGI middleware: one request inside the moto application at a time."""
+    """WSGI middleware: one request inside the moto application at a time.
+
+    It counts the requests served and the seconds the lock was held: `GET /_foule/busy`
+    answers {"requests", "busy_seconds"}. Busy seconds growing as fast as the wall clock
+    means moto, serving one request at a time, is what limits a load test."""
+
+    BUSY_PATH = "/_foule/busy"
 
     def __init__(self, app):
         self.app = app
         self.lock = threading.Lock()
+        self.requests = 0
+        self.busy_seconds = 0.0
 
     def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == self.BUSY_PATH:
+            body = json.dumps({"requests": self.requests, "busy_seconds": self.busy_seconds}).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
         with self.lock:
-            # Read the whole response inside the lock: moto may build it lazily.
-            return list(self.app(environ, start_response))
+            started = time.perf_counter()
+            try:
+                # Read the whole response inside the lock: moto may build it lazily.
+                return list(self.app(environ, start_response))
+            finally:
+                self.requests += 1
+                self.busy_seconds += time.perf_counter() - started
 
 
 def _item_key(backend, op_type: str, op: dict) -> dict:

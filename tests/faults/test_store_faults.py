@@ -6,66 +6,15 @@
 - The Lambda dies after the transaction committed but before it answered: the client's retry
   gets the original receipt and nothing is counted twice.
 
-Faults are injected on the pynamodb connection that transactions use, with a botocore
-'before-send' hook that answers in DynamoDB's own wire format, so botocore's retry logic and
-pynamodb's error wrapping run exactly as they would against AWS.
+Faults are injected at botocore's send (tests/faults/conftest.py), answering in DynamoDB's
+own wire format, so botocore's retry logic and pynamodb's error wrapping run exactly as they
+would against AWS. tests/faults/test_each_call.py does the same for every kind of call.
 """
 import json
-import types
 
-import botocore.endpoint
 import pytest
-from botocore.awsrequest import AWSResponse
 
 REWARD = 7
-
-
-class _Raw:
-    def __init__(self, body: bytes):
-        self.body = body
-
-    def stream(self, **kwargs):
-        yield self.body
-
-
-class Throttle:
-    """Answer the next `times` sends of `operation` with a DynamoDB throttling error."""
-
-    def __init__(self, operation: str, times: int, code="ProvisionedThroughputExceededException"):
-        self.operation, self.times, self.code, self.seen = operation, times, code, 0
-
-    def __call__(self, request, **kwargs):
-        if self.times <= 0:
-            return None
-        self.times -= 1
-        self.seen += 1
-        body = json.dumps({"__type": f"com.amazonaws.dynamodb.v20120810#{self.code}",
-                           "message": "Injected by tests/faults"}).encode()
-        status = 500 if self.code in ("InternalServerError", "ServiceUnavailable") else 400
-        return AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.0",
-                                              "x-amzn-RequestId": "injected"}, _Raw(body))
-
-
-@pytest.fixture
-def inject(monkeypatch):
-    """inject(operation, times) -> Throttle, registered on the transactions' botocore client."""
-    from chalicelib.models.base import connection
-
-    sleeps = []
-    monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=sleeps.append))
-    events = connection().client.meta.events
-    registered = []
-
-    def add(operation: str, times: int, **kw) -> Throttle:
-        hook = Throttle(operation, times, **kw)
-        events.register_first(f"before-send.dynamodb.{operation}", hook)
-        registered.append((operation, hook))
-        hook.sleeps = sleeps
-        return hook
-
-    yield add
-    for operation, hook in registered:
-        events.unregister(f"before-send.dynamodb.{operation}", hook)
 
 
 @pytest.fixture

@@ -7,8 +7,11 @@ arbitrary text. The request is sent with a key of a role the operation allows. E
 must be documented: no 5xx, a status code the operation lists, a body that validates against
 the schema documented for that status.
 
-Runs are derandomized (the same cases each run, so the suite is stable); set
-FOULE_FUZZ_EXAMPLES to explore more per operation, and FOULE_FUZZ_SEED to explore others.
+The same cases run twice: in-process through chalice.test.Client, and over real HTTP against
+`chalice local` (path parameters percent-encoded as a client sends them; the gateway's own
+answers must be documented JSON too). Runs use a fixed seed (the same cases each run, so
+the suite is stable); FOULE_FUZZ_EXAMPLES and FOULE_FUZZ_HTTP_EXAMPLES set the examples per
+operation (12 and 6 here; bench/RESULTS.md gives a longer run), FOULE_FUZZ_SEED explores others.
 """
 import collections
 import json
@@ -18,9 +21,11 @@ import urllib.parse
 
 import jsonschema
 import pytest
+import requests
 from hypothesis import HealthCheck, given, seed, settings, strategies as st
 
 EXAMPLES = int(os.environ.get("FOULE_FUZZ_EXAMPLES", "12"))
+HTTP_EXAMPLES = int(os.environ.get("FOULE_FUZZ_HTTP_EXAMPLES", "6"))
 SEED = int(os.environ.get("FOULE_FUZZ_SEED", "7"))
 
 JSON_LEAF = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | \
@@ -170,37 +175,93 @@ def check_response(operation: dict, document: dict, status: int, body, request: 
                                  f"{error.message} in {body}") from None
 
 
-CASES = {"count": 0, "statuses": collections.Counter()}
+CASES = collections.defaultdict(lambda: {"operations": 0, "count": 0, "statuses": collections.Counter()})
 
 
-@pytest.mark.parametrize("path,method", operations())
-def test_every_operation_answers_as_documented(api, fuzz_world, path, method):
+def fuzz_operation(client, transport: str, fuzz_world, path: str, method: str, examples: int):
     document, keys, ids = fuzz_world
     operation = document["paths"][path][method.lower()]
     roles = operation.get("x-roles", [])
     key = keys[roles[0]] if roles and roles[0] in keys else (keys["admin"] if roles else None)
 
     @seed(SEED)
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=False,
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
               suppress_health_check=list(HealthCheck))
     @given(params=path_strategy(path, ids), query=query_strategy(operation, document),
            body=body_strategy(operation, document))
     def run(params, query, body):
         concrete = path
         for name, value in params.items():
-            concrete = concrete.replace("{%s}" % name, value)
+            concrete = concrete.replace("{%s}" % name, client.path_segment(value))
         if query:
             concrete += "?" + urllib.parse.urlencode(query)
         raw = None if body is None else json.dumps(body)
-        status, answer = api.request(method, concrete, key, raw)
-        CASES["count"] += 1
-        CASES["statuses"][status] += 1
+        status, answer = client.request(method, concrete, key, raw)
+        CASES[transport]["count"] += 1
+        CASES[transport]["statuses"][status] += 1
         check_response(operation, document, status, answer, f"{method} {concrete} {(raw or '')[:300]}")
 
     run()
+    CASES[transport]["operations"] += 1
+
+
+class InProcess:
+    """The test client hands views path parameters as given, as API Gateway hands them decoded."""
+
+    def __init__(self, api):
+        self.api = api
+
+    @staticmethod
+    def path_segment(value: str) -> str:
+        return value
+
+    def request(self, method, path, key, raw):
+        return self.api.request(method, path, key, raw)
+
+
+class OverHttp:
+    """Real HTTP to `chalice local`: path parameters percent-encoded, as a client sends them."""
+
+    def __init__(self, url: str):
+        self.url, self.session = url, requests.Session()
+
+    @staticmethod
+    def path_segment(value: str) -> str:
+        return urllib.parse.quote(value, safe="")
+
+    def request(self, method, path, key, raw):
+        headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+        response = self.session.request(method, self.url + path, data=raw.encode() if raw is not None else None,
+                                        headers=headers, timeout=60)
+        try:
+            return response.status_code, response.json()
+        except ValueError:
+            raise AssertionError(f"{method} {path} -> {response.status_code}, not JSON: {response.text[:200]}") \
+                from None
+
+
+@pytest.fixture(scope="module")
+def chalice_local_url():
+    from bench import load
+
+    with load.running_server(dict(os.environ)) as server:
+        yield server.api_url
+
+
+@pytest.mark.parametrize("path,method", operations())
+def test_every_operation_answers_as_documented(api, fuzz_world, path, method):
+    fuzz_operation(InProcess(api), "in-process", fuzz_world, path, method, EXAMPLES)
+
+
+@pytest.mark.http
+@pytest.mark.xdist_group("fuzz-http")  # one `chalice local` for all of them
+@pytest.mark.parametrize("path,method", operations())
+def test_every_operation_answers_as_documented_over_http(chalice_local_url, fuzz_world, path, method):
+    fuzz_operation(OverHttp(chalice_local_url), "http", fuzz_world, path, method, HTTP_EXAMPLES)
 
 
 def test_zz_report_fuzz_cases():
-    print(f"\nfuzz: {CASES['count']} requests over {len(operations())} operations "
-          f"({EXAMPLES} examples each, seed {SEED}); statuses {dict(sorted(CASES['statuses'].items()))}")
-    assert CASES["count"] == 0 or CASES["count"] >= len(operations())
+    for transport, cases in sorted(CASES.items()):
+        print(f"\nfuzz ({transport}): {cases['count']} requests over {cases['operations']} operations "
+              f"(seed {SEED}); statuses {dict(sorted(cases['statuses'].items()))}")
+    assert all(cases["count"] >= cases["operations"] for cases in CASES.values())  # each got requests
