@@ -7,7 +7,7 @@ variables after deploying the template into moto. No other module spells a resou
 import os
 from dataclasses import dataclass
 
-TABLES = ("api_keys", "projects", "tasks", "assignments", "counters", "workers", "results")
+TABLES = ("api_keys", "projects", "tasks", "assignments", "counters", "workers", "results", "ledger")
 
 
 def table_env_var(table: str) -> str:
@@ -26,6 +26,7 @@ class Settings:
     aggregation_method: str
     aggregator_time_budget_seconds: float
     aggregation_min_interval_seconds: float
+    auto_approve_batch: int
 
     def table(self, name: str) -> str:
         return self.tables[name]
@@ -50,6 +51,8 @@ def load() -> Settings:
         # A project that keeps receiving answers is re-aggregated at most this often
         # (a requester's explicit request is served on the next pass regardless).
         aggregation_min_interval_seconds=float(env.get("FOULE_AGGREGATION_MIN_INTERVAL_SECONDS", "60")),
+        # The auto-approval pass approves at most this many assignments per scheduled run.
+        auto_approve_batch=int(env.get("FOULE_AUTO_APPROVE_BATCH", "2000")),
     )
 
 

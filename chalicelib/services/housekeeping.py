@@ -24,9 +24,15 @@ def _aggregate(deadline: float) -> list[dict]:
     return aggregator.run_due_projects(time_budget_seconds=max(0.0, deadline - time.monotonic()))
 
 
+def _auto_approve(deadline: float) -> dict:
+    from chalicelib.services import review
+
+    return review.auto_approve_due(deadline)
+
+
 def passes() -> list:
     """The passes in the order they run: aggregation first, as results are what users wait for."""
-    return [("aggregation", _aggregate)]
+    return [("aggregation", _aggregate), ("auto_approval", _auto_approve)]
 
 
 def run(time_budget_seconds: float) -> dict:

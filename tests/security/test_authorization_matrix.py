@@ -40,6 +40,8 @@ def body_for(method: str, path: str, operation: dict, ids: dict):
         ("POST", "/work/next"): {"project_id": ids["project_id"]},
         ("POST", "/leases/{lease_id}/answer"): {"answer": "cat", "time_spent_ms": 10},
         ("POST", "/keys"): {"role": "worker"},
+        ("POST", "/projects/{project_id}/bonuses"): {"worker_id": ids["other_worker_id"], "cents": 1,
+                                                     "reason": "matrix", "client_token": "m-1"},
     }
     return known.get((method, path), {})
 
