@@ -166,3 +166,30 @@ def test_the_ledger_adds_up_to_approved_rewards_and_bonuses(api, requester, make
     assert page["balance"] == {"pending_cents": 3, "earned_cents": 20}
     status, body = api.get("/me/ledger?cursor=abc", key)
     assert status == 400 and body["error"]["code"] == "invalid_cursor"
+
+
+def test_a_transaction_conflict_is_retried_not_a_server_error(api, requester, worked, monkeypatch):
+    """DynamoDB cancels a transaction that meets another one on the same item (moto never
+    does): the bonus and the review retry it instead of answering 500."""
+    from pynamodb.connection import Connection
+    from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
+
+    project_id, key, worker_id, assignment_id = worked()
+    original, calls = Connection.transact_write_items, []
+    cancelled = VerboseClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}},
+                                   "TransactWriteItems",
+                                   cancellation_reasons=[None, CancellationReason(code="TransactionConflict")])
+
+    def conflict_once(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) % 2:  # the first try of the bonus, then of the approval
+            raise TransactWriteError("Failed to write transaction items", cancelled)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "transact_write_items", conflict_once)
+    status, bonus = api.post(f"/projects/{project_id}/bonuses", requester,
+                             {"worker_id": worker_id, "cents": 2, "reason": "r", "client_token": "c"})
+    assert status == 201, bonus
+    [item] = review(api, requester, "approve", [assignment_id])
+    assert item["ok"] and len(calls) == 4
+    assert money(api, key) == (0, 7)

@@ -56,6 +56,12 @@ def budget_failed(error: TransactWriteError) -> bool:
     return failed_conditions(error)[-1:] == [True]
 
 
+def conflicted(error: TransactWriteError) -> bool:
+    """Whether DynamoDB cancelled the transaction because another one was writing the same
+    items at that moment (not a failed condition): the same request may simply be retried."""
+    return any(r is not None and r.code == "TransactionConflict" for r in error.cancellation_reasons or [])
+
+
 def release_in(tx, project, cents: int) -> None:
     """Give `cents` back to the project's remaining budget inside a TransactWrite."""
     if project.budgeted and cents:
@@ -151,12 +157,24 @@ def send_bonus(project: Project, body: BonusIn) -> BonusOut:
     entry = new_entry(bonus_entry_id(project.project_id, body.client_token), "bonus", worker_id,
                       project.project_id, body.cents, task_id=task_id, assignment_id=assignment_id,
                       reason=body.reason)
+    for _ in range(3):
+        try:
+            return _pay_bonus(project, entry)
+        except TransactWriteError as error:
+            if not conflicted(error):
+                raise
+    raise Conflict("Other payments to this worker are being written; send the same request again.",
+                   code="concurrent_update")
+
+
+def _pay_bonus(project: Project, entry: LedgerEntry) -> BonusOut:
+    worker_id, cents = entry.worker_id, int(entry.cents)
     try:
         with TransactWrite(connection=connection()) as tx:
             # Only a worker who answered in this project can get its bonus.
             pay_in(tx, entry, [], project_scope_condition=WorkerStats.answers >= 1)
-            counters.add_in(tx, project.project_id, paid_cents=body.cents, bonus_cents=body.cents)
-            reserve_in(tx, project, body.cents)
+            counters.add_in(tx, project.project_id, paid_cents=cents, bonus_cents=cents)
+            reserve_in(tx, project, cents)
     except TransactWriteError as error:
         already_paid, _, not_a_worker = (failed_conditions(error) + [False] * 3)[:3]
         if already_paid:

@@ -138,8 +138,7 @@ def decide(project: Project, assignment: Assignment, decision: Decision) -> str:
             assignment.state = decision.target
             return decision.target
         except TransactWriteError as error:
-            failed = failed_conditions(error)
-            if not any(failed):
+            if not any(failed_conditions(error)) and not ledger.conflicted(error):
                 raise
             if decision.target == APPROVED and assignment.state == REJECTED and ledger.budget_failed(error):
                 raise ledger.budget_exhausted_error(project.project_id) from None
