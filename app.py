@@ -13,7 +13,7 @@ from chalicelib import auth, openapi
 from chalicelib.api import Api
 from chalicelib.schemas.common import PageQuery
 from chalicelib.schemas.keys import KeyCreate, KeyCreated
-from chalicelib.schemas.ledger import BonusIn, BonusOut, LedgerPage
+from chalicelib.schemas.ledger import BonusIn, BonusOut, LedgerPage, PaymentPage
 from chalicelib.schemas.projects import (AggregationQueued, Progress, ProjectCreate, ProjectOut,
                                          ProjectPage, ProjectUpdate)
 from chalicelib.schemas.results import Results
@@ -152,6 +152,12 @@ def reject_assignments(caller, body):
            status=201, summary="Pay a worker a bonus from the budget; once per client_token")
 def send_bonus(caller, project_id, body):
     return ledger.send_bonus(projects.get_owned(caller, project_id, consistent=True), body)
+
+
+@api.route("/projects/{project_id}/payments", "GET", roles=REQUESTER, query=PageQuery, response=PaymentPage,
+           summary="What the project paid: approved rewards and bonuses, paged")
+def project_payments(caller, project_id, query):
+    return ledger.project_payments(projects.get_owned(caller, project_id), query.limit, query.cursor)
 
 
 @api.route("/me/ledger", "GET", roles=WORKER, query=PageQuery, response=LedgerPage,

@@ -164,6 +164,19 @@ def test_the_ledger_adds_up_to_approved_rewards_and_bonuses(api, requester, make
     assert [e["created_at"] for e in entries] == sorted((e["created_at"] for e in entries), reverse=True)
     assert sum(e["cents"] for e in entries) == 2 * 3 + 10 + 4
     assert page["balance"] == {"pending_cents": 3, "earned_cents": 20}
+    # The requester sees the same payments, and the progress the same total.
+    payments, cursor = [], None
+    while True:
+        status, page = api.get(f"/projects/{project_id}/payments?limit=3" + (f"&cursor={cursor}" if cursor else ""),
+                               requester)
+        assert status == 200, page
+        payments += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(p["entry_id"] for p in payments) == sorted(e["entry_id"] for e in entries)
+    assert {p["worker_id"] for p in payments} == {worker_id}
+    assert api.get(f"/projects/{project_id}/progress", requester)[1]["paid_cents"] == 20
     status, body = api.get("/me/ledger?cursor=abc", key)
     assert status == 400 and body["error"]["code"] == "invalid_cursor"
 

@@ -183,20 +183,30 @@ def test_a_rule_rejects_the_pending_answers_of_a_worker(api, requester, answered
     assert states == ["approved", "rejected", "rejected"]
 
 
-def test_the_listing_pages_every_assignment_once_and_filters_by_state(api, requester, answered):
-    project_id, done = answered(workers=2, tasks=5, reward_cents=1)
-    review(api, requester, "reject", [done[0][2], done[1][2]], reason="no")
-    seen, cursor = [], None
+def all_pages(api, requester, path):
+    seen, cursor, pages = [], None, 0
     while True:
-        query = f"?limit=3&cursor={cursor}" if cursor else "?limit=3"
-        status, page = api.get(f"/projects/{project_id}/assignments{query}", requester)
+        status, page = api.get(path + (f"&cursor={cursor}" if cursor else ""), requester)
         assert status == 200 and len(page["items"]) <= 3, page
         seen += [a["assignment_id"] for a in page["items"]]
+        pages += 1
         cursor = page["next_cursor"]
         if not cursor:
-            break
+            return seen, pages
+
+
+def test_the_listing_pages_every_assignment_once_and_filters_by_state(api, requester, answered, monkeypatch):
+    from chalicelib.services import sharded_paging
+
+    project_id, done = answered(workers=2, tasks=5, reward_cents=1)
+    review(api, requester, "reject", [done[0][2], done[1][2]], reason="no")
+    seen, _ = all_pages(api, requester, f"/projects/{project_id}/assignments?limit=3")
     assert sorted(seen) == sorted(a for _, _, a in done)
     status, page = api.get(f"/projects/{project_id}/assignments?state=rejected", requester)
     assert sorted(a["assignment_id"] for a in page["items"]) == sorted([done[0][2], done[1][2]])
+    # A request reads a bounded number of items: a rare state comes over more (shorter) pages.
+    monkeypatch.setattr(sharded_paging, "READ_LIMIT", 1)
+    seen, pages = all_pages(api, requester, f"/projects/{project_id}/assignments?state=rejected&limit=3")
+    assert sorted(seen) == sorted([done[0][2], done[1][2]]) and pages > 2
     status, body = api.get(f"/projects/{project_id}/assignments?cursor=bm9wZQ", requester)
     assert status == 400 and body["error"]["code"] == "invalid_cursor"

@@ -50,6 +50,15 @@ class LedgerEntryOut(Out):
     created_at: int = Field(description="Epoch milliseconds")
 
 
+class PaymentOut(LedgerEntryOut):
+    worker_id: str
+
+
+class PaymentPage(Out):
+    items: list[PaymentOut] = Field(description="The project's payments, newest first within each shard")
+    next_cursor: Cursor | None = None
+
+
 class LedgerPage(Out):
     balance: Balance
     items: list[LedgerEntryOut] = Field(description="Payments, newest first")

@@ -25,8 +25,9 @@ from chalicelib.models import Assignment, LedgerEntry, Project, WorkerStats
 from chalicelib.models.assignments import task_key
 from chalicelib.models.base import connection, failed_conditions, now_ms
 from chalicelib.models.workers import ALL_PROJECTS
-from chalicelib.schemas.ledger import (Balance, BonusIn, BonusOut, LedgerEntryOut, LedgerPage)
-from chalicelib.services import counters, leases, paging
+from chalicelib.schemas.ledger import (Balance, BonusIn, BonusOut, LedgerEntryOut, LedgerPage,
+                                       PaymentOut, PaymentPage)
+from chalicelib.services import counters, leases, paging, sharded_paging
 
 
 class BudgetExhausted(Exception):
@@ -206,13 +207,26 @@ def balance(worker_id: str) -> Balance:
     return Balance(pending_cents=int(stats.pending_cents or 0), earned_cents=int(stats.earned_cents or 0))
 
 
+def _entry_fields(e: LedgerEntry) -> dict:
+    return dict(entry_id=e.entry_id, kind=e.kind, project_id=e.project_id, task_id=e.task_id,
+                assignment_id=e.assignment_id, cents=int(e.cents), reason=e.reason,
+                created_at=int(e.created_at))
+
+
 def history(caller: Caller, limit: int, cursor: str | None) -> LedgerPage:
     start = paging.decode(cursor, {"entry_id": "S", "worker_id": "S", "created_at": "N"},
                           "worker_id", caller.owner_id)
     page = LedgerEntry.by_worker.query(caller.owner_id, limit=limit, last_evaluated_key=start,
                                        scan_index_forward=False)
-    items = [LedgerEntryOut(entry_id=e.entry_id, kind=e.kind, project_id=e.project_id, task_id=e.task_id,
-                            assignment_id=e.assignment_id, cents=int(e.cents), reason=e.reason,
-                            created_at=int(e.created_at)) for e in page]
+    items = [LedgerEntryOut(**_entry_fields(e)) for e in page]
     return LedgerPage(balance=balance(caller.owner_id), items=items,
                       next_cursor=paging.encode(page.last_evaluated_key))
+
+
+def project_payments(project: Project, limit: int, cursor: str | None) -> PaymentPage:
+    """What a project paid, entry by entry, from the ledger's sharded project index."""
+    entries, next_cursor = sharded_paging.page(
+        LedgerEntry, LedgerEntry.by_project, project.project_id, "project_shard",
+        {"entry_id": "S", "project_shard": "S", "created_at": "N"}, limit, cursor)
+    return PaymentPage(items=[PaymentOut(worker_id=e.worker_id, **_entry_fields(e)) for e in entries],
+                       next_cursor=next_cursor)

@@ -10,9 +10,6 @@ changes nothing, so a client can retry a bulk request safely.
 An assignment id is the lease id of the answer: opaque to clients, it carries the
 assignment's keys (services.leases), so no index is needed to find it.
 """
-import base64
-import json
-import logging
 import random
 import time
 from dataclasses import dataclass
@@ -21,17 +18,15 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.auth import Caller
-from chalicelib.errors import BadRequest, Conflict, FouleError, NotFound
+from chalicelib.errors import Conflict, FouleError, NotFound
 from chalicelib.models import Assignment, Project, WorkerStats
 from chalicelib.models.assignments import task_key
 from chalicelib.models.base import connection, failed_conditions, now_ms
 from chalicelib.schemas.common import ErrorDetail
 from chalicelib.schemas.review import (ApproveIn, AssignmentOut, AssignmentPage, RejectIn,
                                        ReviewItemResult, ReviewResults)
-from chalicelib.services import counters, leases, ledger, paging, projects
+from chalicelib.services import counters, leases, ledger, projects, sharded_paging
 from chalicelib.settings import settings
-
-log = logging.getLogger("foule.review")
 
 SUBMITTED, APPROVED, REJECTED = "submitted", "approved", "rejected"
 AUTO = "auto"
@@ -245,21 +240,6 @@ def reject_pending_of_worker(project_id: str, worker_id: str, reason: str) -> in
 LISTING_KEY = {"task_key": "S", "worker_id": "S", "answer_shard": "S", "submitted_at": "N"}
 
 
-def _decode(cursor: str | None, project_id: str) -> tuple[int, dict | None]:
-    if not cursor:
-        return 0, None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        shard = int(data.pop("shard")["N"])
-        if not 0 <= shard < settings.counter_shards:
-            raise ValueError
-    except (ValueError, TypeError, KeyError, AttributeError):
-        raise BadRequest("The cursor is not one this listing issued.", code="invalid_cursor") from None
-    if not data:
-        return shard, None
-    return shard, paging.decode(paging.encode(data), LISTING_KEY, "answer_shard", f"{project_id}#{shard}")
-
-
 def _out(a: Assignment) -> AssignmentOut:
     return AssignmentOut(assignment_id=a.lease_id, task_id=a.task_id, worker_id=a.worker_id, state=a.state,
                          answer=a.answer, submitted_at=int(a.submitted_at),
@@ -271,20 +251,9 @@ def _out(a: Assignment) -> AssignmentOut:
 
 
 def list_page(caller: Caller, project_id: str, state: str | None, limit: int, cursor: str | None) -> AssignmentPage:
-    """A project's answered assignments, shard by shard of the answers index, newest first
-    within a shard; every one appears exactly once over the pages."""
+    """A project's answered assignments, from the sharded answers index (see sharded_paging)."""
     projects.get_owned(caller, project_id)
-    shard, start = _decode(cursor, project_id)
-    items: list[AssignmentOut] = []
-    while shard < settings.counter_shards:
-        page = Assignment.answers_by_project.query(
-            f"{project_id}#{shard}", limit=limit - len(items), last_evaluated_key=start,
-            scan_index_forward=False, filter_condition=(Assignment.state == state) if state else None)
-        items.extend(_out(a) for a in page)
-        if len(items) >= limit and page.last_evaluated_key:
-            return AssignmentPage(items=items, next_cursor=paging.encode(
-                {"shard": {"N": str(shard)}, **page.last_evaluated_key}))
-        shard, start = shard + 1, None
-        if len(items) >= limit and shard < settings.counter_shards:
-            return AssignmentPage(items=items, next_cursor=paging.encode({"shard": {"N": str(shard)}}))
-    return AssignmentPage(items=items, next_cursor=None)
+    items, next_cursor = sharded_paging.page(
+        Assignment, Assignment.answers_by_project, project_id, "answer_shard", LISTING_KEY, limit, cursor,
+        filter_condition=(Assignment.state == state) if state else None)
+    return AssignmentPage(items=[_out(a) for a in items], next_cursor=next_cursor)

@@ -225,6 +225,7 @@ def run_money_flow(api, req, wrk, pid):
     for _ in range(2):  # the second finds the first
         assert api.post(f"/projects/{pid}/bonuses", req, bonus)[0] == 201
     assert api.get("/me/ledger", wrk)[0] == 200
+    assert api.get(f"/projects/{pid}/payments", req)[0] == 200
     assert api.patch(f"/projects/{pid}", req, {"budget_cents": 2000})[0] == 200
     token = FUNCTION.set("aggregator")
     try:
