@@ -13,13 +13,15 @@ from chalicelib import auth, openapi
 from chalicelib.api import Api
 from chalicelib.schemas.common import PageQuery
 from chalicelib.schemas.keys import KeyCreate, KeyCreated
+from chalicelib.schemas.ledger import BonusIn, BonusOut, LedgerPage, PaymentPage
 from chalicelib.schemas.projects import (AggregationQueued, Progress, ProjectCreate, ProjectOut,
                                          ProjectPage, ProjectUpdate)
 from chalicelib.schemas.results import Results
+from chalicelib.schemas.review import ApproveIn, AssignmentPage, AssignmentQuery, RejectIn, ReviewResults
 from chalicelib.schemas.tasks import TaskBatch, TaskBatchResult, TaskDetail, TaskPage
 from chalicelib.schemas.webhooks import DeliveryOut, DeliveryPage, WebhookCreated, WebhookIn, WebhookOut, WebhookRemoved
 from chalicelib.schemas.work import AnswerIn, AnswerReceipt, LeaseOut, NextTaskRequest, Released, WorkerProfile
-from chalicelib.services import projects, publishing, tasks, webhooks, work, workers
+from chalicelib.services import ledger, projects, publishing, review, tasks, webhooks, work, workers
 from chalicelib.settings import settings
 
 app = Chalice(app_name="foule")
@@ -158,6 +160,43 @@ def release_lease(caller, lease_id):
 @api.route("/me", "GET", roles=WORKER, response=WorkerProfile, summary="Your answers, earnings and reliability")
 def my_profile(caller):
     return workers.profile(caller)
+
+
+# --- Money: review, bonuses, the worker's ledger ------------------------------------------
+@api.route("/projects/{project_id}/assignments", "GET", roles=REQUESTER, query=AssignmentQuery,
+           response=AssignmentPage, summary="Answered assignments to review (filter by state), paged")
+def list_assignments(caller, project_id, query):
+    return review.list_page(caller, project_id, query.state, query.limit, query.cursor)
+
+
+@api.route("/assignments/approve", "POST", roles=REQUESTER, body=ApproveIn, response=ReviewResults,
+           summary="Approve and pay up to 100 assignments (or reverse rejections); one result each")
+def approve_assignments(caller, body):
+    return review.approve(caller, body)
+
+
+@api.route("/assignments/reject", "POST", roles=REQUESTER, body=RejectIn, response=ReviewResults,
+           summary="Reject up to 100 assignments with a reason shown to the worker; one result each")
+def reject_assignments(caller, body):
+    return review.reject(caller, body)
+
+
+@api.route("/projects/{project_id}/bonuses", "POST", roles=REQUESTER, body=BonusIn, response=BonusOut,
+           status=201, summary="Pay a worker a bonus from the budget; once per client_token")
+def send_bonus(caller, project_id, body):
+    return ledger.send_bonus(projects.get_owned(caller, project_id, consistent=True), body)
+
+
+@api.route("/projects/{project_id}/payments", "GET", roles=REQUESTER, query=PageQuery, response=PaymentPage,
+           summary="What the project paid: approved rewards and bonuses, paged")
+def project_payments(caller, project_id, query):
+    return ledger.project_payments(projects.get_owned(caller, project_id), query.limit, query.cursor)
+
+
+@api.route("/me/ledger", "GET", roles=WORKER, query=PageQuery, response=LedgerPage,
+           summary="Your balance (pending, earned) and your payments, newest first")
+def my_ledger(caller, query):
+    return ledger.history(caller, query.limit, query.cursor)
 
 
 # --- Admin and description ----------------------------------------------------------------

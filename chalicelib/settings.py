@@ -7,7 +7,8 @@ variables after deploying the template into moto. No other module spells a resou
 import os
 from dataclasses import dataclass
 
-TABLES = ("api_keys", "projects", "tasks", "assignments", "counters", "workers", "results", "webhooks")
+TABLES = ("api_keys", "projects", "tasks", "assignments", "counters", "workers", "results", "webhooks",
+          "ledger")
 
 
 def table_env_var(table: str) -> str:
@@ -29,6 +30,7 @@ class Settings:
     webhooks_allow_local: bool
     webhook_timeout_seconds: float
     webhook_max_attempts: int
+    auto_approve_batch: int
 
     def table(self, name: str) -> str:
         return self.tables[name]
@@ -59,6 +61,8 @@ def load() -> Settings:
         # Per attempt: the first one is made right after a run is published, so it must be short.
         webhook_timeout_seconds=float(env.get("FOULE_WEBHOOK_TIMEOUT_SECONDS", "5")),
         webhook_max_attempts=int(env.get("FOULE_WEBHOOK_MAX_ATTEMPTS", "8")),
+        # The auto-approval pass approves at most this many assignments per scheduled run.
+        auto_approve_batch=int(env.get("FOULE_AUTO_APPROVE_BATCH", "2000")),
     )
 
 

@@ -110,7 +110,7 @@ def test_concurrent_retries_of_one_answer_count_once(api_url, make_project, add_
     assert {status for status, _ in receipts} == {200}
     assert len({r["answer"] for _, r in receipts}) == 1 and len({r["submitted_at"] for _, r in receipts}) == 1
     status, me = call("GET", f"{api_url}/me", worker)
-    assert (me["answers"], me["earned_cents"]) == (1, 25)
+    assert (me["answers"], me["pending_cents"]) == (1, 25)  # pending until reviewed
 
 
 def test_errors_over_http_have_the_json_shape(api_url, requester):

@@ -65,7 +65,8 @@ def test_a_retried_answer_returns_the_first_receipt_and_pays_once(api, requester
         status, again = api.post(f"/leases/{lease['lease_id']}/answer", worker, {"answer": answer})
         assert status == 200 and again == receipt
     status, me = api.get("/me", worker)
-    assert (me["answers"], me["earned_cents"]) == (1, 12)
+    # Counted once, pending until reviewed (tests/test_review.py: paid once on approval).
+    assert (me["answers"], me["pending_cents"], me["earned_cents"]) == (1, 12, 0)
     status, progress = api.get(f"/projects/{project_id}/progress", requester)
     assert (progress["answers"], progress["rewards_cents"], progress["tasks_complete"]) == (1, 12, 1)
 

@@ -29,6 +29,20 @@ class AssignmentsByWorker(GlobalSecondaryIndex):
     leased_at = NumberAttribute(range_key=True)
 
 
+class ReviewDue(GlobalSecondaryIndex):
+    """Sparse index of the submitted assignments awaiting review, by the time they are approved
+    automatically. `review_shard` ("0".."N-1", random) and `review_due_at` are set with the
+    answer and removed by the review, so the auto-approval pass reads only what is due, across
+    all projects (closed ones too), without a scan or a list of projects."""
+
+    class Meta:
+        index_name = "review_due"
+        projection = AllProjection()
+
+    review_shard = UnicodeAttribute(hash_key=True)
+    review_due_at = NumberAttribute(range_key=True)
+
+
 class Assignment(Model):
     """One worker on one task: at most one per (task, worker), which makes answers unique."""
 
@@ -39,7 +53,8 @@ class Assignment(Model):
     task_id = UnicodeAttribute()
     lease_id = UnicodeAttribute()
     slot = UnicodeAttribute()
-    state = UnicodeAttribute()  # leased | submitted | released
+    # leased | submitted | returned (old items: released) | expired | approved | rejected
+    state = UnicodeAttribute()
     leased_at = NumberAttribute()
     expires_at = NumberAttribute()
     known_answer = JSONAttribute(null=True)  # copied from a gold task, so scoring needs no read
@@ -48,9 +63,17 @@ class Assignment(Model):
     time_spent_ms = NumberAttribute(null=True)
     reward_cents = NumberAttribute(default=0)
     answer_shard = UnicodeAttribute(null=True)
+    # Review (services.review): set with the answer, removed when reviewed.
+    review_shard = UnicodeAttribute(null=True)
+    review_due_at = NumberAttribute(null=True)
+    # Review outcome, shown to the worker: when, and why (a rejection's reason is required).
+    reviewed_at = NumberAttribute(null=True)
+    review_reason = UnicodeAttribute(null=True)
+    reviewed_by = UnicodeAttribute(null=True)  # "auto", or the requester's id
 
     answers_by_project = AnswersByProject()
     by_worker = AssignmentsByWorker()
+    review_due = ReviewDue()
 
 
 def task_key(project_id: str, task_id: str) -> str:

@@ -4,7 +4,8 @@ from pynamodb.models import Model
 from chalicelib.models.base import meta
 
 COUNTER_FIELDS = ("tasks", "gold_tasks", "tasks_complete", "answers", "leases_granted",
-                  "leases_released", "leases_expired", "rewards_cents")
+                  "leases_released", "leases_expired", "rewards_cents",
+                  "approved", "rejected", "paid_cents", "bonus_cents")
 
 
 class ProjectCounter(Model):
@@ -25,3 +26,8 @@ class ProjectCounter(Model):
     leases_released = NumberAttribute(default=0)
     leases_expired = NumberAttribute(default=0)
     rewards_cents = NumberAttribute(default=0)
+    # Money (services.review and services.ledger): reviews, and what was paid (rewards + bonuses).
+    approved = NumberAttribute(default=0)
+    rejected = NumberAttribute(default=0)
+    paid_cents = NumberAttribute(default=0)
+    bonus_cents = NumberAttribute(default=0)

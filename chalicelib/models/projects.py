@@ -46,6 +46,14 @@ class Project(Model):
     updated_at = NumberAttribute()
     live = UnicodeAttribute(null=True)
     live_order = UnicodeAttribute(null=True)
+    # Money (services.ledger, services.review). No budget (null) means unlimited, for good: a
+    # project created without one never counts reservations. With one, every lease of a
+    # never-used slot and every bonus takes its cents from `budget_remaining_cents` with a
+    # condition that enough remains; returned leases and rejected answers give them back.
+    budget_cents = NumberAttribute(null=True)
+    budget_remaining_cents = NumberAttribute(null=True)
+    auto_approve_seconds = NumberAttribute(null=True)  # null: old projects, the default applies
+    rejection_reversal_seconds = NumberAttribute(null=True)
     # Aggregation bookkeeping, written by the aggregator.
     aggregation_method = UnicodeAttribute(null=True)
     aggregation_requested_at = NumberAttribute(null=True)
@@ -55,3 +63,7 @@ class Project(Model):
 
     by_owner = ProjectsByOwner()
     live_projects = LiveProjects()
+
+    @property
+    def budgeted(self) -> bool:
+        return self.budget_cents is not None

@@ -17,7 +17,12 @@ class WorkerStats(Model):
     worker_id = UnicodeAttribute(hash_key=True)
     scope = UnicodeAttribute(range_key=True)
     answers = NumberAttribute(default=0)
+    # Money (services.review, services.ledger): a submitted answer's reward is pending until
+    # reviewed; approved rewards and bonuses are earned (paid, in the ledger).
     earned_cents = NumberAttribute(default=0)
+    pending_cents = NumberAttribute(default=0)
+    approved = NumberAttribute(default=0)
+    rejected = NumberAttribute(default=0)
     gold_answers = NumberAttribute(default=0)
     gold_correct = NumberAttribute(default=0)
     reliability = NumberAttribute(null=True)

@@ -7,6 +7,12 @@ from chalicelib.schemas.common import Body, Cursor, Out
 
 ProjectStatus = Literal["active", "paused", "closed"]
 
+# Money (MONEY): the defaults Mechanical Turk users know (auto-approval after 3 days; a
+# rejection can be overridden for 30 days).
+DEFAULT_AUTO_APPROVE_SECONDS = 3 * 86_400
+DEFAULT_REJECTION_REVERSAL_SECONDS = 30 * 86_400
+MAX_BUDGET_CENTS = 10**11
+
 
 class ProjectCreate(Body):
     title: str = Field(min_length=1, max_length=200)
@@ -16,11 +22,28 @@ class ProjectCreate(Body):
     reward_cents: int = Field(0, ge=0, le=100_000, description="Paid per accepted answer, in cents")
     lease_seconds: int = Field(600, ge=10, le=86_400, description="How long a worker holds a task")
     priority: int = Field(0, ge=-1000, le=1000, description="Higher is served to workers first")
+    # Money (MONEY)
+    budget_cents: int | None = Field(
+        None, ge=0, le=MAX_BUDGET_CENTS,
+        description="Most the project may spend on rewards and bonuses; no lease is handed out that "
+                    "the remaining budget could not pay. Null: unlimited (cannot be added later)")
+    auto_approve_seconds: int = Field(
+        DEFAULT_AUTO_APPROVE_SECONDS, ge=0, le=30 * 86_400,
+        description="A submitted answer not reviewed by then is approved (and paid) automatically; "
+                    "fixed when the answer is submitted")
+    rejection_reversal_seconds: int = Field(
+        DEFAULT_REJECTION_REVERSAL_SECONDS, ge=0, le=90 * 86_400,
+        description="How long after a rejection the requester can still approve the answer")
 
 
 class ProjectUpdate(Body):
     status: ProjectStatus | None = Field(None, description="Pause, resume or close (final)")
     priority: int | None = Field(None, ge=-1000, le=1000)
+    # Money (MONEY)
+    budget_cents: int | None = Field(
+        None, ge=0, le=MAX_BUDGET_CENTS,
+        description="A new budget for a project created with one; not below what is already "
+                    "reserved or spent (409 budget_below_committed)")
 
 
 class ProjectOut(Out):
@@ -36,6 +59,12 @@ class ProjectOut(Out):
     created_at: int = Field(description="Epoch milliseconds")
     updated_at: int
     last_run_id: str | None = None
+    # Money (MONEY)
+    budget_cents: int | None = Field(None, description="Null: unlimited")
+    budget_remaining_cents: int | None = Field(
+        None, description="Budget not yet reserved by leases, answers awaiting review or payments")
+    auto_approve_seconds: int = DEFAULT_AUTO_APPROVE_SECONDS
+    rejection_reversal_seconds: int = DEFAULT_REJECTION_REVERSAL_SECONDS
 
 
 class ProjectPage(Out):
@@ -57,6 +86,16 @@ class Progress(Out):
     last_run_id: str | None
     last_run_at: int | None
     answers_in_last_run: int
+    # Money (MONEY)
+    approved: int = Field(0, description="Answers approved (by the requester or automatically)")
+    rejected: int = Field(0, description="Answers rejected (and not reversed)")
+    awaiting_review: int = Field(0, description="Answers submitted and not yet reviewed")
+    paid_cents: int = Field(0, description="Paid to workers: approved rewards plus bonuses")
+    bonus_cents: int = Field(0, description="The bonuses among paid_cents")
+    budget_cents: int | None = Field(None, description="Null: unlimited")
+    budget_reserved_cents: int | None = Field(
+        None, description="Held for live leases and answers awaiting review (not yet paid)")
+    budget_remaining_cents: int | None = Field(None, description="What new leases and bonuses can still use")
 
 
 class AggregationQueued(Out):

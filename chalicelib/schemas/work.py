@@ -51,6 +51,7 @@ class WorkerProjectStats(Out):
 class WorkerProfile(Out):
     worker_id: str
     answers: int
-    earned_cents: int
+    earned_cents: int = Field(description="Approved rewards and bonuses")
+    pending_cents: int = Field(0, description="Rewards of answers awaiting review")
     reliability: float | None = Field(description="Mean estimated reliability over projects, once known")
     projects: list[WorkerProjectStats]

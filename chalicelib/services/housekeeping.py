@@ -30,9 +30,15 @@ def _deliver_webhooks(deadline: float) -> list[dict]:
     return webhooks.deliver_due(deadline)
 
 
+def _auto_approve(deadline: float) -> dict:
+    from chalicelib.services import review
+
+    return review.auto_approve_due(deadline)
+
+
 def passes() -> list:
     """The passes in the order they run: aggregation first, as results are what users wait for."""
-    return [("aggregation", _aggregate), ("webhooks", _deliver_webhooks)]
+    return [("aggregation", _aggregate), ("webhooks", _deliver_webhooks), ("auto_approval", _auto_approve)]
 
 
 def run(time_budget_seconds: float) -> dict:

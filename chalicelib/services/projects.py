@@ -10,8 +10,10 @@ from chalicelib.errors import Conflict, NotFound
 from chalicelib.models import Project
 from chalicelib.models.base import now_ms
 from chalicelib.schemas.answers import SingleChoice, parse_answer_type
-from chalicelib.schemas.projects import (AggregationQueued, Progress, ProjectCreate, ProjectOut,
-                                         ProjectPage, ProjectUpdate)
+from chalicelib.schemas.projects import (DEFAULT_AUTO_APPROVE_SECONDS,
+                                         DEFAULT_REJECTION_REVERSAL_SECONDS, AggregationQueued,
+                                         Progress, ProjectCreate, ProjectOut, ProjectPage,
+                                         ProjectUpdate)
 from chalicelib.services import counters, paging
 
 LIVE = "live"
@@ -28,7 +30,21 @@ def to_out(project: Project) -> ProjectOut:
                       overlap=int(project.overlap), reward_cents=int(project.reward_cents),
                       lease_seconds=int(project.lease_seconds), priority=int(project.priority),
                       status=project.status, created_at=int(project.created_at),
-                      updated_at=int(project.updated_at), last_run_id=project.last_run_id)
+                      updated_at=int(project.updated_at), last_run_id=project.last_run_id,
+                      **_money_out(project))
+
+
+def _money_out(project: Project) -> dict:
+    """Money (MONEY): the budget and review settings of a project."""
+    def number(value):
+        return None if value is None else int(value)
+    return dict(budget_cents=number(project.budget_cents),
+                budget_remaining_cents=number(project.budget_remaining_cents),
+                auto_approve_seconds=int(project.auto_approve_seconds if project.auto_approve_seconds
+                                         is not None else DEFAULT_AUTO_APPROVE_SECONDS),
+                rejection_reversal_seconds=int(
+                    project.rejection_reversal_seconds if project.rejection_reversal_seconds
+                    is not None else DEFAULT_REJECTION_REVERSAL_SECONDS))
 
 
 def create(caller: Caller, body: ProjectCreate) -> ProjectOut:
@@ -38,7 +54,11 @@ def create(caller: Caller, body: ProjectCreate) -> ProjectOut:
                       answer_type=body.answer_type.model_dump(mode="json"), overlap=body.overlap,
                       reward_cents=body.reward_cents, lease_seconds=body.lease_seconds,
                       priority=body.priority, status="active", created_at=now, updated_at=now,
-                      live=LIVE, live_order=live_order(body.priority, now))
+                      live=LIVE, live_order=live_order(body.priority, now),
+                      # Money (MONEY)
+                      budget_cents=body.budget_cents, budget_remaining_cents=body.budget_cents,
+                      auto_approve_seconds=body.auto_approve_seconds,
+                      rejection_reversal_seconds=body.rejection_reversal_seconds)
     project.save(condition=Project.project_id.does_not_exist())
     return to_out(project)
 
@@ -57,13 +77,20 @@ class Terms:
     answer_type: SingleChoice
     reward_cents: int
     overlap: int
+    # Money (MONEY): whether a budget exists is fixed at creation (its amount is not: it is
+    # never read from here), and so is the auto-approval delay.
+    project_id: str = ""
+    budgeted: bool = False
+    auto_approve_seconds: int = DEFAULT_AUTO_APPROVE_SECONDS
 
 
 @functools.lru_cache(maxsize=4096)
 def terms(project_id: str) -> Terms:
     """A project's fixed terms, read once per process: the answer path needs no project read."""
     project = get(project_id)
-    return Terms(parse_answer_type(project.answer_type), int(project.reward_cents), int(project.overlap))
+    return Terms(parse_answer_type(project.answer_type), int(project.reward_cents), int(project.overlap),
+                 project_id=project.project_id, budgeted=project.budgeted,
+                 auto_approve_seconds=_money_out(project)["auto_approve_seconds"])
 
 
 def get_owned(caller: Caller, project_id: str, consistent: bool = False) -> Project:
@@ -97,6 +124,9 @@ ALLOWED_MOVES = {"active": {"active", "paused", "closed"}, "paused": {"active", 
 
 def update(caller: Caller, project_id: str, body: ProjectUpdate) -> ProjectOut:
     project = get_owned(caller, project_id, consistent=True)
+    if body.budget_cents is not None:  # Money (MONEY): its own conditional write
+        from chalicelib.services import ledger
+        project = ledger.change_budget(project, body.budget_cents)
     status = body.status or project.status
     if status not in ALLOWED_MOVES[project.status]:
         raise Conflict("A closed project cannot be reopened.", code="project_closed")
@@ -124,7 +154,19 @@ def progress(caller: Caller, project_id: str) -> Progress:
                     tasks_complete=sums["tasks_complete"], answers=sums["answers"],
                     leases_outstanding=max(outstanding, 0), rewards_cents=sums["rewards_cents"],
                     last_run_id=project.last_run_id, last_run_at=project.last_run_at,
-                    answers_in_last_run=int(project.last_run_answers or 0))
+                    answers_in_last_run=int(project.last_run_answers or 0), **_money_progress(project, sums))
+
+
+def _money_progress(project: Project, sums: dict) -> dict:
+    """Money (MONEY): reviews and spending from the counters, the budget from the project."""
+    budget, remaining = project.budget_cents, project.budget_remaining_cents
+    reserved = None if budget is None else int(budget) - int(remaining) - sums["paid_cents"]
+    return dict(approved=sums["approved"], rejected=sums["rejected"],
+                awaiting_review=max(sums["answers"] - sums["approved"] - sums["rejected"], 0),
+                paid_cents=sums["paid_cents"], bonus_cents=sums["bonus_cents"],
+                budget_cents=None if budget is None else int(budget),
+                budget_reserved_cents=None if reserved is None else max(reserved, 0),
+                budget_remaining_cents=None if remaining is None else int(remaining))
 
 
 def request_aggregation(caller: Caller, project_id: str) -> AggregationQueued:

@@ -22,7 +22,7 @@ from chalicelib.models.base import connection, failed_conditions, now_ms
 from chalicelib.models.tasks import ANSWERED
 from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.work import AnswerIn, AnswerReceipt, LeaseOut, Released
-from chalicelib.services import counters, leases, projects
+from chalicelib.services import counters, leases, ledger, projects, review
 
 TASK_PAGE = 50  # open tasks read per query when looking for work
 PAGES_PER_PROJECT = 3
@@ -81,13 +81,18 @@ def _try_lease(worker_id: str, project: Project, task: Task) -> LeaseOut | None:
                     condition=Assignment.worker_id.does_not_exist() | (Assignment.state == "released")
                     | ((Assignment.state == "leased") & (Assignment.expires_at < now)))
             counters.add_in(tx, project.project_id, leases_granted=1, leases_expired=int(reclaimed))
+            if not reclaimed:  # a reclaimed slot keeps the reservation of the lease that expired
+                ledger.reserve_in(tx, project, int(project.reward_cents))
     except TransactWriteError as error:
-        # The put comes before the updates: the assignment is item 0, the task item 1.
+        # The put comes before the updates: the assignment is item 0, the task item 1 (the
+        # project's budget, when reserved, is the last).
         assignment_failed, task_failed = (failed_conditions(error) + [False, False])[:2]
         if task_failed:
             return None  # another worker took the slot first
         if assignment_failed:
             raise AlreadyAnswered() from None  # or holds a live lease taken concurrently
+        if ledger.budget_failed(error):
+            raise ledger.BudgetExhausted() from None
         raise
     return _lease_out(project, task, lease_id, expires_at)
 
@@ -122,6 +127,8 @@ def lease_task(caller: Caller, project_id: str, task_id: str) -> LeaseOut:
             lease = _try_lease(caller.owner_id, project, task)
         except AlreadyAnswered:
             raise Conflict("You have already answered this task.", code="already_answered") from None
+        except ledger.BudgetExhausted:
+            raise ledger.budget_exhausted_error(project_id) from None
         if lease:
             return lease
         task = Task.get(project_id, task_id, consistent_read=True)
@@ -146,23 +153,35 @@ def next_lease(caller: Caller, project_id: str | None) -> LeaseOut:
     workers asking at once do not all race for the same slot."""
     worker = caller.owner_id
     for project in _candidate_projects(project_id):
-        start = None
-        for _ in range(PAGES_PER_PROJECT):
-            page = Task.open_tasks.query(project.project_id, limit=TASK_PAGE, last_evaluated_key=start)
-            candidates = list(page)
-            random.shuffle(candidates)
-            for task in candidates:
-                try:
-                    lease = _try_lease(worker, project, task)
-                except AlreadyAnswered:
-                    continue
-                if lease:
-                    return lease
-            start = page.last_evaluated_key
-            if not start:
-                break
+        try:
+            lease = _lease_in_project(worker, project)
+        except ledger.BudgetExhausted:
+            continue  # its budget cannot pay another answer: other projects may
+        if lease:
+            return lease
     raise NotFound("No task is available for you right now; ask again later.",
                    code="no_task_available", details={"retry_after_seconds": 30})
+
+
+def _lease_in_project(worker: str, project: Project) -> LeaseOut | None:
+    if project.budgeted and int(project.budget_remaining_cents) < int(project.reward_cents):
+        return None  # spent (a cheap first look; the lease transaction is what enforces it)
+    start = None
+    for _ in range(PAGES_PER_PROJECT):
+        page = Task.open_tasks.query(project.project_id, limit=TASK_PAGE, last_evaluated_key=start)
+        candidates = list(page)
+        random.shuffle(candidates)
+        for task in candidates:
+            try:
+                lease = _try_lease(worker, project, task)
+            except AlreadyAnswered:
+                continue
+            if lease:
+                return lease
+        start = page.last_evaluated_key
+        if not start:
+            break
+    return None
 
 
 def _own_assignment(caller: Caller, lease_id: str) -> tuple[leases.LeaseRef, Assignment]:
@@ -202,7 +221,8 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
     gold = assignment.known_answer is not None
     correct = int(gold and answer == assignment.known_answer)
     slot = ref.slot
-    worker_actions = [WorkerStats.answers.add(1), WorkerStats.earned_cents.add(reward),
+    # The reward is pending until the answer is reviewed (services.review).
+    worker_actions = [WorkerStats.answers.add(1), WorkerStats.pending_cents.add(reward),
                       WorkerStats.gold_answers.add(int(gold)), WorkerStats.gold_correct.add(correct)]
     try:
         with TransactWrite(connection=connection()) as tx:
@@ -213,7 +233,9 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
                       actions=[Assignment.state.set("submitted"), Assignment.answer.set(answer),
                                Assignment.submitted_at.set(now), Assignment.reward_cents.set(reward),
                                Assignment.time_spent_ms.set(body.time_spent_ms),
-                               Assignment.answer_shard.set(leases.answer_shard(ref.project_id, ref.task_id))],
+                               Assignment.answer_shard.set(leases.answer_shard(ref.project_id, ref.task_id)),
+                               *[getattr(Assignment, name).set(value) for name, value in
+                                 review.review_index_keys(terms.auto_approve_seconds, now).items()]],
                       condition=(Assignment.lease_id == lease_id) & (Assignment.state == "leased"))
             counters.add_in(tx, ref.project_id, answers=1, rewards_cents=reward)
             tx.update(WorkerStats(caller.owner_id, ALL_PROJECTS), actions=worker_actions)
@@ -253,6 +275,8 @@ def release(caller: Caller, lease_id: str) -> Released:
             tx.update(assignment, actions=[Assignment.state.set("released")],
                       condition=(Assignment.lease_id == lease_id) & (Assignment.state == "leased"))
             counters.add_in(tx, ref.project_id, leases_released=1)
+            terms = projects.terms(ref.project_id)
+            ledger.release_in(tx, terms, terms.reward_cents)
     except TransactWriteError as error:
         if not any(failed_conditions(error)):
             raise

@@ -23,4 +23,5 @@ def profile(caller: Caller) -> WorkerProfile:
     return WorkerProfile(
         worker_id=caller.owner_id, answers=int(overall.answers or 0) if overall else 0,
         earned_cents=int(overall.earned_cents or 0) if overall else 0,
+        pending_cents=int(overall.pending_cents or 0) if overall else 0,
         reliability=sum(known) / len(known) if known else None, projects=per_project)

@@ -36,7 +36,7 @@ def counted_once(api, requester, worker, worker_id, project_id):
     assert status == 200
     assert progress["answers"] == 1 and progress["rewards_cents"] == REWARD
     status, me = api.get("/me", worker)
-    assert me["answers"] == 1 and me["earned_cents"] == REWARD
+    assert me["answers"] == 1 and me["pending_cents"] == REWARD  # pending until reviewed
     assert [p["answers"] for p in me["projects"] if p["project_id"] == project_id] == [1]
     task = Task.get(project_id, "t", consistent_read=True)
     assert int(task.answer_count) == 1

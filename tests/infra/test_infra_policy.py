@@ -187,7 +187,7 @@ def run_flow(api, admin, receiver):
 
     status, project = api.post("/projects", req, {
         "title": "Cat or dog?", "answer_type": {"kind": "single_choice", "labels": ["cat", "dog"]},
-        "overlap": 1, "reward_cents": 3})
+        "overlap": 1, "reward_cents": 3, "auto_approve_seconds": 0, "budget_cents": 1000})
     assert status == 201, project
     pid = project["project_id"]
     assert api.get("/projects", req)[0] == 200
@@ -213,6 +213,7 @@ def run_flow(api, admin, receiver):
         answered += 1
     assert api.get(f"/projects/{pid}/progress", req)[1]["answers"] == answered
     assert api.get(f"/projects/{pid}/tasks", req)[0] == 200
+    run_money_flow(api, req, wrk, pid)
     assert api.post(f"/projects/{pid}/aggregate", req)[0] == 202
     hook = f"http://127.0.0.1:{receiver.server_port}/hook"
     assert api.request("PUT", f"/projects/{pid}/webhook", req, {"url": hook})[0] == 200
@@ -247,6 +248,30 @@ def run_flow(api, admin, receiver):
     finally:
         FUNCTION.reset(token)
     assert api.get("/me", "fk_wrk_not-a-key")[0] == 401  # unknown key: authorizer lookup, no item
+
+
+def run_money_flow(api, req, wrk, pid):
+    """Review, bonuses, the ledger, the budget, and the auto-approval pass."""
+    from chalicelib.services import review
+
+    submitted = api.get(f"/projects/{pid}/assignments?state=submitted", req)[1]["items"]
+    assert len(submitted) == 3, submitted
+    mine = [a for a in submitted if a["worker_id"] == submitted[0]["worker_id"]]
+    approve = {"assignment_ids": [submitted[0]["assignment_id"]]}
+    assert api.post("/assignments/approve", req, approve)[1]["items"][0]["ok"]
+    reject = {"assignment_ids": [submitted[1]["assignment_id"]], "reason": "wrong"}
+    assert api.post("/assignments/reject", req, reject)[1]["items"][0]["ok"]
+    bonus = {"worker_id": mine[0]["worker_id"], "cents": 2, "reason": "thanks", "client_token": "b-1"}
+    for _ in range(2):  # the second finds the first
+        assert api.post(f"/projects/{pid}/bonuses", req, bonus)[0] == 201
+    assert api.get("/me/ledger", wrk)[0] == 200
+    assert api.get(f"/projects/{pid}/payments", req)[0] == 200
+    assert api.patch(f"/projects/{pid}", req, {"budget_cents": 2000})[0] == 200
+    token = FUNCTION.set("aggregator")
+    try:
+        assert review.auto_approve_due(deadline=float("inf"))["approved"] >= 1
+    finally:
+        FUNCTION.reset(token)
 
 
 @pytest.mark.parametrize("function", sorted(ROLE_OF))

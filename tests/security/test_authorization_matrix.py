@@ -41,6 +41,8 @@ def body_for(method: str, path: str, operation: dict, ids: dict):
         ("POST", "/leases/{lease_id}/answer"): {"answer": "cat", "time_spent_ms": 10},
         ("POST", "/keys"): {"role": "worker"},
         ("PUT", "/projects/{project_id}/webhook"): {"url": "https://hooks.example.org/foule"},
+        ("POST", "/projects/{project_id}/bonuses"): {"worker_id": ids["other_worker_id"], "cents": 1,
+                                                     "reason": "matrix", "client_token": "m-1"},
     }
     return known.get((method, path), {})
 
