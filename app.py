@@ -15,10 +15,11 @@ from chalicelib.schemas.common import PageQuery
 from chalicelib.schemas.keys import KeyCreate, KeyCreated
 from chalicelib.schemas.projects import (AggregationQueued, Progress, ProjectCreate, ProjectOut,
                                          ProjectPage, ProjectUpdate)
+from chalicelib.schemas.quality import BlockIn, WorkerDetail, WorkerOut, WorkerPage
 from chalicelib.schemas.results import Results
 from chalicelib.schemas.tasks import TaskBatch, TaskBatchResult, TaskDetail, TaskPage
 from chalicelib.schemas.work import AnswerIn, AnswerReceipt, LeaseOut, NextTaskRequest, Released, WorkerProfile
-from chalicelib.services import projects, publishing, tasks, work, workers
+from chalicelib.services import projects, publishing, quality, tasks, work, workers
 from chalicelib.settings import settings
 
 app = Chalice(app_name="foule")
@@ -95,6 +96,43 @@ def run_results(caller, project_id, run_id):
            status=202, summary="Ask for an aggregation run on the next scheduler pass")
 def request_aggregation(caller, project_id):
     return projects.request_aggregation(caller, project_id)
+
+
+# --- Requesters: their workers' quality (QUALITY) ---------------------------------------
+@api.route("/projects/{project_id}/workers", "GET", roles=REQUESTER, query=PageQuery, response=WorkerPage,
+           summary="The project's workers with answers, gold accuracy, agreement, reliability, blocks")
+def list_workers(caller, project_id, query):
+    return quality.list_page(caller, project_id, query.limit, query.cursor)
+
+
+@api.route("/projects/{project_id}/workers/{worker_id}", "GET", roles=REQUESTER, response=WorkerDetail,
+           summary="One worker of the project, with its reliability across projects")
+def read_worker(caller, project_id, worker_id):
+    return quality.read(caller, project_id, worker_id)
+
+
+@api.route("/projects/{project_id}/workers/{worker_id}/block", "PUT", roles=REQUESTER, body=BlockIn,
+           response=WorkerOut, summary="Block a worker from this project, for a duration or for good")
+def block_worker(caller, project_id, worker_id, body):
+    return quality.block(caller, project_id, worker_id, body)
+
+
+@api.route("/projects/{project_id}/workers/{worker_id}/block", "DELETE", roles=REQUESTER, response=WorkerOut,
+           summary="Unblock a worker")
+def unblock_worker(caller, project_id, worker_id):
+    return quality.unblock(caller, project_id, worker_id)
+
+
+@api.route("/projects/{project_id}/workers/{worker_id}/exclude", "PUT", roles=REQUESTER, response=WorkerOut,
+           summary="Leave the worker's answers out of the next aggregation runs")
+def exclude_worker(caller, project_id, worker_id):
+    return quality.exclude(caller, project_id, worker_id, True)
+
+
+@api.route("/projects/{project_id}/workers/{worker_id}/exclude", "DELETE", roles=REQUESTER, response=WorkerOut,
+           summary="Count the worker's answers in aggregation again")
+def include_worker(caller, project_id, worker_id):
+    return quality.exclude(caller, project_id, worker_id, False)
 
 
 # --- Workers ------------------------------------------------------------------------------

@@ -69,7 +69,9 @@ tasks = [SimpleNamespace(task_id=f"t{i:07d}", payload={"i": i}, known_answer=tru
 rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 aggregator.load_answers = lambda project_id: rows
 aggregator.Task = SimpleNamespace(query=lambda *a, **k: iter(tasks))
-aggregator.store_results = aggregator.store_reliability = aggregator.mark_run = lambda *a, **k: None
+aggregator.store_results = aggregator.mark_run = lambda *a, **k: None
+aggregator.quality = SimpleNamespace(without_excluded=lambda project, answers: (answers, {}),
+                                     after_run=lambda *a, **k: None)
 sizes = {}
 publishing.publish_run = lambda project_id, run_id, files, manifest: sizes.update({k: len(v) for k, v in files.items()})
 project = SimpleNamespace(project_id="p-mem", answer_type={"labels": labels}, aggregation_method=None)

@@ -4,6 +4,7 @@ from pydantic import Field
 
 from chalicelib.schemas.answers import AnswerType
 from chalicelib.schemas.common import Body, Cursor, Out
+from chalicelib.schemas.quality import MAX_RULES, Rule
 
 ProjectStatus = Literal["active", "paused", "closed"]
 
@@ -16,11 +17,16 @@ class ProjectCreate(Body):
     reward_cents: int = Field(0, ge=0, le=100_000, description="Paid per accepted answer, in cents")
     lease_seconds: int = Field(600, ge=10, le=86_400, description="How long a worker holds a task")
     priority: int = Field(0, ge=-1000, le=1000, description="Higher is served to workers first")
+    # QUALITY
+    rules: list[Rule] = Field(default_factory=list, max_length=MAX_RULES,
+                              description="Quality rules, evaluated per worker (see Rule)")
 
 
 class ProjectUpdate(Body):
     status: ProjectStatus | None = Field(None, description="Pause, resume or close (final)")
     priority: int | None = Field(None, ge=-1000, le=1000)
+    # QUALITY
+    rules: list[Rule] | None = Field(None, max_length=MAX_RULES, description="Replaces the rules")
 
 
 class ProjectOut(Out):
@@ -36,6 +42,8 @@ class ProjectOut(Out):
     created_at: int = Field(description="Epoch milliseconds")
     updated_at: int
     last_run_id: str | None = None
+    # QUALITY
+    rules: list[Rule] = Field(default_factory=list)
 
 
 class ProjectPage(Out):

@@ -33,10 +33,10 @@ import numpy as np
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import aggregation
-from chalicelib.models import Assignment, Project, Task, TaskResult, WorkerStats
+from chalicelib.models import Assignment, Project, Task, TaskResult
 from chalicelib.models.aggregation_lock import ProjectAggregation
 from chalicelib.models.base import now_ms
-from chalicelib.services import counters, publishing
+from chalicelib.services import counters, publishing, quality
 from chalicelib.settings import settings
 
 log = logging.getLogger("foule.aggregator")
@@ -192,6 +192,7 @@ def aggregate_project(project: Project, *, run_id: str | None = None,
 def _run(project: Project, run_id: str, created_at: int, salt: str) -> dict:
     project_id = project.project_id
     answers = load_answers(project_id)
+    answers, worker_records = quality.without_excluded(project, answers)  # QUALITY
     tasks = {t.task_id: t for t in Task.query(project_id, attributes_to_get=["task_id", "known_answer", "payload"])}
     labels = project.answer_type["labels"]
     label_index = {label: i for i, label in enumerate(labels)}
@@ -233,7 +234,8 @@ def _run(project: Project, run_id: str, created_at: int, salt: str) -> dict:
                                                     "gold_accuracy", "reliability"]),
              "answers.jsonl.gz": gzip.compress(raw_answers(answers, salt), mtime=0)}
     store_results(project_id, run_id, rows)
-    store_reliability(project_id, run_id, worker_ids, result.worker_reliability)
+    quality.after_run(project, run_id, answers, worker_records,  # QUALITY: figures and rules
+                      {r["task_id"]: r["label"] for r in rows}, dict(zip(worker_ids, result.worker_reliability)))
     publishing.publish_run(project_id, run_id, files, {
         "format_version": FORMAT_VERSION, "created_at": created_at, "created_at_iso": created_iso,
         "method": method, "parameters": {"labels": labels, "gold_tasks": int((known >= 0).sum()),
@@ -292,12 +294,6 @@ def store_results(project_id: str, run_id: str, rows: list[dict]) -> None:
             writer.save(TaskResult(project_id, row["task_id"], label=row["label"],
                                    confidence=row["confidence"], answer_count=row["answer_count"],
                                    gold=int(row["gold"]), run_id=run_id))
-
-
-def store_reliability(project_id: str, run_id: str, worker_ids: list[str], reliability) -> None:
-    for worker_id, value in zip(worker_ids, reliability):
-        WorkerStats(worker_id, project_id).update(actions=[
-            WorkerStats.reliability.set(round(float(value), 6)), WorkerStats.reliability_run_id.set(run_id)])
 
 
 def mark_run(project: Project, run_id: str, created_at: int, answers: int) -> None:

@@ -12,7 +12,7 @@ from chalicelib.models.base import now_ms
 from chalicelib.schemas.answers import SingleChoice, parse_answer_type
 from chalicelib.schemas.projects import (AggregationQueued, Progress, ProjectCreate, ProjectOut,
                                          ProjectPage, ProjectUpdate)
-from chalicelib.services import counters, paging
+from chalicelib.services import counters, paging, rules
 
 LIVE = "live"
 
@@ -28,7 +28,8 @@ def to_out(project: Project) -> ProjectOut:
                       overlap=int(project.overlap), reward_cents=int(project.reward_cents),
                       lease_seconds=int(project.lease_seconds), priority=int(project.priority),
                       status=project.status, created_at=int(project.created_at),
-                      updated_at=int(project.updated_at), last_run_id=project.last_run_id)
+                      updated_at=int(project.updated_at), last_run_id=project.last_run_id,
+                      rules=project.rules or [])  # QUALITY
 
 
 def create(caller: Caller, body: ProjectCreate) -> ProjectOut:
@@ -38,7 +39,8 @@ def create(caller: Caller, body: ProjectCreate) -> ProjectOut:
                       answer_type=body.answer_type.model_dump(mode="json"), overlap=body.overlap,
                       reward_cents=body.reward_cents, lease_seconds=body.lease_seconds,
                       priority=body.priority, status="active", created_at=now, updated_at=now,
-                      live=LIVE, live_order=live_order(body.priority, now))
+                      live=LIVE, live_order=live_order(body.priority, now),
+                      rules=[r.model_dump(mode="json") for r in body.rules])  # QUALITY
     project.save(condition=Project.project_id.does_not_exist())
     return to_out(project)
 
@@ -103,6 +105,9 @@ def update(caller: Caller, project_id: str, body: ProjectUpdate) -> ProjectOut:
     priority = project.priority if body.priority is None else body.priority
     actions = [Project.status.set(status), Project.priority.set(priority),
                Project.updated_at.set(now_ms())]
+    if body.rules is not None:  # QUALITY
+        actions.append(Project.rules.set([r.model_dump(mode="json") for r in body.rules]))
+        rules.forget(project_id)
     # A closed project stays in the live index until the aggregator has published its last
     # answers; the aggregator then removes it.
     actions.append(Project.live_order.set(live_order(int(priority), int(project.created_at))))
