@@ -4,9 +4,9 @@ import threading
 
 import pytest
 
-from chalicelib.models import WorkerStats
+from chalicelib.models import Assignment, WorkerStats
 from chalicelib.models.workers import FOREVER
-from chalicelib.schemas.quality import Rule
+from chalicelib.schemas.quality import Rule, review_available
 from chalicelib.services import rules
 from tests.test_quality import answer, run_aggregator
 
@@ -35,6 +35,7 @@ def worker_row(api, requester, project_id, worker_id):
     ({**GOLD_RULE, "measure": "skipped_in_row", "value": 2.5}, "rules.0"),
     ({**GOLD_RULE, "min_answers": -1}, "rules.0.min_answers"),
     ({**GOLD_RULE, "then": "block"}, "rules.0.then"),                          # a typo is an error
+    *([] if review_available() else [({**GOLD_RULE, "action": "reject_pending"}, "rules.0")]),
 ])
 def test_a_bad_rule_is_a_clear_400(api, requester, rule, where):
     body = {"title": "x", "answer_type": {"kind": "single_choice", "labels": ["cat", "dog"]}, "rules": [rule]}
@@ -194,3 +195,18 @@ def test_scheduled_rules_exclude_a_disagreeing_worker_and_block_a_too_fast_one(
     # The next run leaves the excluded worker's answers out.
     api.post(f"/projects/{project_id}/aggregate", requester)
     assert run_aggregator()[project_id]["answers"] == 8
+
+
+@pytest.mark.skipif(not review_available(), reason="needs chalicelib.services.review (MONEY's branch)")
+def test_reject_pending_rule_rejects_the_workers_submitted_answers(api, make_project, add_tasks, new_key):
+    rule = {**GOLD_RULE, "min_answers": 2, "action": "reject_pending"}
+    project_id = gold_project(make_project, add_tasks, [rule], n_real=2)
+    worker, worker_id = new_key("worker")
+    answer(api, worker, project_id, "t0", "cat")
+    answer(api, worker, project_id, "g0", "dog")
+    states = lambda: {a.task_id: a.state for a in Assignment.by_worker.query(worker_id)}  # noqa: E731
+    assert set(states().values()) == {"submitted"}
+    answer(api, worker, project_id, "g1", "dog")  # 0/2 gold: fires
+    assert states() == {"t0": "rejected", "g0": "rejected", "g1": "rejected"}
+    answer(api, worker, project_id, "t1", "cat")  # fired once: a later answer waits for review
+    assert states()["t1"] == "submitted"

@@ -132,8 +132,13 @@ def fire(project_id: str, worker_id: str, rule: Rule, value: float) -> bool:
     elif rule.action == "exclude":
         fired = _conditional(stats, mark + [WorkerStats.excluded.set(True),
                                             WorkerStats.exclude_reason.set(reason)], not_fired)
-    else:
-        raise ValueError(f"unknown action {rule.action!r}")
+    else:  # reject_pending: marked first, so that the rejections happen once per crossing
+        fired = _conditional(stats, mark, not_fired)
+        if fired:
+            from chalicelib.services import review
+
+            review.reject_pending_of_worker(project_id, worker_id, rule.message or (
+                f"Rejected by a rule of this project: {rule.measure} {rule.comparison} {rule.value:g}."))
     if fired:
         log.info("rule %s fired for %s on %s: %s=%s -> %s", rule.rule_id, worker_id, project_id,
                  rule.measure, value, rule.action)
