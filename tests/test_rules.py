@@ -210,3 +210,18 @@ def test_reject_pending_rule_rejects_the_workers_submitted_answers(api, make_pro
     assert states() == {"t0": "rejected", "g0": "rejected", "g1": "rejected"}
     answer(api, worker, project_id, "t1", "cat")  # fired once: a later answer waits for review
     assert states()["t1"] == "submitted"
+
+
+def test_a_single_too_fast_answer_blocks_after_n_answers(api, requester, make_project, add_tasks, new_key):
+    rule = {"measure": "answer_seconds", "comparison": "<", "value": 1, "min_answers": 2,
+            "action": "block", "duration_seconds": 600}
+    project_id = make_project(overlap=1, rules=[rule])
+    add_tasks(project_id, [{"task_id": f"t{i}", "payload": {}} for i in range(4)])
+    worker, worker_id = new_key("worker")
+    answer(api, worker, project_id, "t0", "cat", 300)  # fast, but only 1 answer
+    answer(api, worker, project_id, "t1", "cat", 5000)
+    answer(api, worker, project_id, "t2", "cat")  # no time reported: not measured
+    assert not worker_row(api, requester, project_id, worker_id)["blocked"]
+    answer(api, worker, project_id, "t3", "cat", 200)
+    row = worker_row(api, requester, project_id, worker_id)
+    assert row["blocked"] and row["block_reason"] == "rule:answer_seconds"

@@ -7,13 +7,13 @@ from pydantic import Field, model_validator
 
 from chalicelib.schemas.common import Body, Cursor, Out
 
-Measure = Literal["gold_accuracy", "agreement", "median_answer_seconds", "skipped_in_row"]
+Measure = Literal["gold_accuracy", "agreement", "median_answer_seconds", "answer_seconds", "skipped_in_row"]
 Comparison = Literal["<", "<=", ">", ">="]
 Action = Literal["block", "exclude", "reject_pending"]
 MAX_RULES = 20
 # Measures evaluated when an answer (or a skip) arrives, from the worker's counters alone; the
 # others need the answers of an aggregation run and are evaluated by the scheduled function.
-CHEAP_MEASURES = ("gold_accuracy", "skipped_in_row")
+CHEAP_MEASURES = ("gold_accuracy", "answer_seconds", "skipped_in_row")
 SHARES = ("gold_accuracy", "agreement")
 
 
@@ -33,12 +33,14 @@ class Rule(Body):
     min_answers counts the answers the measure is computed from: gold answers for
     gold_accuracy, answers compared with the published result for agreement, answers with a
     reported time for median_answer_seconds, and all the worker's answers in the project for
-    skipped_in_row (0 lets a worker who only ever skips be caught).
+    answer_seconds and skipped_in_row (0 lets a worker who only ever skips be caught).
     """
 
     measure: Measure = Field(description="gold_accuracy and agreement are shares in 0..1; "
-                             "median_answer_seconds catches too-fast answers; skipped_in_row "
-                             "counts leases given back or let expire since the last answer")
+                             "median_answer_seconds (over the worker's answers) and "
+                             "answer_seconds (the answer just received) catch too-fast answers; "
+                             "skipped_in_row counts leases given back or let expire since the "
+                             "last answer")
     comparison: Comparison
     value: float = Field(ge=0, description="The threshold")
     min_answers: int = Field(0, ge=0, le=100_000, description="Evaluated only after this many answers")

@@ -1,9 +1,10 @@
 """A project's rules: "when <measure> <comparison> <value> after at least <n> answers then
 <action> [for <duration>]" (chalicelib.schemas.quality.Rule), evaluated per worker.
 
-When: the cheap measures (gold accuracy, leases skipped in a row) right after an answer or a
-skip (`after_answer`, from the work path); every measure after each aggregation run, on the
-run's figures (chalicelib.services.quality.after_run).
+When: the cheap measures (gold accuracy, one answer's time, leases skipped in a row) right
+after an answer or a skip (`after_answer`, from the work path); every measure but a single
+answer's time after each aggregation run, on the run's figures
+(chalicelib.services.quality.after_run).
 
 Once per crossing: a rule fires when its condition starts to hold, records its id in the
 worker's `rules_fired` with a conditional write (so two answers racing fire it once), and
@@ -64,6 +65,7 @@ class Measures:
     compared: int
     median_seconds: float | None
     timed: int
+    answer_seconds: float | None = None  # the answer just received, when evaluated for it
 
     @classmethod
     def of(cls, stats: WorkerStats, timed: int = 0) -> "Measures":
@@ -79,6 +81,8 @@ class Measures:
             return float(self.skipped_in_row), self.answers
         if name == "agreement":
             return self.agreement, self.compared
+        if name == "answer_seconds":
+            return self.answer_seconds, self.answers
         return self.median_seconds, self.timed
 
 
@@ -150,9 +154,11 @@ def rearm(project_id: str, worker_id: str, rule: Rule) -> None:
                  WorkerStats.rules_fired.contains(rule.rule_id))
 
 
-def after_answer(project: Project | str, worker_id: str, stats: WorkerStats | None = None) -> list[str]:
-    """The cheap rules, right after an answer or a skip was recorded. Never raises: the answer
-    is already acknowledged, and the scheduled evaluation catches up on anything missed."""
+def after_answer(project: Project | str, worker_id: str, stats: WorkerStats | None = None,
+                 answer_seconds: float | None = None) -> list[str]:
+    """The cheap rules, right after an answer (taking `answer_seconds`, its reported time) or a
+    skip was recorded. Never raises: the answer is already acknowledged, and the scheduled
+    evaluation catches up on gold accuracy and skips."""
     project_id = project if isinstance(project, str) else project.project_id
     try:
         rules = cached_rules(project_id) if isinstance(project, str) else project_rules(project)
@@ -161,8 +167,9 @@ def after_answer(project: Project | str, worker_id: str, stats: WorkerStats | No
             return []
         if stats is None:
             stats = WorkerStats.get(worker_id, project_id, consistent_read=True)
-        return evaluate(project_id, worker_id, rules, Measures.of(stats), set(stats.rules_fired or ()),
-                        cheap_only=True)
+        measures = Measures.of(stats)
+        measures.answer_seconds = answer_seconds
+        return evaluate(project_id, worker_id, rules, measures, set(stats.rules_fired or ()), cheap_only=True)
     except Exception:  # noqa: BLE001 - see the docstring
         log.exception("rules after an answer of %s on %s failed", worker_id, project_id)
         return []

@@ -227,7 +227,8 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
             return _receipt(latest)
         raise Conflict("This lease has expired; its slot may have gone to another worker.",
                        code="lease_expired") from None
-    rules.after_answer(ref.project_id, caller.owner_id)  # QUALITY: the cheap rules
+    rules.after_answer(ref.project_id, caller.owner_id,  # QUALITY: the cheap rules
+                       answer_seconds=None if body.time_spent_ms is None else body.time_spent_ms / 1000)
     task = Task.get(ref.project_id, ref.task_id, consistent_read=True,
                     attributes_to_get=["project_id", "task_id", "answer_count", "open_project"])
     if int(task.answer_count) >= terms.overlap and task.open_project:
