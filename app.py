@@ -16,12 +16,13 @@ from chalicelib.schemas.keys import KeyCreate, KeyCreated
 from chalicelib.schemas.ledger import BonusIn, BonusOut, LedgerPage, PaymentPage
 from chalicelib.schemas.projects import (AggregationQueued, Progress, ProjectCreate, ProjectOut,
                                          ProjectPage, ProjectUpdate)
+from chalicelib.schemas.quality import BlockIn, WorkerDetail, WorkerOut, WorkerPage
 from chalicelib.schemas.results import Results
 from chalicelib.schemas.review import ApproveIn, AssignmentPage, AssignmentQuery, RejectIn, ReviewResults
 from chalicelib.schemas.tasks import TaskBatch, TaskBatchResult, TaskDetail, TaskPage
 from chalicelib.schemas.webhooks import DeliveryOut, DeliveryPage, WebhookCreated, WebhookIn, WebhookOut, WebhookRemoved
 from chalicelib.schemas.work import AnswerIn, AnswerReceipt, LeaseOut, NextTaskRequest, Released, WorkerProfile
-from chalicelib.services import ledger, projects, publishing, review, tasks, webhooks, work, workers
+from chalicelib.services import ledger, projects, publishing, quality, review, tasks, webhooks, work, workers
 from chalicelib.settings import settings
 
 app = Chalice(app_name="foule")
@@ -130,6 +131,43 @@ def list_webhook_deliveries(caller, project_id, query):
            summary="Send a delivery again now (the same event); a double click sends it once")
 def replay_webhook_delivery(caller, project_id, delivery_id):
     return webhooks.replay(caller, project_id, delivery_id)
+
+
+# --- Requesters: their workers' quality (QUALITY) ---------------------------------------
+@api.route("/projects/{project_id}/workers", "GET", roles=REQUESTER, query=PageQuery, response=WorkerPage,
+           summary="The project's workers with answers, gold accuracy, agreement, reliability, blocks")
+def list_workers(caller, project_id, query):
+    return quality.list_page(caller, project_id, query.limit, query.cursor)
+
+
+@api.route("/projects/{project_id}/workers/{worker_id}", "GET", roles=REQUESTER, response=WorkerDetail,
+           summary="One worker of the project, with its reliability across projects")
+def read_worker(caller, project_id, worker_id):
+    return quality.read(caller, project_id, worker_id)
+
+
+@api.route("/projects/{project_id}/workers/{worker_id}/block", "PUT", roles=REQUESTER, body=BlockIn,
+           response=WorkerOut, summary="Block a worker from this project, for a duration or for good")
+def block_worker(caller, project_id, worker_id, body):
+    return quality.block(caller, project_id, worker_id, body)
+
+
+@api.route("/projects/{project_id}/workers/{worker_id}/block", "DELETE", roles=REQUESTER, response=WorkerOut,
+           summary="Unblock a worker")
+def unblock_worker(caller, project_id, worker_id):
+    return quality.unblock(caller, project_id, worker_id)
+
+
+@api.route("/projects/{project_id}/workers/{worker_id}/exclude", "PUT", roles=REQUESTER, response=WorkerOut,
+           summary="Leave the worker's answers out of the next aggregation runs")
+def exclude_worker(caller, project_id, worker_id):
+    return quality.exclude(caller, project_id, worker_id, True)
+
+
+@api.route("/projects/{project_id}/workers/{worker_id}/exclude", "DELETE", roles=REQUESTER, response=WorkerOut,
+           summary="Count the worker's answers in aggregation again")
+def include_worker(caller, project_id, worker_id):
+    return quality.exclude(caller, project_id, worker_id, False)
 
 
 # --- Workers ------------------------------------------------------------------------------

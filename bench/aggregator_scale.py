@@ -97,7 +97,10 @@ def tasks_query(project_id, attributes_to_get=None):
 aggregator.settings = dataclasses.replace(aggregator.settings, counter_shards=shards)
 aggregator.Assignment = SimpleNamespace(answers_by_project=SimpleNamespace(query=answers_query))
 aggregator.Task = SimpleNamespace(query=tasks_query)
-aggregator.store_results = aggregator.store_reliability = aggregator.mark_run = lambda *a, **k: None
+aggregator.store_results = aggregator.mark_run = lambda *a, **k: None
+if hasattr(aggregator, "quality"):  # worker records: the store is not there
+    aggregator.quality = SimpleNamespace(without_excluded=lambda project, answers: (answers, {}),
+                                         after_run=lambda *a, **k: None)
 if hasattr(aggregator, "webhooks"):
     aggregator.webhooks = SimpleNamespace(record_publication=lambda *a: None, first_attempt=lambda d: None)
 sizes = {}

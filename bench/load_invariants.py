@@ -20,12 +20,16 @@ class Ack:
     reward_cents: int
 
 
+# An answer, whatever its review: awaiting it, approved (paid) or rejected.
+ANSWERED_STATES = ("submitted", "approved", "rejected")
+
+
 def stored_answers(project_ids: list[str]) -> list:
     from chalicelib.models import Assignment
 
     wanted = set(project_ids)
     return [a for a in Assignment.scan(consistent_read=True)
-            if a.project_id in wanted and a.state == "submitted"]
+            if a.project_id in wanted and a.state in ANSWERED_STATES]
 
 
 def check_invariants(api_url: str, requester: str, workers: dict[str, str], project_ids: list[str],
@@ -71,9 +75,10 @@ def check_invariants(api_url: str, requester: str, workers: dict[str, str], proj
                                                  and c == overlap), progress
     for key, worker_id in workers.items():
         me = requests.get(f"{api_url}/me", headers={"Authorization": f"Bearer {key}"}, timeout=60).json()
-        everywhere = [a for a in Assignment.by_worker.query(worker_id) if a.state == "submitted"]
-        assert (me["answers"], me["earned_cents"]) == \
-            (len(everywhere), sum(int(a.reward_cents) for a in everywhere)), (worker_id, me)
+        everywhere = [a for a in Assignment.by_worker.query(worker_id) if a.state in ANSWERED_STATES]
+        owed = sum(int(a.reward_cents) for a in everywhere if a.state != "rejected")
+        # Approved rewards are earned, the others pending review: each counted once, in one of them.
+        assert (me["answers"], me["earned_cents"] + me["pending_cents"]) == (len(everywhere), owed), (worker_id, me)
         here = Counter(a.project_id for a in stored if a.worker_id == worker_id)
         for entry in me["projects"]:
             if entry["project_id"] in project_ids:

@@ -60,6 +60,8 @@ class Project(Model):
     last_run_id = UnicodeAttribute(null=True)
     last_run_at = NumberAttribute(null=True)
     last_run_answers = NumberAttribute(default=0)
+    # QUALITY: the rules (pydantic Rule objects, dumped), validated when set.
+    rules = JSONAttribute(null=True)
 
     by_owner = ProjectsByOwner()
     live_projects = LiveProjects()

@@ -1,9 +1,27 @@
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import (BooleanAttribute, NumberAttribute, UnicodeAttribute,
+                                 UnicodeSetAttribute)
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.models.base import meta
 
 ALL_PROJECTS = "*"
+FOREVER = 2**53  # blocked_until of a block "for good" (epoch ms no clock reaches)
+
+
+class WorkersByScope(GlobalSecondaryIndex):
+    """A project's workers (scope = project id), in worker-id order, for the requester's listing.
+
+    Keys only: the index is written when a worker's record for a project is created, not on
+    every answer that updates the record, so a busy project costs the index nothing more.
+    """
+
+    class Meta:
+        index_name = "by_scope"
+        projection = KeysOnlyProjection()
+
+    scope = UnicodeAttribute(hash_key=True)
+    worker_id = UnicodeAttribute(range_key=True)
 
 
 class WorkerStats(Model):
@@ -27,3 +45,16 @@ class WorkerStats(Model):
     gold_correct = NumberAttribute(default=0)
     reliability = NumberAttribute(null=True)
     reliability_run_id = UnicodeAttribute(null=True)
+    # QUALITY (chalicelib.services.quality and rules): written only there.
+    model_reliability = NumberAttribute(null=True)  # the aggregation method's P(correct)
+    agreement = NumberAttribute(null=True)  # share of answers equal to the published label
+    agreement_answers = NumberAttribute(null=True)  # answers that share was measured on
+    median_answer_seconds = NumberAttribute(null=True)
+    blocked_until = NumberAttribute(null=True)  # epoch ms; FOREVER = for good
+    block_reason = UnicodeAttribute(null=True)  # "requester" or "rule:<measure>"
+    block_message = UnicodeAttribute(null=True)
+    excluded = BooleanAttribute(null=True)  # answers left out of aggregation
+    exclude_reason = UnicodeAttribute(null=True)
+    rules_fired = UnicodeSetAttribute(null=True)  # ids of rules whose condition holds (fired once)
+
+    by_scope = WorkersByScope()

@@ -4,6 +4,7 @@ from pydantic import Field
 
 from chalicelib.schemas.answers import AnswerType
 from chalicelib.schemas.common import Body, Cursor, Out
+from chalicelib.schemas.quality import MAX_RULES, Rule
 
 ProjectStatus = Literal["active", "paused", "closed"]
 
@@ -34,6 +35,9 @@ class ProjectCreate(Body):
     rejection_reversal_seconds: int = Field(
         DEFAULT_REJECTION_REVERSAL_SECONDS, ge=0, le=90 * 86_400,
         description="How long after a rejection the requester can still approve the answer")
+    # QUALITY
+    rules: list[Rule] = Field(default_factory=list, max_length=MAX_RULES,
+                              description="Quality rules, evaluated per worker (see Rule)")
 
 
 class ProjectUpdate(Body):
@@ -44,6 +48,8 @@ class ProjectUpdate(Body):
         None, ge=0, le=MAX_BUDGET_CENTS,
         description="A new budget for a project created with one; not below what is already "
                     "reserved or spent (409 budget_below_committed)")
+    # QUALITY
+    rules: list[Rule] | None = Field(None, max_length=MAX_RULES, description="Replaces the rules")
 
 
 class ProjectOut(Out):
@@ -65,6 +71,8 @@ class ProjectOut(Out):
         None, description="Budget not yet reserved by leases, answers awaiting review or payments")
     auto_approve_seconds: int = DEFAULT_AUTO_APPROVE_SECONDS
     rejection_reversal_seconds: int = DEFAULT_REJECTION_REVERSAL_SECONDS
+    # QUALITY
+    rules: list[Rule] = Field(default_factory=list)
 
 
 class ProjectPage(Out):

@@ -45,7 +45,11 @@ class Released(Out):
 class WorkerProjectStats(Out):
     project_id: str
     answers: int
-    reliability: float | None
+    reliability: float | None = Field(description="As of the project's latest aggregation run")
+    # QUALITY: a block in force on this project
+    blocked_until: int | None = Field(None, description="Epoch ms; 9007199254740992 = for good")
+    block_reason: str | None = Field(None, description='"requester" or "rule:<measure>"')
+    block_message: str | None = None
 
 
 class WorkerProfile(Out):
@@ -53,5 +57,6 @@ class WorkerProfile(Out):
     answers: int
     earned_cents: int = Field(description="Approved rewards and bonuses")
     pending_cents: int = Field(0, description="Rewards of answers awaiting review")
-    reliability: float | None = Field(description="Mean estimated reliability over projects, once known")
+    reliability: float | None = Field(description="Reliability over projects (the projects' figures "
+                                      "weighted by your answers in each), once known")
     projects: list[WorkerProjectStats]

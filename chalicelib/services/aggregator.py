@@ -34,10 +34,10 @@ import numpy as np
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import aggregation
-from chalicelib.models import Assignment, Project, Task, TaskResult, WorkerStats
+from chalicelib.models import Assignment, Project, Task, TaskResult
 from chalicelib.models.aggregation_lock import ProjectAggregation
 from chalicelib.models.base import now_ms
-from chalicelib.services import counters, publishing, result_files, webhooks
+from chalicelib.services import counters, publishing, quality, result_files, webhooks
 from chalicelib.settings import settings
 
 log = logging.getLogger("foule.aggregator")
@@ -144,6 +144,21 @@ class Answers(NamedTuple):
     submitted_at: np.ndarray  # int64, epoch ms
     time_spent_ms: np.ndarray  # int64, -1 when the worker sent none (it is never negative)
 
+    def without_workers(self, excluded: set[str]) -> "Answers":
+        """These answers minus those of the given workers, ids renumbered (a task answered only
+        by them drops out)."""
+        keep = np.isin(self.worker, [i for i, w in enumerate(self.worker_ids) if w in excluded], invert=True)
+        task, worker = self.task[keep], self.worker[keep]
+        tasks_left, workers_left = np.unique(task), np.unique(worker)
+        task_position = np.zeros(len(self.task_ids), dtype=np.int32)
+        task_position[tasks_left] = np.arange(len(tasks_left), dtype=np.int32)
+        worker_position = np.zeros(len(self.worker_ids), dtype=np.int32)
+        worker_position[workers_left] = np.arange(len(workers_left), dtype=np.int32)
+        return Answers([self.task_ids[i] for i in tasks_left.tolist()],
+                       [self.worker_ids[i] for i in workers_left.tolist()],
+                       task_position[task], worker_position[worker], self.label[keep],
+                       self.submitted_at[keep], self.time_spent_ms[keep])
+
 
 def load_shard(project_id: str, shard: int, label_index: dict) -> tuple:
     """One shard's answers, page by page, into compact arrays; ids numbered in order of
@@ -237,6 +252,7 @@ def _run(project: Project, run_id: str, created_at: int, salt: str) -> dict:
     project_id = project.project_id
     labels = project.answer_type["labels"]
     answers = load_answers(project_id, labels)
+    answers, worker_records = quality.without_excluded(project, answers)  # QUALITY
     payloads, known, payload_fields = load_tasks(project_id, answers.task_ids, labels)
     n, n_tasks, n_workers = len(answers.task), len(answers.task_ids), len(answers.worker_ids)
     t, w, y = answers.task, answers.worker, answers.label
@@ -272,7 +288,8 @@ def _run(project: Project, run_id: str, created_at: int, salt: str) -> dict:
                                                                  "gold_accuracy", "reliability"]),
              "answers.jsonl.gz": result_files.gzipped(result_files.jsonl(raw_answers(answers, labels, aliases)))}
     store_results(project_id, run_id, rows())
-    store_reliability(project_id, run_id, answers.worker_ids, result.worker_reliability)
+    quality.after_run(project, run_id, answers, worker_records, result.labels,  # QUALITY: figures and rules
+                      dict(zip(answers.worker_ids, result.worker_reliability.tolist())))
     manifest = publishing.publish_run(project_id, run_id, files, {
         "format_version": FORMAT_VERSION, "created_at": created_at, "created_at_iso": created_iso,
         "method": method, "parameters": {"labels": labels, "gold_tasks": int((known >= 0).sum()),
@@ -305,12 +322,6 @@ def store_results(project_id: str, run_id: str, rows) -> None:
             writer.save(TaskResult(project_id, row["task_id"], label=row["label"],
                                    confidence=row["confidence"], answer_count=row["answer_count"],
                                    gold=int(row["gold"]), run_id=run_id))
-
-
-def store_reliability(project_id: str, run_id: str, worker_ids: list[str], reliability) -> None:
-    for worker_id, value in zip(worker_ids, reliability):
-        WorkerStats(worker_id, project_id).update(actions=[
-            WorkerStats.reliability.set(round(float(value), 6)), WorkerStats.reliability_run_id.set(run_id)])
 
 
 def mark_run(project: Project, run_id: str, created_at: int, answers: int) -> None:

@@ -14,7 +14,7 @@ from chalicelib.schemas.projects import (DEFAULT_AUTO_APPROVE_SECONDS,
                                          DEFAULT_REJECTION_REVERSAL_SECONDS, AggregationQueued,
                                          Progress, ProjectCreate, ProjectOut, ProjectPage,
                                          ProjectUpdate)
-from chalicelib.services import counters, paging
+from chalicelib.services import counters, paging, rules
 
 LIVE = "live"
 
@@ -31,6 +31,7 @@ def to_out(project: Project) -> ProjectOut:
                       lease_seconds=int(project.lease_seconds), priority=int(project.priority),
                       status=project.status, created_at=int(project.created_at),
                       updated_at=int(project.updated_at), last_run_id=project.last_run_id,
+                      rules=project.rules or [],  # QUALITY
                       **_money_out(project))
 
 
@@ -58,7 +59,8 @@ def create(caller: Caller, body: ProjectCreate) -> ProjectOut:
                       # Money (MONEY)
                       budget_cents=body.budget_cents, budget_remaining_cents=body.budget_cents,
                       auto_approve_seconds=body.auto_approve_seconds,
-                      rejection_reversal_seconds=body.rejection_reversal_seconds)
+                      rejection_reversal_seconds=body.rejection_reversal_seconds,
+                      rules=[r.model_dump(mode="json") for r in body.rules])  # QUALITY
     project.save(condition=Project.project_id.does_not_exist())
     return to_out(project)
 
@@ -133,6 +135,9 @@ def update(caller: Caller, project_id: str, body: ProjectUpdate) -> ProjectOut:
     priority = project.priority if body.priority is None else body.priority
     actions = [Project.status.set(status), Project.priority.set(priority),
                Project.updated_at.set(now_ms())]
+    if body.rules is not None:  # QUALITY
+        actions.append(Project.rules.set([r.model_dump(mode="json") for r in body.rules]))
+        rules.forget(project_id)
     # A closed project stays in the live index until the aggregator has published its last
     # answers; the aggregator then removes it.
     actions.append(Project.live_order.set(live_order(int(priority), int(project.created_at))))

@@ -22,7 +22,7 @@ from chalicelib.models.base import connection, failed_conditions, now_ms
 from chalicelib.models.tasks import ANSWERED
 from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.work import AnswerIn, AnswerReceipt, LeaseOut, Released
-from chalicelib.services import counters, leases, ledger, projects, review
+from chalicelib.services import counters, leases, ledger, projects, review, rules
 
 TASK_PAGE = 50  # open tasks read per query when looking for work
 PAGES_PER_PROJECT = 3
@@ -249,6 +249,8 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
             return _receipt(latest)
         raise Conflict("This lease has expired; its slot may have gone to another worker.",
                        code="lease_expired") from None
+    rules.after_answer(ref.project_id, caller.owner_id,  # QUALITY: the cheap rules
+                       answer_seconds=None if body.time_spent_ms is None else body.time_spent_ms / 1000)
     task = Task.get(ref.project_id, ref.task_id, consistent_read=True,
                     attributes_to_get=["project_id", "task_id", "answer_count", "open_project"])
     if int(task.answer_count) >= terms.overlap and task.open_project:
@@ -277,6 +279,7 @@ def release(caller: Caller, lease_id: str) -> Released:
             counters.add_in(tx, ref.project_id, leases_released=1)
             terms = projects.terms(ref.project_id)
             ledger.release_in(tx, terms, terms.reward_cents)
+        rules.after_answer(ref.project_id, caller.owner_id)  # QUALITY: skipped_in_row
     except TransactWriteError as error:
         if not any(failed_conditions(error)):
             raise

@@ -67,7 +67,7 @@ def answered_once(api, w, responses):
     p = progress(api, w)
     assert (p["answers"], p["rewards_cents"]) == (1, REWARD)
     status, me = api.get("/me", w["holder"])
-    assert (me["answers"], me["earned_cents"]) == (1, REWARD)
+    assert (me["answers"], me["pending_cents"], me["earned_cents"]) == (1, REWARD, 0)  # awaiting review
     assert [a.worker_id for a in stored_answers(w)] == [w["holder_id"]]
 
 

@@ -81,7 +81,7 @@ class Killed(BaseException):
     """The function stops here: not an Exception, so no handler of Foule's catches it."""
 
 
-STEPS = [("aggregator", "load_answers"), ("aggregator", "store_results"), ("aggregator", "store_reliability"),
+STEPS = [("aggregator", "load_answers"), ("aggregator", "store_results"), ("quality", "after_run"),
          ("publishing", "put_json"), ("publishing", "mark_superseded"), ("aggregator", "mark_run")]
 
 
@@ -90,11 +90,11 @@ def test_an_aggregator_killed_at_any_step_leaves_a_complete_snapshot(api, reques
                                                                      module, step):
     from chalicelib.models.aggregation_lock import ProjectAggregation
     from chalicelib.models.base import now_ms
-    from chalicelib.services import aggregator, publishing
+    from chalicelib.services import aggregator, publishing, quality
 
     project_id, answers = answered
     first = aggregate(project_id)["run_id"]
-    target = {"aggregator": aggregator, "publishing": publishing}[module]
+    target = {"aggregator": aggregator, "publishing": publishing, "quality": quality}[module]
     real = getattr(target, step)
     released = aggregator.release
 

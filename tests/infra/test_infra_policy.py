@@ -187,7 +187,8 @@ def run_flow(api, admin, receiver):
 
     status, project = api.post("/projects", req, {
         "title": "Cat or dog?", "answer_type": {"kind": "single_choice", "labels": ["cat", "dog"]},
-        "overlap": 1, "reward_cents": 3, "auto_approve_seconds": 0, "budget_cents": 1000})
+        "overlap": 1, "reward_cents": 3, "auto_approve_seconds": 0, "budget_cents": 1000, "rules": [
+            {"measure": "gold_accuracy", "comparison": "<", "value": 0.5, "min_answers": 1, "action": "block"}]})
     assert status == 201, project
     pid = project["project_id"]
     assert api.get("/projects", req)[0] == 200
@@ -238,6 +239,12 @@ def run_flow(api, admin, receiver):
     assert status == 201, integrator
     assert api.get(f"/projects/{pid}/results/{results['run_id']}", integrator["key"])[0] == 200
     assert api.get(f"/projects/{pid}/tasks/t1", req)[1]["result"] is not None
+    status, listing = api.get(f"/projects/{pid}/workers", req)
+    assert status == 200 and listing["items"], listing
+    worker_id = listing["items"][0]["worker_id"]
+    assert api.get(f"/projects/{pid}/workers/{worker_id}", req)[0] == 200
+    assert api.request("PUT", f"/projects/{pid}/workers/{worker_id}/block", req, {"message": "spam"})[0] == 200
+    assert api.request("DELETE", f"/projects/{pid}/workers/{worker_id}/block", req)[0] == 200
     assert api.get("/me", wrk)[0] == 200
     assert api.post(f"/projects/{pid}/aggregate", req)[0] == 202
     assert api.patch(f"/projects/{pid}", req, {"status": "closed"})[0] == 200

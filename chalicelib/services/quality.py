@@ -1,0 +1,242 @@
+"""Worker quality: reliability, the requester's view of its workers, blocks and exclusions,
+and the aggregator's hooks (excluded workers' answers left out; per-worker figures written and
+the scheduled rules evaluated on each run's data).
+
+Reliability is one formula (`reliability`), used for the requester's listing, the worker's
+own record and the aggregator's stored figure. Gold counts are shown to the requester only:
+the worker sees the figure stored by the last aggregation run, which reveals no single task
+(see chalicelib.services.workers).
+"""
+from dataclasses import dataclass
+
+from pynamodb.exceptions import UpdateError
+
+from chalicelib.auth import Caller
+from chalicelib.errors import NotFound
+from chalicelib.models import Project, WorkerStats
+from chalicelib.models.base import now_ms
+from chalicelib.models.workers import ALL_PROJECTS, FOREVER
+from chalicelib.schemas.quality import BlockIn, WorkerDetail, WorkerOut, WorkerPage
+from chalicelib.services import paging, projects
+
+# The aggregation's estimate weighs as much as this many gold answers (see `reliability`).
+ESTIMATE_WEIGHT = 4
+BATCH_GET = 100  # DynamoDB's BatchGetItem limit
+
+
+def reliability(gold_answers: int, gold_correct: int, estimate: float | None) -> float:
+    """P(the worker's next answer is correct): the mean of a Beta posterior over its accuracy.
+
+    Gold answers are the only ground truth, so they are the observations; the prior is
+    centred on the aggregation's estimate (the method's P(correct), else the worker's
+    agreement with the published results) with the weight of ESTIMATE_WEIGHT gold answers,
+    because that estimate comes from all the worker's answers but through a model that can be
+    wrong (a colluding majority, a hard project). So a worker without gold answers is rated by
+    the aggregation alone, and gold dominates once it has more than a few. With no estimate
+    yet, the prior is Jeffreys' Beta(1/2, 1/2): (correct + 0.5) / (total + 1).
+    """
+    if estimate is None:
+        prior, weight = 0.5, 1.0
+    else:
+        prior, weight = min(max(float(estimate), 0.0), 1.0), float(ESTIMATE_WEIGHT)
+    return (int(gold_correct) + weight * prior) / (int(gold_answers) + weight)
+
+
+def estimate_of(stats: WorkerStats) -> float | None:
+    """The aggregation's estimate of a worker: the method's when known, else its agreement."""
+    return stats.model_reliability if stats.model_reliability is not None else stats.agreement
+
+
+def reliability_of(stats: WorkerStats) -> float:
+    return reliability(stats.gold_answers or 0, stats.gold_correct or 0, estimate_of(stats))
+
+
+def active_block(stats: WorkerStats | None, now: int | None = None) -> dict | None:
+    """{reason, until, message} while the worker is blocked, else None: what the lease path
+    returns in a 403 worker_blocked."""
+    now = now_ms() if now is None else now
+    if stats is None or stats.blocked_until is None or int(stats.blocked_until) <= now:
+        return None
+    return {"reason": stats.block_reason, "until": int(stats.blocked_until),
+            "message": stats.block_message or ""}
+
+
+# --- The requester's view --------------------------------------------------------------------
+def skipped_in_row(stats: WorkerStats) -> int:
+    # Written by the work path (release and lease expiry); absent on records it never touched.
+    return int(getattr(stats, "skipped_in_row", None) or 0)
+
+
+def to_out(stats: WorkerStats, now: int | None = None) -> WorkerOut:
+    gold = int(stats.gold_answers or 0)
+    block = active_block(stats, now)
+    return WorkerOut(
+        worker_id=stats.worker_id, project_id=stats.scope, answers=int(stats.answers or 0),
+        gold_answers=gold, gold_accuracy=round(int(stats.gold_correct or 0) / gold, 6) if gold else None,
+        agreement=stats.agreement, model_reliability=stats.model_reliability,
+        reliability=round(reliability_of(stats), 6), median_answer_seconds=stats.median_answer_seconds,
+        skipped_in_row=skipped_in_row(stats), blocked=block is not None,
+        blocked_until=block["until"] if block else None, block_reason=block["reason"] if block else None,
+        block_message=block["message"] if block else None, excluded=bool(stats.excluded),
+        exclude_reason=stats.exclude_reason if stats.excluded else None)
+
+
+def batch_get(keys: list[tuple[str, str]]) -> dict[tuple[str, str], WorkerStats]:
+    found = {}
+    for start in range(0, len(keys), BATCH_GET):
+        for stats in WorkerStats.batch_get(keys[start:start + BATCH_GET]):
+            found[(stats.worker_id, stats.scope)] = stats
+    return found
+
+
+def list_page(caller: Caller, project_id: str, limit: int, cursor: str | None) -> WorkerPage:
+    projects.get_owned(caller, project_id)
+    start = paging.decode(cursor, {"scope": "S", "worker_id": "S"}, "scope", project_id)
+    page = WorkerStats.by_scope.query(project_id, limit=limit, last_evaluated_key=start)
+    keys = [(s.worker_id, project_id) for s in page]
+    found = batch_get(keys)
+    now = now_ms()
+    return WorkerPage(items=[to_out(found[k], now) for k in keys if k in found],
+                      next_cursor=paging.encode(page.last_evaluated_key))
+
+
+def _record(project_id: str, worker_id: str, consistent: bool = True) -> WorkerStats:
+    try:
+        return WorkerStats.get(worker_id, project_id, consistent_read=consistent)
+    except WorkerStats.DoesNotExist:
+        raise NotFound(f"Worker {worker_id!r} has not worked on this project.",
+                       code="worker_not_found") from None
+
+
+def global_reliability(worker_id: str) -> float:
+    """The formula over all projects: pooled gold counts (the "*" record), and as estimate the
+    mean of the per-project estimates weighted by each project's answers."""
+    pooled, weighted, weight = None, 0.0, 0
+    for stats in WorkerStats.query(worker_id):
+        if stats.scope == ALL_PROJECTS:
+            pooled = stats
+        elif estimate_of(stats) is not None:
+            weighted += estimate_of(stats) * int(stats.answers or 0)
+            weight += int(stats.answers or 0)
+    return reliability(int(pooled.gold_answers or 0) if pooled else 0,
+                       int(pooled.gold_correct or 0) if pooled else 0,
+                       weighted / weight if weight else None)
+
+
+def read(caller: Caller, project_id: str, worker_id: str) -> WorkerDetail:
+    projects.get_owned(caller, project_id)
+    out = to_out(_record(project_id, worker_id))
+    return WorkerDetail(**out.model_dump(), global_reliability=round(global_reliability(worker_id), 6))
+
+
+def _update_existing(project_id: str, worker_id: str, actions: list) -> WorkerOut:
+    """Apply actions to a worker's existing record for the project (never create one)."""
+    stats = WorkerStats(worker_id, project_id)
+    try:
+        stats.update(actions=actions, condition=WorkerStats.worker_id.exists())
+    except UpdateError as error:
+        if error.cause_response_code == "ConditionalCheckFailedException":
+            raise NotFound(f"Worker {worker_id!r} has not worked on this project.",
+                           code="worker_not_found") from None
+        raise
+    return to_out(stats)
+
+
+def block(caller: Caller, project_id: str, worker_id: str, body: BlockIn) -> WorkerOut:
+    """Block by hand, for a duration or for good: replaces any block in force (the requester's
+    decision wins over a rule's)."""
+    projects.get_owned(caller, project_id)
+    until = now_ms() + body.duration_seconds * 1000 if body.duration_seconds else FOREVER
+    return _update_existing(project_id, worker_id, [
+        WorkerStats.blocked_until.set(until), WorkerStats.block_reason.set("requester"),
+        WorkerStats.block_message.set(body.message or "Blocked by the requester.")])
+
+
+def unblock(caller: Caller, project_id: str, worker_id: str) -> WorkerOut:
+    """Lift a block. A rule that blocked the worker stays fired until its measure recovers, so
+    it does not block again on the next answer (see chalicelib.services.rules)."""
+    projects.get_owned(caller, project_id)
+    return _update_existing(project_id, worker_id, [
+        WorkerStats.blocked_until.remove(), WorkerStats.block_reason.remove(),
+        WorkerStats.block_message.remove()])
+
+
+def exclude(caller: Caller, project_id: str, worker_id: str, excluded: bool) -> WorkerOut:
+    """Leave the worker's answers out of (or back in) the next aggregation runs."""
+    projects.get_owned(caller, project_id)
+    actions = [WorkerStats.excluded.set(True), WorkerStats.exclude_reason.set("requester")] if excluded \
+        else [WorkerStats.excluded.remove(), WorkerStats.exclude_reason.remove()]
+    return _update_existing(project_id, worker_id, actions)
+
+
+# --- Hooks of the aggregator -------------------------------------------------------------------
+def without_excluded(project: Project, answers) -> tuple[object, dict[str, WorkerStats]]:
+    """The run's answers (aggregator.Answers columns) minus those of excluded workers, and the
+    records of the workers kept (read once, in batches, for `after_run`)."""
+    found = batch_get([(w, project.project_id) for w in answers.worker_ids])
+    records = {w: s for (w, _), s in found.items()}
+    excluded = {w for w, s in records.items() if s.excluded}
+    if excluded:
+        answers = answers.without_workers(excluded)
+    return answers, {w: s for w, s in records.items() if w not in excluded}
+
+
+@dataclass
+class RunFigures:
+    agreement: float | None
+    compared: int  # answers on tasks with 2+ answers, compared with the published label
+    median_seconds: float | None
+    timed: int  # answers with a reported time
+
+
+def run_figures(answers, published_labels) -> dict[str, RunFigures]:
+    """Per worker: agreement with the published labels (index per task, as the aggregation
+    returns them) and the median time per answer. numpy is imported here: this runs in the
+    aggregator only, and the API function imports this module too."""
+    import numpy as np
+
+    n_workers = len(answers.worker_ids)
+    multi = np.bincount(answers.task, minlength=len(answers.task_ids))[answers.task] >= 2
+    compared = np.bincount(answers.worker[multi], minlength=n_workers)
+    agree = np.bincount(answers.worker[multi & (answers.label == np.asarray(published_labels)[answers.task])],
+                        minlength=n_workers)
+    timed = answers.time_spent_ms >= 0
+    by_worker = np.lexsort((answers.time_spent_ms[timed], answers.worker[timed]))
+    seconds = answers.time_spent_ms[timed][by_worker] / 1000
+    counts = np.bincount(answers.worker[timed], minlength=n_workers)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    figures = {}
+    for i, worker_id in enumerate(answers.worker_ids):
+        k, start = int(counts[i]), int(starts[i])
+        median = float(seconds[start + (k - 1) // 2] + seconds[start + k // 2]) / 2 if k else None
+        figures[worker_id] = RunFigures(float(agree[i] / compared[i]) if compared[i] else None,
+                                        int(compared[i]), median, k)
+    return figures
+
+
+def after_run(project: Project, run_id: str, answers, records: dict[str, WorkerStats],
+              published_labels, model_reliability: dict[str, float]) -> dict:
+    """Write each worker's run figures and reliability, then evaluate the project's rules on
+    them (all rules: the cheap ones too, as a catch-up for an answer whose check failed)."""
+    from chalicelib.services import rules
+
+    project_rules = rules.project_rules(project)
+    figures = run_figures(answers, published_labels)
+    fired = 0
+    for worker_id, fig in figures.items():
+        stats = records.get(worker_id) or WorkerStats(worker_id, project.project_id)
+        stats.model_reliability = round(float(model_reliability[worker_id]), 6) \
+            if worker_id in model_reliability else None
+        stats.agreement = None if fig.agreement is None else round(fig.agreement, 6)
+        stats.agreement_answers, stats.median_answer_seconds = fig.compared, fig.median_seconds
+        stats.update(actions=[
+            WorkerStats.reliability.set(round(reliability_of(stats), 6)),
+            WorkerStats.reliability_run_id.set(run_id), WorkerStats.agreement_answers.set(fig.compared),
+            *[attribute.set(value) if value is not None else attribute.remove() for attribute, value in (
+                (WorkerStats.model_reliability, stats.model_reliability),
+                (WorkerStats.agreement, stats.agreement),
+                (WorkerStats.median_answer_seconds, fig.median_seconds))]])
+        if project_rules:
+            fired += len(rules.evaluate(project.project_id, worker_id, project_rules,
+                                        rules.Measures.of(stats, timed=fig.timed), set(stats.rules_fired or ())))
+    return {"workers": len(figures), "rules_fired": fired}
