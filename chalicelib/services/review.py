@@ -35,7 +35,7 @@ ATTEMPTS = 3
 
 def review_index_keys(auto_approve_seconds: int, submitted_at: int) -> dict:
     """The sparse review-index attributes an answer is written with (see Assignment.review_due)."""
-    return {"review_shard": str(random.randrange(settings.counter_shards)),
+    return {"review_shard": str(random.randrange(settings.review_shards)),
             "review_due_at": submitted_at + auto_approve_seconds * 1000}
 
 
@@ -201,7 +201,7 @@ def auto_approve_due(deadline: float) -> dict:
     is left is due at the next run. Two passes at once pay once: each approval is conditional.
     """
     now, approved, skipped = now_ms(), 0, 0
-    shards = settings.counter_shards
+    shards = settings.review_shards
     first = random.randrange(shards)
     project_cache: dict[str, Project] = {}
     for offset in range(shards):
