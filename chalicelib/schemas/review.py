@@ -53,7 +53,8 @@ class AssignmentOut(Out):
     auto_approve_at: int | None = Field(description="When it is approved unless reviewed before")
     reviewed_at: int | None
     review_reason: str | None
-    reviewed_by: str | None = Field(description='"auto", or the requester')
+    reviewed_by: str | None = Field(description='"auto" (after auto_approve_seconds), "rule" (a quality '
+                                                'rule), or the requester')
 
 
 class AssignmentPage(Out):

@@ -22,6 +22,7 @@ from chalicelib.errors import Conflict, FouleError, NotFound
 from chalicelib.models import Assignment, Project, WorkerStats
 from chalicelib.models.assignments import task_key
 from chalicelib.models.base import connection, failed_conditions, now_ms
+from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.common import ErrorDetail
 from chalicelib.schemas.review import (ApproveIn, AssignmentOut, AssignmentPage, RejectIn,
                                        ReviewItemResult, ReviewResults)
@@ -29,7 +30,7 @@ from chalicelib.services import counters, leases, ledger, projects, sharded_pagi
 from chalicelib.settings import settings
 
 SUBMITTED, APPROVED, REJECTED = "submitted", "approved", "rejected"
-AUTO = "auto"
+AUTO, RULE = "auto", "rule"  # who reviewed, besides requesters
 ATTEMPTS = 3
 
 
@@ -85,7 +86,7 @@ def _reject(project: Project, assignment: Assignment, decision: Decision, now: i
     reward = int(assignment.reward_cents or 0)
     with TransactWrite(connection=connection()) as tx:
         tx.update(assignment, actions=_reviewed(decision, now), condition=Assignment.state == SUBMITTED)
-        for scope in ("*", project.project_id):
+        for scope in (ALL_PROJECTS, project.project_id):
             tx.update(WorkerStats(assignment.worker_id, scope),
                       actions=[WorkerStats.pending_cents.add(-reward), WorkerStats.rejected.add(1)])
         counters.add_in(tx, project.project_id, rejected=1)
@@ -229,7 +230,7 @@ def reject_pending_of_worker(project_id: str, worker_id: str, reason: str) -> in
         worker_id, filter_condition=(Assignment.project_id == project_id) & (Assignment.state == SUBMITTED))
     for assignment in waiting:
         try:
-            decide(project, assignment, Decision(REJECTED, reason, "rule"))
+            decide(project, assignment, Decision(REJECTED, reason, RULE))
             rejected += 1
         except FouleError:
             pass  # reviewed meanwhile
