@@ -41,7 +41,7 @@ class AssignmentQuery(Body):
     cursor: Cursor | None = None
 
 
-class AssignmentOut(Out):
+class ReviewAssignmentOut(Out):
     assignment_id: str = Field(description="Use it to approve, reject or give a bonus")
     task_id: str
     worker_id: str
@@ -57,6 +57,6 @@ class AssignmentOut(Out):
                                                 'rule), or the requester')
 
 
-class AssignmentPage(Out):
-    items: list[AssignmentOut]
+class ReviewAssignmentPage(Out):
+    items: list[ReviewAssignmentOut]
     next_cursor: Cursor | None = None

@@ -24,7 +24,7 @@ from chalicelib.models.assignments import task_key
 from chalicelib.models.base import connection, failed_conditions, now_ms
 from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.common import ErrorDetail
-from chalicelib.schemas.review import (ApproveIn, AssignmentOut, AssignmentPage, RejectIn,
+from chalicelib.schemas.review import (ApproveIn, RejectIn, ReviewAssignmentOut, ReviewAssignmentPage,
                                        ReviewItemResult, ReviewResults)
 from chalicelib.services import counters, leases, ledger, projects, sharded_paging
 from chalicelib.settings import settings
@@ -241,20 +241,21 @@ def reject_pending_of_worker(project_id: str, worker_id: str, reason: str) -> in
 LISTING_KEY = {"task_key": "S", "worker_id": "S", "answer_shard": "S", "submitted_at": "N"}
 
 
-def _out(a: Assignment) -> AssignmentOut:
-    return AssignmentOut(assignment_id=a.lease_id, task_id=a.task_id, worker_id=a.worker_id, state=a.state,
-                         answer=a.answer, submitted_at=int(a.submitted_at),
-                         time_spent_ms=None if a.time_spent_ms is None else int(a.time_spent_ms),
-                         reward_cents=int(a.reward_cents or 0),
-                         auto_approve_at=None if a.review_due_at is None else int(a.review_due_at),
-                         reviewed_at=None if a.reviewed_at is None else int(a.reviewed_at),
-                         review_reason=a.review_reason, reviewed_by=a.reviewed_by)
+def _out(a: Assignment) -> ReviewAssignmentOut:
+    return ReviewAssignmentOut(assignment_id=a.lease_id, task_id=a.task_id, worker_id=a.worker_id,
+                               state=a.state, answer=a.answer, submitted_at=int(a.submitted_at),
+                               time_spent_ms=None if a.time_spent_ms is None else int(a.time_spent_ms),
+                               reward_cents=int(a.reward_cents or 0),
+                               auto_approve_at=None if a.review_due_at is None else int(a.review_due_at),
+                               reviewed_at=None if a.reviewed_at is None else int(a.reviewed_at),
+                               review_reason=a.review_reason, reviewed_by=a.reviewed_by)
 
 
-def list_page(caller: Caller, project_id: str, state: str | None, limit: int, cursor: str | None) -> AssignmentPage:
+def list_page(caller: Caller, project_id: str, state: str | None, limit: int,
+              cursor: str | None) -> ReviewAssignmentPage:
     """A project's answered assignments, from the sharded answers index (see sharded_paging)."""
     projects.get_owned(caller, project_id)
     items, next_cursor = sharded_paging.page(
         Assignment, Assignment.answers_by_project, project_id, "answer_shard", LISTING_KEY, limit, cursor,
         filter_condition=(Assignment.state == state) if state else None)
-    return AssignmentPage(items=[_out(a) for a in items], next_cursor=next_cursor)
+    return ReviewAssignmentPage(items=[_out(a) for a in items], next_cursor=next_cursor)
