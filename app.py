@@ -18,7 +18,8 @@ from chalicelib.schemas.projects import (AggregationQueued, Progress, ProjectCre
                                          ProjectPage, ProjectUpdate)
 from chalicelib.schemas.quality import BlockIn, WorkerDetail, WorkerOut, WorkerPage
 from chalicelib.schemas.results import Results
-from chalicelib.schemas.review import ApproveIn, AssignmentPage, AssignmentQuery, RejectIn, ReviewResults
+from chalicelib.schemas.review import (ApproveIn, AssignmentQuery, RejectIn, ReviewAssignmentPage,
+                                       ReviewResults)
 from chalicelib.schemas.tasks import TaskBatch, TaskBatchResult, TaskDetail, TaskPage
 from chalicelib.schemas.webhooks import DeliveryOut, DeliveryPage, WebhookCreated, WebhookIn, WebhookOut, WebhookRemoved
 from chalicelib.schemas.work import AnswerIn, AnswerReceipt, LeaseOut, NextTaskRequest, Released, WorkerProfile
@@ -202,7 +203,7 @@ def my_profile(caller):
 
 # --- Money: review, bonuses, the worker's ledger ------------------------------------------
 @api.route("/projects/{project_id}/assignments", "GET", roles=REQUESTER, query=AssignmentQuery,
-           response=AssignmentPage, summary="Answered assignments to review (filter by state), paged")
+           response=ReviewAssignmentPage, summary="Answered assignments to review (filter by state), paged")
 def list_assignments(caller, project_id, query):
     return review.list_page(caller, project_id, query.state, query.limit, query.cursor)
 

@@ -31,6 +31,7 @@ class Settings:
     webhook_timeout_seconds: float
     webhook_max_attempts: int
     auto_approve_batch: int
+    review_shards: int
 
     def table(self, name: str) -> str:
         return self.tables[name]
@@ -63,6 +64,9 @@ def load() -> Settings:
         webhook_max_attempts=int(env.get("FOULE_WEBHOOK_MAX_ATTEMPTS", "8")),
         # The auto-approval pass approves at most this many assignments per scheduled run.
         auto_approve_batch=int(env.get("FOULE_AUTO_APPROVE_BATCH", "2000")),
+        # Partitions of the index of answers awaiting review: every answer of every project
+        # is written to one of them, so there are more than a project's counter shards.
+        review_shards=int(env.get("FOULE_REVIEW_SHARDS", "32")),
     )
 
 

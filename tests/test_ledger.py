@@ -181,28 +181,46 @@ def test_the_ledger_adds_up_to_approved_rewards_and_bonuses(api, requester, make
     assert status == 400 and body["error"]["code"] == "invalid_cursor"
 
 
-def test_a_transaction_conflict_is_retried_not_a_server_error(api, requester, worked, monkeypatch):
-    """DynamoDB cancels a transaction that meets another one on the same item (moto never
-    does): the bonus and the review retry it instead of answering 500."""
+@pytest.fixture
+def conflicts(monkeypatch):
+    """conflicts() -> calls: from then on, every odd-numbered transaction is cancelled by DynamoDB
+    for meeting another one on the same item (TransactionConflict), which moto never does."""
     from pynamodb.connection import Connection
     from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
 
-    project_id, key, worker_id, assignment_id = worked()
     original, calls = Connection.transact_write_items, []
     cancelled = VerboseClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}},
                                    "TransactWriteItems",
                                    cancellation_reasons=[None, CancellationReason(code="TransactionConflict")])
 
-    def conflict_once(self, *args, **kwargs):
+    def conflict_every_other(self, *args, **kwargs):
         calls.append(1)
-        if len(calls) % 2:  # the first try of the bonus, then of the approval
+        if len(calls) % 2:
             raise TransactWriteError("Failed to write transaction items", cancelled)
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(Connection, "transact_write_items", conflict_once)
+    def start():
+        monkeypatch.setattr(Connection, "transact_write_items", conflict_every_other)
+        return calls
+
+    return start
+
+
+def test_a_transaction_conflict_is_retried_not_a_server_error(api, requester, worked, conflicts):
+    project_id, key, worker_id, assignment_id = worked()
+    calls = conflicts()
     status, bonus = api.post(f"/projects/{project_id}/bonuses", requester,
                              {"worker_id": worker_id, "cents": 2, "reason": "r", "client_token": "c"})
     assert status == 201, bonus
     [item] = review(api, requester, "approve", [assignment_id])
-    assert item["ok"] and len(calls) == 4
+    assert item["ok"] and len(calls) == 4  # each tried twice
     assert money(api, key) == (0, 7)
+
+
+def test_a_lease_meeting_another_on_the_budget_is_retried(api, make_project, add_tasks, new_key, conflicts):
+    project_id = make_project(overlap=1, reward_cents=5, budget_cents=5)
+    add_tasks(project_id, [{"task_id": "t", "payload": {}}])
+    worker = new_key("worker")[0]
+    calls = conflicts()
+    status, lease = api.post(f"/projects/{project_id}/tasks/t/lease", worker)
+    assert status == 200 and len(calls) == 2, lease

@@ -33,7 +33,8 @@ class ReviewDue(GlobalSecondaryIndex):
     """Sparse index of the submitted assignments awaiting review, by the time they are approved
     automatically. `review_shard` ("0".."N-1", random) and `review_due_at` are set with the
     answer and removed by the review, so the auto-approval pass reads only what is due, across
-    all projects (closed ones too), without a scan or a list of projects."""
+    all projects (closed ones too), without a scan or a list of projects. Spread over
+    FOULE_REVIEW_SHARDS partitions ("0".."N-1")."""
 
     class Meta:
         index_name = "review_due"

@@ -41,7 +41,7 @@ class AssignmentQuery(Body):
     cursor: Cursor | None = None
 
 
-class AssignmentOut(Out):
+class ReviewAssignmentOut(Out):
     assignment_id: str = Field(description="Use it to approve, reject or give a bonus")
     task_id: str
     worker_id: str
@@ -53,9 +53,10 @@ class AssignmentOut(Out):
     auto_approve_at: int | None = Field(description="When it is approved unless reviewed before")
     reviewed_at: int | None
     review_reason: str | None
-    reviewed_by: str | None = Field(description='"auto", or the requester')
+    reviewed_by: str | None = Field(description='"auto" (after auto_approve_seconds), "rule" (a quality '
+                                                'rule), or the requester')
 
 
-class AssignmentPage(Out):
-    items: list[AssignmentOut]
+class ReviewAssignmentPage(Out):
+    items: list[ReviewAssignmentOut]
     next_cursor: Cursor | None = None

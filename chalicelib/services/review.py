@@ -22,20 +22,21 @@ from chalicelib.errors import Conflict, FouleError, NotFound
 from chalicelib.models import Assignment, Project, WorkerStats
 from chalicelib.models.assignments import task_key
 from chalicelib.models.base import connection, failed_conditions, now_ms
+from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.common import ErrorDetail
-from chalicelib.schemas.review import (ApproveIn, AssignmentOut, AssignmentPage, RejectIn,
+from chalicelib.schemas.review import (ApproveIn, RejectIn, ReviewAssignmentOut, ReviewAssignmentPage,
                                        ReviewItemResult, ReviewResults)
 from chalicelib.services import counters, leases, ledger, projects, sharded_paging
 from chalicelib.settings import settings
 
 SUBMITTED, APPROVED, REJECTED = "submitted", "approved", "rejected"
-AUTO = "auto"
+AUTO, RULE = "auto", "rule"  # who reviewed, besides requesters
 ATTEMPTS = 3
 
 
 def review_index_keys(auto_approve_seconds: int, submitted_at: int) -> dict:
     """The sparse review-index attributes an answer is written with (see Assignment.review_due)."""
-    return {"review_shard": str(random.randrange(settings.counter_shards)),
+    return {"review_shard": str(random.randrange(settings.review_shards)),
             "review_due_at": submitted_at + auto_approve_seconds * 1000}
 
 
@@ -85,7 +86,7 @@ def _reject(project: Project, assignment: Assignment, decision: Decision, now: i
     reward = int(assignment.reward_cents or 0)
     with TransactWrite(connection=connection()) as tx:
         tx.update(assignment, actions=_reviewed(decision, now), condition=Assignment.state == SUBMITTED)
-        for scope in ("*", project.project_id):
+        for scope in (ALL_PROJECTS, project.project_id):
             tx.update(WorkerStats(assignment.worker_id, scope),
                       actions=[WorkerStats.pending_cents.add(-reward), WorkerStats.rejected.add(1)])
         counters.add_in(tx, project.project_id, rejected=1)
@@ -201,7 +202,7 @@ def auto_approve_due(deadline: float) -> dict:
     is left is due at the next run. Two passes at once pay once: each approval is conditional.
     """
     now, approved, skipped = now_ms(), 0, 0
-    shards = settings.counter_shards
+    shards = settings.review_shards
     first = random.randrange(shards)
     project_cache: dict[str, Project] = {}
     for offset in range(shards):
@@ -229,7 +230,7 @@ def reject_pending_of_worker(project_id: str, worker_id: str, reason: str) -> in
         worker_id, filter_condition=(Assignment.project_id == project_id) & (Assignment.state == SUBMITTED))
     for assignment in waiting:
         try:
-            decide(project, assignment, Decision(REJECTED, reason, "rule"))
+            decide(project, assignment, Decision(REJECTED, reason, RULE))
             rejected += 1
         except FouleError:
             pass  # reviewed meanwhile
@@ -240,20 +241,21 @@ def reject_pending_of_worker(project_id: str, worker_id: str, reason: str) -> in
 LISTING_KEY = {"task_key": "S", "worker_id": "S", "answer_shard": "S", "submitted_at": "N"}
 
 
-def _out(a: Assignment) -> AssignmentOut:
-    return AssignmentOut(assignment_id=a.lease_id, task_id=a.task_id, worker_id=a.worker_id, state=a.state,
-                         answer=a.answer, submitted_at=int(a.submitted_at),
-                         time_spent_ms=None if a.time_spent_ms is None else int(a.time_spent_ms),
-                         reward_cents=int(a.reward_cents or 0),
-                         auto_approve_at=None if a.review_due_at is None else int(a.review_due_at),
-                         reviewed_at=None if a.reviewed_at is None else int(a.reviewed_at),
-                         review_reason=a.review_reason, reviewed_by=a.reviewed_by)
+def _out(a: Assignment) -> ReviewAssignmentOut:
+    return ReviewAssignmentOut(assignment_id=a.lease_id, task_id=a.task_id, worker_id=a.worker_id,
+                               state=a.state, answer=a.answer, submitted_at=int(a.submitted_at),
+                               time_spent_ms=None if a.time_spent_ms is None else int(a.time_spent_ms),
+                               reward_cents=int(a.reward_cents or 0),
+                               auto_approve_at=None if a.review_due_at is None else int(a.review_due_at),
+                               reviewed_at=None if a.reviewed_at is None else int(a.reviewed_at),
+                               review_reason=a.review_reason, reviewed_by=a.reviewed_by)
 
 
-def list_page(caller: Caller, project_id: str, state: str | None, limit: int, cursor: str | None) -> AssignmentPage:
+def list_page(caller: Caller, project_id: str, state: str | None, limit: int,
+              cursor: str | None) -> ReviewAssignmentPage:
     """A project's answered assignments, from the sharded answers index (see sharded_paging)."""
     projects.get_owned(caller, project_id)
     items, next_cursor = sharded_paging.page(
         Assignment, Assignment.answers_by_project, project_id, "answer_shard", LISTING_KEY, limit, cursor,
         filter_condition=(Assignment.state == state) if state else None)
-    return AssignmentPage(items=[_out(a) for a in items], next_cursor=next_cursor)
+    return ReviewAssignmentPage(items=[_out(a) for a in items], next_cursor=next_cursor)

@@ -93,6 +93,8 @@ def _try_lease(worker_id: str, project: Project, task: Task) -> LeaseOut | None:
             raise AlreadyAnswered() from None  # or holds a live lease taken concurrently
         if ledger.budget_failed(error):
             raise ledger.BudgetExhausted() from None
+        if ledger.conflicted(error):
+            return None  # met another lease of the same budget or task: nothing written, try again
         raise
     return _lease_out(project, task, lease_id, expires_at)
 
