@@ -19,16 +19,16 @@ import requests
 
 @pytest.fixture
 def answered(api, requester, make_project, add_tasks, new_key):
-    """A project of 3 tasks answered by 3 workers: (project id, answers count)."""
-    project_id = make_project(overlap=3)
-    add_tasks(project_id, [{"task_id": f"t{i}", "payload": {"i": i}} for i in range(3)])
-    for w in range(3):
+    """A project of 2 tasks answered by 2 workers: (project id, answers count)."""
+    project_id = make_project(overlap=2)
+    add_tasks(project_id, [{"task_id": f"t{i}", "payload": {"i": i}} for i in range(2)])
+    for w in range(2):
         worker, _ = new_key("worker")
-        for i in range(3):
+        for i in range(2):
             status, lease = api.post(f"/projects/{project_id}/tasks/t{i}/lease", worker)
             assert status == 200
             assert api.post(f"/leases/{lease['lease_id']}/answer", worker, {"answer": "cat"})[0] == 200
-    return project_id, 9
+    return project_id, 4
 
 
 def aggregate(project_id):
@@ -52,7 +52,7 @@ def latest_complete(api, requester, project_id) -> dict:
     return results
 
 
-@pytest.mark.parametrize("name", ["results.jsonl", "manifest.json", "latest.json"])
+@pytest.mark.parametrize("name", ["results.jsonl", "latest.json"])
 def test_s3_errors_while_publishing_are_retried(api, requester, answered, inject_s3, name):
     project_id, answers = answered
     fault = inject_s3("PUT", name, times=2)
@@ -61,12 +61,12 @@ def test_s3_errors_while_publishing_are_retried(api, requester, answered, inject
     assert latest_complete(api, requester, project_id)["run_id"] == summary["run_id"]
 
 
-@pytest.mark.parametrize("name", ["results.csv", "latest.json"])
 def test_s3_failing_for_good_keeps_the_previous_run_and_the_next_pass_publishes(api, requester, answered,
-                                                                                  inject_s3, name):
+                                                                                  inject_s3):
     project_id, answers = answered
     first = aggregate(project_id)["run_id"]
-    fault = inject_s3("PUT", name, times=10**6)
+    # The pointer, the last write: every file of the new run is in, yet it must stay unseen.
+    fault = inject_s3("PUT", "latest.json", times=10**6)
     with pytest.raises(Exception):
         aggregate(project_id)
     assert fault.seen >= 2
