@@ -264,3 +264,20 @@ def test_skipping_leases_in_a_row_blocks(api, requester, make_project, add_tasks
     skip("t2")
     row = worker_row(api, requester, project_id, worker_id)
     assert row["skipped_in_row"] == 3 and row["blocked"] and row["block_reason"] == "rule:skipped_in_row"
+
+
+def test_the_scheduled_catch_up_fires_cheap_rules_but_leaves_re_arming_to_fresh_figures(
+        make_project, add_tasks, api, new_key):
+    project_id = gold_project(make_project, add_tasks, [])
+    worker, worker_id = new_key("worker")
+    answer(api, worker, project_id, "g0", "dog")
+    rule = Rule.model_validate({**GOLD_RULE, "min_answers": 1, "action": "exclude"})
+    stats = WorkerStats.get(worker_id, project_id, consistent_read=True)
+    assert rules.evaluate(project_id, worker_id, [rule], rules.Measures.of(stats), set(), catch_up=True) \
+        == [rule.rule_id]
+    recovered = rules.Measures.of(stats)
+    recovered.gold_correct = recovered.gold_answers = 5  # as an older or newer count might say
+    rules.evaluate(project_id, worker_id, [rule], recovered, {rule.rule_id}, catch_up=True)
+    assert WorkerStats.get(worker_id, project_id, consistent_read=True).rules_fired == {rule.rule_id}
+    rules.evaluate(project_id, worker_id, [rule], recovered, {rule.rule_id})
+    assert not WorkerStats.get(worker_id, project_id, consistent_read=True).rules_fired

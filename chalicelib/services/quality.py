@@ -246,5 +246,6 @@ def after_run(project: Project, run_id: str, answers, records: dict[str, WorkerS
                 (WorkerStats.median_answer_seconds, fig.median_seconds))]])
         if project_rules:
             fired += len(rules.evaluate(project.project_id, worker_id, project_rules,
-                                        rules.Measures.of(stats, timed=fig.timed), set(stats.rules_fired or ())))
+                                        rules.Measures.of(stats, timed=fig.timed), set(stats.rules_fired or ()),
+                                        catch_up=True))
     return {"workers": len(figures), "rules_fired": fired}

@@ -87,9 +87,12 @@ class Measures:
 
 
 def evaluate(project_id: str, worker_id: str, rules: list[Rule], measures: Measures,
-             fired: set[str], cheap_only: bool = False) -> list[str]:
+             fired: set[str], cheap_only: bool = False, catch_up: bool = False) -> list[str]:
     """Fire the rules whose condition now holds and had not fired; re-arm those whose
-    condition no longer holds. Returns the ids of the rules this call fired."""
+    condition no longer holds. Returns the ids of the rules this call fired.
+
+    catch_up (the scheduled evaluation, whose counters may be older than the last answer):
+    the cheap rules may fire but are not re-armed, which only their fresh figures may do."""
     newly = []
     for rule in rules:
         if cheap_only and rule.measure not in CHEAP_MEASURES:
@@ -100,7 +103,7 @@ def evaluate(project_id: str, worker_id: str, rules: list[Rule], measures: Measu
         if rule.holds(value):
             if rule.rule_id not in fired and fire(project_id, worker_id, rule, value):
                 newly.append(rule.rule_id)
-        elif rule.rule_id in fired:
+        elif rule.rule_id in fired and not (catch_up and rule.measure in CHEAP_MEASURES):
             rearm(project_id, worker_id, rule)
     return newly
 
