@@ -25,9 +25,11 @@ from chalicelib.schemas.quality import CHEAP_MEASURES, Rule, parse_rules
 
 log = logging.getLogger("foule.rules")
 
-# The answer path reads a project's rules at most this often per process: a PATCH of the rules
-# takes effect on answers within this delay (at once in the scheduled evaluation).
-RULES_CACHE_SECONDS = 30
+# The answer path reads a project's rules at most this often per process (one read per
+# project per container every 5 minutes, instead of one per answer): a PATCH of the rules
+# takes effect on answers within this delay (at once in this process, and in the scheduled
+# evaluation, which reads the project).
+RULES_CACHE_SECONDS = 300
 _cache: dict[str, tuple[float, list[Rule]]] = {}
 
 
