@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "aggregation"))
 from datasets import REPO, available, load, reveal_gold  # noqa: E402
 
 from chalicelib.aggregation import DEFAULT_METHOD, aggregate  # noqa: E402
+from chalicelib.services.quality import reliability  # noqa: E402
 
 RESULTS = REPO / "bench" / "RESULTS.md"
 SECTION = "## Quality control (issue 4)"
@@ -105,7 +106,7 @@ def dataset_tables(name: str) -> tuple[list[str], dict]:
             used, acc = adaptive[setting]
             rows.append(f"| adaptive min {low}, max {full}, target {target} | | {used:,.0f} | "
                         f"{used / replay.n_tasks:.2f} | {acc:.2f} |")
-    summary = []
+    summary, unmatched = [], []
     for k in ks:
         cost, accuracy = fixed[k]
         matching = [(used, acc, s) for s, (used, acc) in adaptive.items() if acc >= accuracy - 1e-9 and used < cost]
@@ -113,9 +114,11 @@ def dataset_tables(name: str) -> tuple[list[str], dict]:
             used, acc, (low, high, target) = min(matching)
             summary.append(f"| {name} | {k} | {cost:,.0f} | {accuracy:.2f} | min {low}, max {high}, target {target} "
                            f"| {used:,.0f} | {acc:.2f} | {cost - used:,.0f} ({(cost - used) / cost * 100:.1f} %) |")
+        elif k == full:
+            unmatched.append(f"{name} ({full}: {accuracy:.2f} %)")
     table = [f"#### {name} ({replay.n_tasks:,} tasks, {len(encoded.tasks):,} answers, median {full} per task)", "",
              "| policy | | answers used | per task | accuracy % |", "|---|---|---:|---:|---:|", *rows, ""]
-    return table, {"summary": summary, "gold": gold_rows(name, encoded, truth, full)}
+    return table, {"summary": summary, "unmatched": unmatched, "gold": gold_rows(name, encoded, truth, full)}
 
 
 def gold_rows(name, encoded, truth, full) -> list[str]:
@@ -137,6 +140,49 @@ def gold_rows(name, encoded, truth, full) -> list[str]:
     return out
 
 
+MIN_WORKER_ANSWERS = 10  # a worker's true accuracy is too noisy to score below this
+WEIGHTS = (4, 8, 16, 32)
+
+
+def reliability_errors(name, encoded, truth) -> tuple[int, list[float]]:
+    """How well each estimate predicts a worker's true accuracy (its answers against the
+    datasets' gold labels, all tasks), when 10 % of the tasks are control tasks: gold alone
+    (c + 0.5) / (n + 1), the method's estimate alone, and the combined formula of
+    chalicelib.services.quality for several weights of the estimate. Mean absolute error in
+    points, weighted by the worker's answers, over workers with MIN_WORKER_ANSWERS answers."""
+    n_workers = len(encoded.worker_ids)
+    answers = np.bincount(encoded.workers, minlength=n_workers)
+    right = np.bincount(encoded.workers, weights=encoded.labels == truth[encoded.tasks], minlength=n_workers)
+    scored = answers >= MIN_WORKER_ANSWERS
+    true = right[scored] / answers[scored]
+    errors = {k: [] for k in ("gold", "model", *WEIGHTS)}
+    for seed in SEEDS:
+        known = reveal_gold(truth, GOLD_SHARE, seed)
+        result = aggregate(DEFAULT_METHOD, encoded.tasks, encoded.workers, encoded.labels,
+                           len(encoded.task_ids), n_workers, len(encoded.label_values), known=known)
+        on_gold = known[encoded.tasks] >= 0
+        n = np.bincount(encoded.workers[on_gold], minlength=n_workers)[scored]
+        c = np.bincount(encoded.workers[on_gold], weights=encoded.labels[on_gold] == known[encoded.tasks[on_gold]],
+                        minlength=n_workers)[scored]
+        model = result.worker_reliability[scored]
+        estimates = {"gold": (c + 0.5) / (n + 1), "model": model}
+        for weight in WEIGHTS:
+            estimates[weight] = (c + weight * np.clip(model, 0, 1)) / (n + weight)
+        for key, estimate in estimates.items():
+            errors[key].append(np.average(np.abs(estimate - true), weights=answers[scored]) * 100)
+    assert np.allclose(estimates[16], [reliability(int(a), int(b), float(m)) for a, b, m in zip(n, c, model)])
+    return int(scored.sum()), [float(np.mean(errors[k])) for k in ("gold", "model", *WEIGHTS)]
+
+
+def reliability_table(per_dataset: dict[str, tuple[int, list[float]]]) -> list[str]:
+    rows = [f"| {name} | {workers} | " + " | ".join(f"{e:.2f}" for e in errors) + " |"
+            for name, (workers, errors) in per_dataset.items()]
+    columns = np.array([errors for _, errors in per_dataset.values()])
+    rows.append("| **mean** | | " + " | ".join(f"{e:.2f}" for e in columns.mean(axis=0)) + " |")
+    rows.append("| **worst** | | " + " | ".join(f"{e:.2f}" for e in columns.max(axis=0)) + " |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="write the tables into bench/RESULTS.md")
@@ -146,12 +192,14 @@ def main() -> None:
         print("../shared/datasets is absent: nothing to replay")
         return
     started = time.time()
-    per_dataset, summary, gold = [], [], []
+    per_dataset, summary, gold, worker_errors, unmatched = [], [], [], {}, []
     for name in names:
         table, extra = dataset_tables(name)
         per_dataset += table
         summary += extra["summary"]
+        unmatched += extra["unmatched"]
         gold += extra["gold"]
+        worker_errors[name] = reliability_errors(name, *load(name)[:2])
         print("\n".join(table), flush=True)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))
     lines = [
@@ -165,12 +213,22 @@ def main() -> None:
         "(no row: no adaptive setting both matched it and used fewer answers).", "",
         "| dataset | fixed overlap | answers | accuracy % | adaptive setting | answers | accuracy % | saved |",
         "|---|---:|---:|---:|---|---:|---:|---:|", *summary, "",
+        "The full recorded overlap is matched by no adaptive setting tried on: "
+        + (", ".join(unmatched) or "none") + ".", "",
         "### Every policy per dataset", "", *per_dataset,
         f"### Accuracy with and without gold mixing ({GOLD_SHARE:.0%} of tasks as known control tasks)", "",
         "Accuracy and answers on the other 90 % of the tasks (the control tasks' own answers are "
         "collected in both cases: only whether their labels are known differs).", "",
         "| dataset | collection | answers, no gold | accuracy % no gold | answers, gold mixed | "
-        "accuracy % gold mixed | gain, points |", "|---|---|---:|---:|---:|---:|---:|", *gold, ""]
+        "accuracy % gold mixed | gain, points |", "|---|---|---:|---:|---:|---:|---:|", *gold, "",
+        "### Worker reliability: which estimate predicts a worker's true accuracy", "",
+        f"With {GOLD_SHARE:.0%} of the tasks as control tasks: mean absolute error (points, weighted "
+        f"by answers; workers with {MIN_WORKER_ANSWERS}+ answers) between a worker's accuracy on all "
+        "the dataset's tasks and its estimate from gold alone, (c + 0.5) / (n + 1); from the method "
+        f"(`{DEFAULT_METHOD}`) alone; and combined, (c + w * estimate) / (n + w), the formula of "
+        "chalicelib.services.quality (w = 16 there). Lower is better.", "",
+        "| dataset | workers | gold alone | method alone | " + " | ".join(f"w = {w}" for w in WEIGHTS) + " |",
+        "|---|---:|" + "---:|" * (2 + len(WEIGHTS)), *reliability_table(worker_errors), ""]
     text = "\n".join(lines)
     print(text)
     if args.write:

@@ -34,8 +34,8 @@ def published_labels(api, requester, project_id) -> dict:
     (0, 0, None, 0.5),                        # nothing known: even odds
     (10, 8, None, 8.5 / 11),                  # (correct + 0.5) / (total + 1)
     (0, 0, 0.9, 0.9),                         # no gold: the aggregation's estimate alone
-    (4, 0, 0.9, 3.6 / 8),                     # 4 wrong gold answers weigh as much as the estimate
-    (100, 100, 0.2, (100 + 0.8) / 104),       # plenty of gold dominates
+    (16, 0, 0.9, 14.4 / 32),                  # 16 wrong gold answers weigh as much as the estimate
+    (200, 200, 0.2, (200 + 3.2) / 216),       # plenty of gold dominates
 ])
 def test_reliability_on_known_counts(gold, correct, estimate, expected):
     assert quality.reliability(gold, correct, estimate) == pytest.approx(expected)

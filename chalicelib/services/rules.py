@@ -25,9 +25,11 @@ from chalicelib.schemas.quality import CHEAP_MEASURES, Rule, parse_rules
 
 log = logging.getLogger("foule.rules")
 
-# The answer path reads a project's rules at most this often per process: a PATCH of the rules
-# takes effect on answers within this delay (at once in the scheduled evaluation).
-RULES_CACHE_SECONDS = 30
+# The answer path reads a project's rules at most this often per process (one read per
+# project per container every 5 minutes, instead of one per answer): a PATCH of the rules
+# takes effect on answers within this delay (at once in this process, and in the scheduled
+# evaluation, which reads the project).
+RULES_CACHE_SECONDS = 300
 _cache: dict[str, tuple[float, list[Rule]]] = {}
 
 
@@ -87,9 +89,12 @@ class Measures:
 
 
 def evaluate(project_id: str, worker_id: str, rules: list[Rule], measures: Measures,
-             fired: set[str], cheap_only: bool = False) -> list[str]:
+             fired: set[str], cheap_only: bool = False, catch_up: bool = False) -> list[str]:
     """Fire the rules whose condition now holds and had not fired; re-arm those whose
-    condition no longer holds. Returns the ids of the rules this call fired."""
+    condition no longer holds. Returns the ids of the rules this call fired.
+
+    catch_up (the scheduled evaluation, whose counters may be older than the last answer):
+    the cheap rules may fire but are not re-armed, which only their fresh figures may do."""
     newly = []
     for rule in rules:
         if cheap_only and rule.measure not in CHEAP_MEASURES:
@@ -100,7 +105,7 @@ def evaluate(project_id: str, worker_id: str, rules: list[Rule], measures: Measu
         if rule.holds(value):
             if rule.rule_id not in fired and fire(project_id, worker_id, rule, value):
                 newly.append(rule.rule_id)
-        elif rule.rule_id in fired:
+        elif rule.rule_id in fired and not (catch_up and rule.measure in CHEAP_MEASURES):
             rearm(project_id, worker_id, rule)
     return newly
 
