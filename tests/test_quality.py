@@ -7,6 +7,7 @@ import requests
 
 from chalicelib.models.workers import FOREVER
 from chalicelib.services import quality
+from tests.scheduled import run_aggregator
 
 
 def answer(api, worker, project_id, task_id, label, time_spent_ms=None):
@@ -15,12 +16,6 @@ def answer(api, worker, project_id, task_id, label, time_spent_ms=None):
     body = {"answer": label, **({"time_spent_ms": time_spent_ms} if time_spent_ms is not None else {})}
     status, receipt = api.post(f"/leases/{lease['lease_id']}/answer", worker, body)
     assert status == 200, receipt
-
-
-def run_aggregator():
-    from chalicelib.services import aggregator
-
-    return {s["project_id"]: s for s in aggregator.run_due_projects()}
 
 
 def published_labels(api, requester, project_id) -> dict:
@@ -68,7 +63,7 @@ def test_the_requester_lists_its_workers_with_gold_accuracy_and_reliability(
     second = api.get(f"/projects/{project_id}/workers?limit=1&cursor={first['next_cursor']}", requester)[1]
     assert {first["items"][0]["worker_id"], second["items"][0]["worker_id"]} == {good_id, bad_id}
 
-    run_aggregator()
+    run_aggregator(project_id)
     detail = api.get(f"/projects/{project_id}/workers/{good_id}", requester)[1]
     assert detail["agreement"] is not None and detail["model_reliability"] is not None
     assert detail["reliability"] == pytest.approx(
@@ -150,18 +145,18 @@ def test_an_excluded_spammer_no_longer_decides_a_result(api, requester, make_pro
     answer(api, honest, project_id, "t1", "cat")
     answer(api, spam1, project_id, "t1", "dog")
     answer(api, spam2, project_id, "t1", "dog")
-    run_aggregator()
+    run_aggregator(project_id)
     assert published_labels(api, requester, project_id) == {"t1": "dog"}
 
     for spammer in (spam1_id, spam2_id):
         status, out = api.request("PUT", f"/projects/{project_id}/workers/{spammer}/exclude", requester)
         assert status == 200 and out["excluded"] and out["exclude_reason"] == "requester"
     assert api.post(f"/projects/{project_id}/aggregate", requester)[0] == 202
-    summary = run_aggregator()[project_id]
+    summary = run_aggregator(project_id)[project_id]
     assert summary["answers"] == 1
     assert published_labels(api, requester, project_id) == {"t1": "cat"}
 
     # Included again: the next run counts its answers again.
     api.request("DELETE", f"/projects/{project_id}/workers/{spam1_id}/exclude", requester)
     api.post(f"/projects/{project_id}/aggregate", requester)
-    assert run_aggregator()[project_id]["answers"] == 2
+    assert run_aggregator(project_id)[project_id]["answers"] == 2

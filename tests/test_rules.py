@@ -9,7 +9,8 @@ from chalicelib.models import Assignment, WorkerStats
 from chalicelib.models.workers import FOREVER
 from chalicelib.schemas.quality import Rule, review_available
 from chalicelib.services import rules
-from tests.test_quality import answer, run_aggregator
+from tests.scheduled import run_aggregator
+from tests.test_quality import answer
 
 GOLD_RULE = {"measure": "gold_accuracy", "comparison": "<", "value": 0.5, "min_answers": 3,
              "action": "block", "message": "Too many control tasks failed."}
@@ -181,7 +182,7 @@ def test_scheduled_rules_exclude_a_disagreeing_worker_and_block_a_too_fast_one(
         answer(api, a, project_id, f"t{i}", "cat", 9000)
         answer(api, b, project_id, f"t{i}", "cat", 400)
         answer(api, spammer, project_id, f"t{i}", "dog", 8000)
-    assert run_aggregator()[project_id]["answers"] == 9
+    assert run_aggregator(project_id)[project_id]["answers"] == 9
     rows = {w: worker_row(api, requester, project_id, w) for w in (a_id, b_id, spammer_id)}
     assert rows[spammer_id]["agreement"] == 0 and not rows[spammer_id]["excluded"]
     assert rows[b_id]["median_answer_seconds"] == 0.4 and not rows[b_id]["blocked"]
@@ -190,14 +191,14 @@ def test_scheduled_rules_exclude_a_disagreeing_worker_and_block_a_too_fast_one(
     answer(api, b, project_id, "t3", "cat", 400)
     answer(api, spammer, project_id, "t3", "dog", 8000)
     api.post(f"/projects/{project_id}/aggregate", requester)
-    assert run_aggregator()[project_id]["answers"] == 12
+    assert run_aggregator(project_id)[project_id]["answers"] == 12
     rows = {w: worker_row(api, requester, project_id, w) for w in (a_id, b_id, spammer_id)}
     assert rows[spammer_id]["excluded"] and rows[spammer_id]["exclude_reason"] == "rule:agreement"
     assert rows[b_id]["blocked"] and rows[b_id]["block_reason"] == "rule:median_answer_seconds"
     assert not rows[a_id]["blocked"] and not rows[a_id]["excluded"]
     # The next run leaves the excluded worker's answers out.
     api.post(f"/projects/{project_id}/aggregate", requester)
-    assert run_aggregator()[project_id]["answers"] == 8
+    assert run_aggregator(project_id)[project_id]["answers"] == 8
 
 
 @pytest.mark.skipif(not review_available(), reason="needs chalicelib.services.review (MONEY's branch)")
