@@ -1,32 +1,37 @@
 """Time and peak memory of one aggregation run of a large project, reading from moto server.
 
-    .venv/bin/python bench/aggregator_scale.py --answers 100000 [--per-task 5] [--workers 500]
-    .venv/bin/python bench/aggregator_scale.py --answers 1000000 --in-memory [--code DIR]
+    .venv/bin/python bench/aggregator_scale.py --answers 100000 [--per-task 5] [--workers 500] [--read-step]
+    .venv/bin/python bench/aggregator_scale.py --answers 1000000 --workers 2000 --index-by-partition
+    .venv/bin/python bench/aggregator_scale.py --answers 1000000 --workers 2000 --in-memory [--code DIR]
 
 Against moto (the default): moto's ThreadedMotoServer runs inside this process with
 infra/template.yaml deployed into it, and the synthetic project (tasks, and answers with
 their answer-index shard, as the answer path writes them; 10% gold) is put straight into
-moto's DynamoDB backend, in memory: no HTTP for loading, which is what made 1M answers
-impractical to load (> 15 min estimated through the API). The aggregator then runs
-`aggregator.aggregate_project` in a fresh child process, over real HTTP to that server:
-claim, read every answer through the sharded answers index, aggregate, write the per-task and
-per-worker results, publish the files, manifest, latest.json and event. Reported: wall time
-of the run (and, with --read-step, of reading the answers alone first), the child's peak RSS,
-and its RSS after imports (so the run's own share is the difference).
+moto's DynamoDB backend, in memory: no HTTP for loading, which made 1M answers impractical
+(> 15 min estimated through HTTP). The aggregator then runs `aggregator.aggregate_project` in
+a fresh child process, over real HTTP to that server: claim, read every answer through the
+sharded answers index, aggregate, write the per-task and per-worker results, publish the
+files, manifest, latest.json and event. Reported: wall time of the run (and, with
+--read-step, of reading the answers alone first), the child's peak RSS, and its RSS after
+imports (so the run's own share is the difference). `--index-by-partition` makes moto read a
+queried index partition only, as DynamoDB does (see index_by_partition): without it moto
+sorts and walks the whole table for every page, which makes 1M answers take hours.
 
 `--in-memory` runs the same `_run` without moto: the pynamodb queries answer synthetic items
-generated shard by shard, DynamoDB writes are no-ops and the files are rendered and counted
-but not uploaded (their sha256 is reported, to compare checkouts): the CPU time and memory of our code alone. `--code DIR` runs that child
-against another checkout (e.g. a `git worktree` of an older commit), for a baseline measured
-in the same session on the same data.
+generated shard by shard, DynamoDB writes are no-ops and the files are rendered but not
+uploaded (their sha256 is reported, to compare checkouts): the CPU time and memory of our
+code alone. `--code DIR` runs that child against another checkout (e.g. a `git worktree` of
+an older commit), for a baseline measured in the same session on the same data.
 """
 import argparse
 import json
+import logging
 import os
 import random
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -36,11 +41,21 @@ sys.path.insert(0, str(ROOT))
 ACCOUNT, REGION = "123456789012", "us-east-1"
 LABELS = ["a", "b", "c"]
 
-CHILD = r"""
-import json, resource, sys, time
+# Peak RSS is the kernel's high-water mark of the child's own memory (VmHWM, reset by exec),
+# not ru_maxrss, which a child started from this process inherits from it (with moto's items
+# loaded, hundreds of MiB).
+PEAK_RSS = r"""
+def peak_rss_mib():
+    with open("/proc/self/status") as status:
+        kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    return round(kib / 1024, 1)
+"""
+
+CHILD = PEAK_RSS + r"""
+import json, sys, time
 from chalicelib.models import Project
 from chalicelib.services import aggregator
-rss_imports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rss_imports = peak_rss_mib()
 project_id = sys.argv[1]
 read_s = None
 if "--read-step" in sys.argv:
@@ -52,8 +67,7 @@ start = time.perf_counter()
 summary = aggregator.aggregate_project(Project.get(project_id, consistent_read=True))
 run_s = time.perf_counter() - start
 print(json.dumps({"summary": summary, "read_s": read_s and round(read_s, 2), "run_s": round(run_s, 2),
-                  "rss_after_imports_mib": round(rss_imports / 1024, 1),
-                  "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+                  "rss_after_imports_mib": rss_imports, "peak_rss_mib": peak_rss_mib()}))
 """
 
 
@@ -61,12 +75,12 @@ print(json.dumps({"summary": summary, "read_s": read_s and round(read_s, 2), "ru
 # time as the queries page through them (so the generator holds no answers itself), and with
 # no-op writes. Works with the code before and after the switch to numpy columns: both read
 # through Assignment.answers_by_project.query and Task.query.
-IN_MEMORY_CHILD = r"""
-import dataclasses, hashlib, json, random, resource, sys, time, zlib
+IN_MEMORY_CHILD = PEAK_RSS + r"""
+import dataclasses, hashlib, json, random, sys, time, zlib
 from types import SimpleNamespace
 from chalicelib.services import aggregator, publishing
 n_answers, per_task, n_workers, shards = map(int, sys.argv[1:5])
-rss_imports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rss_imports = peak_rss_mib()
 labels = ["a", "b", "c"]
 n_tasks = n_answers // per_task
 skill = [random.Random(w).uniform(0.55, 0.95) for w in range(n_workers)]
@@ -119,19 +133,27 @@ start = time.perf_counter()
 summary = aggregator._run(project, "run", 0, "salt")
 run_s = time.perf_counter() - start
 print(json.dumps({"summary": summary, "run_s": round(run_s, 2), "file_sha256": sizes,
-                  "rss_after_imports_mib": round(rss_imports / 1024, 1),
-                  "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}))
+                  "rss_after_imports_mib": rss_imports, "peak_rss_mib": peak_rss_mib()}))
 """
 
 
 def load_into_backend(project_id: str, n_answers: int, per_task: int, n_workers: int, seed: int,
-                      tables: dict, shards: int) -> float:
+                      tables: dict, shards: int, index: bool) -> float:
     """Put the project's items straight into moto's in-process DynamoDB backend (the same
     items, in DynamoDB's JSON, that the API would have written)."""
     from moto.dynamodb.models import dynamodb_backends
 
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
     backend = dynamodb_backends[ACCOUNT][REGION]
     projects, tasks, answers = (backend.get_table(tables[name]) for name in ("projects", "tasks", "assignments"))
+
+    def put(table, hash_attr: str, range_attr: str, attrs: dict) -> None:
+        """Table.put_item without its condition and type checks (~1.5 ms an item here): the
+        items are well-formed by construction."""
+        hash_value, range_value = DynamoType(attrs[hash_attr]), DynamoType(attrs[range_attr])
+        table.items[hash_value][range_value] = Item(hash_value, range_value, attrs)
+
     rng = random.Random(seed)
     n_tasks = n_answers // per_task
     now = int(time.time() * 1000)
@@ -155,17 +177,53 @@ def load_into_backend(project_id: str, n_answers: int, per_task: int, n_workers:
                 "created_at": n(now), "answer_count": n(per_task)}
         if i % 10 == 0:
             item["known_answer"] = s(json.dumps(truth))
-        tasks.put_item(item)
+        put(tasks, "project_id", "task_id", item)
         shard = s(f"{project_id}#{zlib.crc32(task_id.encode()) % shards}")
         for w in rng.sample(range(n_workers), per_task):
             label = truth if rng.random() < skill[w] else rng.choice(LABELS)
-            answers.put_item({"task_key": s(f"{project_id}/{task_id}"), "worker_id": s(f"w{w:05d}"),
+            put(answers, "task_key", "worker_id", {"task_key": s(f"{project_id}/{task_id}"), "worker_id": s(f"w{w:05d}"),
                               "project_id": s(project_id), "task_id": s(task_id), "lease_id": s(f"l{i}-{w}"),
                               "slot": s("0"), "state": s("submitted"), "leased_at": n(now), "expires_at": n(now),
                               "answer": s(json.dumps(label)), "submitted_at": n(now + i),
                               "time_spent_ms": n(rng.randrange(500, 20000)), "reward_cents": n(0),
                               "answer_shard": shard})
+    if index:
+        index_by_partition(answers, "answers_by_project", "answer_shard")
     return time.perf_counter() - start
+
+
+def index_by_partition(table, index_name: str, attribute: str) -> None:
+    """Make this process's moto answer a query on `index_name` of `table` from the items of the
+    queried partition only, as DynamoDB does. moto 5.2.5 answers each page of such a query by
+    sorting the whole table (Table.all_items) and walking all of it: at 1M answers every page
+    costs seconds, and the run hours. Its sorting of the partition, paging, 1 MB page limit and
+    serialization are kept. Built once after loading (the run writes no answers)."""
+    from moto.dynamodb.models.table import Table
+
+    partitions: dict = {}
+    for by_range in table.items.values():
+        for item in by_range.values():
+            value = item.attrs.get(attribute)
+            if value is not None:
+                partitions.setdefault(value.value, []).append(item)
+    current = threading.local()
+    query, all_items = Table.query, Table.all_items
+
+    def partition_query(self, *args, **kwargs):
+        conditions = dict(kwargs.get("hash_key_conditions") or [])
+        if self is table and args[7:8] == (index_name,) and attribute in conditions:
+            current.items = partitions.get(conditions[attribute].value, [])
+            try:
+                return query(self, *args, **kwargs)
+            finally:
+                current.items = None
+        return query(self, *args, **kwargs)
+
+    def partition_items(self):
+        items = getattr(current, "items", None)
+        return items if self is table and items is not None else all_items(self)
+
+    Table.query, Table.all_items = partition_query, partition_items
 
 
 def run_in_memory(args) -> int:
@@ -190,6 +248,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--read-step", action="store_true", help="also time reading the answers alone, first")
+    parser.add_argument("--index-by-partition", action="store_true",
+                        help="moto reads an index query's partition only, as DynamoDB does (see index_by_partition)")
     parser.add_argument("--in-memory", action="store_true", help="no moto: synthetic items, no-op writes")
     parser.add_argument("--code", help="with --in-memory: the checkout whose aggregator runs (default: this one)")
     args = parser.parse_args()
@@ -203,6 +263,7 @@ def main() -> int:
     for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
         del os.environ[name]
     port = local_stack.free_port()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     # A page of a GSI query is slow in moto (it walks the whole table each time): a longer
@@ -215,7 +276,8 @@ def main() -> int:
         tables = {name: env[f"FOULE_TABLE_{name.upper()}"] for name in ("projects", "tasks", "assignments")}
         shards = int(os.environ.get("FOULE_COUNTER_SHARDS", "8"))
         project_id = f"p-bench{args.answers}"
-        load_s = load_into_backend(project_id, args.answers, args.per_task, args.workers, args.seed, tables, shards)
+        load_s = load_into_backend(project_id, args.answers, args.per_task, args.workers, args.seed, tables, shards,
+                                   args.index_by_partition)
         child = subprocess.run([sys.executable, "-c", CHILD, project_id, *(["--read-step"] if args.read_step else [])],
                                cwd=ROOT, env={**os.environ, "PYNAMODB_CONFIG": config.name},
                                capture_output=True, text=True)
@@ -226,6 +288,7 @@ def main() -> int:
         report = json.loads(child.stdout.strip().splitlines()[-1])
         report.update(answers=args.answers, tasks=args.answers // args.per_task, workers=args.workers,
                       load_s=round(load_s, 1), moto="ThreadedMotoServer in-process, items put into its backend",
+                      index_by_partition=args.index_by_partition,
                       machine_cpus=os.cpu_count())
         print(json.dumps(report))
     finally:

@@ -4,6 +4,8 @@
     python -m tools.foule upload-tasks PROJECT tasks.csv        # or tasks.jsonl; progress bar, per-row errors
     python -m tools.foule watch PROJECT                         # progress until every task is complete
     python -m tools.foule download PROJECT [--run RUN] --out results/   # files, sha256 checked
+    python -m tools.foule webhook PROJECT [--url URL | --remove]      # register (prints the secret), show, remove
+    python -m tools.foule deliveries PROJECT [--replay DELIVERY]       # the delivery log, newest first
 
 It talks only to the HTTP API (FOULE_API, default http://127.0.0.1:8000, with the key in
 FOULE_KEY or --key) and to the presigned URLs the API hands out.
@@ -177,6 +179,46 @@ def download(project_id: str, out: Path = typer.Option(Path("results"), help="a 
     if bad:
         fail(f"{len(bad)} file(s) failed verification: {', '.join(bad)}")
     typer.echo(str(folder))
+
+
+@app.command()
+def webhook(project_id: str, url: Optional[str] = typer.Option(None, help="register this https URL"),
+            remove: bool = typer.Option(False, help="remove the webhook"), api: str = ApiOption, key: str = KeyOption):
+    """Register (--url; prints the signing secret, shown only this once), show, or remove a
+    project's webhook."""
+    foule = client(api, key)
+    path = f"/projects/{project_id}/webhook"
+    try:
+        if url:
+            created = foule.call("PUT", path, {"url": url})
+            console.print(f"registered {created['url']}; the signing secret (shown once, keep it):")
+            typer.echo(created["secret"])
+        elif remove:
+            removed = foule.call("DELETE", path)["removed"]
+            typer.echo("removed" if removed else "no webhook was registered")
+        else:
+            typer.echo(foule.call("GET", path)["url"])
+    except ApiError as error:
+        fail(str(error))
+
+
+@app.command()
+def deliveries(project_id: str, limit: int = typer.Option(20, help="how many, newest first"),
+               replay: Optional[str] = typer.Option(None, help="send this delivery again now"),
+               api: str = ApiOption, key: str = KeyOption):
+    """The webhook's deliveries, newest first; or --replay DELIVERY_ID."""
+    foule = client(api, key)
+    path = f"/projects/{project_id}/webhook/deliveries"
+    try:
+        items = [foule.call("POST", f"{path}/{replay}/replay")] if replay else \
+            foule.call("GET", f"{path}?limit={limit}")["items"]
+    except ApiError as error:
+        fail(str(error))
+    table = Table("delivery", "run", "status", "attempts", "last answer")
+    for d in items:
+        last = str(d["last_status"]) if d["last_status"] is not None else (d["last_error"] or "-")
+        table.add_row(d["delivery_id"], d["run_id"], d["status"], str(d["attempts"]), last)
+    console.print(table)
 
 
 if __name__ == "__main__":

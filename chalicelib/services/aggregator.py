@@ -133,7 +133,7 @@ ANSWER_FIELDS = ["task_id", "worker_id", "answer", "submitted_at", "time_spent_m
 
 
 class Answers(NamedTuple):
-    """A project's answers as numpy columns (about 24 bytes an answer, where a tuple of Python
+    """A project's answers as numpy columns (28 bytes an answer, where a tuple of Python
     objects took ~370): tasks and workers as indexes into their sorted distinct ids."""
 
     task_ids: list[str]

@@ -1,5 +1,10 @@
-"""Helpers for the results tests: a small project answered by known workers, S3 downloads."""
+"""Helpers for the results tests: a small project answered by known workers, S3 downloads,
+a webhook receiver on 127.0.0.1."""
+import dataclasses
 import hashlib
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -42,3 +47,61 @@ def download(entry: dict) -> bytes:
     assert len(body) == entry["bytes"], entry["key"]
     assert hashlib.sha256(body).hexdigest() == entry["sha256"], entry["key"]
     return body
+
+
+WEBHOOK_MAX_ATTEMPTS = 3
+
+
+class Receiver:
+    """A threaded HTTP server that records each POST and answers `statuses` in turn, then 200."""
+
+    def __init__(self, statuses=(), delay: float = 0.0):
+        self.requests, self.statuses, self.delay = [], list(statuses), delay
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((dict(self.headers), body))
+                time.sleep(receiver.delay)
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/foule?source=test"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def local_webhooks(monkeypatch):
+    """Webhooks as the local stack runs them: 127.0.0.1 allowed, short timeouts, few attempts."""
+    from chalicelib.services import webhook_http, webhooks
+    from chalicelib.settings import settings
+
+    local = dataclasses.replace(settings, webhooks_allow_local=True, webhook_timeout_seconds=1,
+                                webhook_max_attempts=WEBHOOK_MAX_ATTEMPTS)
+    monkeypatch.setattr(webhooks, "settings", local)
+    monkeypatch.setattr(webhook_http, "settings", local)
+
+
+@pytest.fixture
+def receiver():
+    made = []
+
+    def make(**kwargs):
+        made.append(Receiver(**kwargs))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()

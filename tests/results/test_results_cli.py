@@ -83,3 +83,35 @@ def test_create_upload_watch_and_download(api, requester, new_key, tmp_path, mon
     monkeypatch.setattr(foule, "session", Tampered(api))
     result = runner.invoke(foule.app, ["download", project_id, "--run", run_id, "--out", str(tmp_path / "bad")], env=env)
     assert result.exit_code == 1 and "failed verification" in result.output, result.output
+
+
+def test_register_a_webhook_read_its_deliveries_and_replay_one(api, requester, answered_project, local_webhooks,
+                                                               receiver, monkeypatch):
+    from chalicelib.models import Project
+    from chalicelib.services import aggregator
+    from tools import foule
+
+    monkeypatch.setattr(foule, "session", Routed(api))
+    runner = typer_testing.CliRunner()
+    env = {"FOULE_API": API, "FOULE_KEY": requester}
+    project_id, _ = answered_project(answers={"w0": {"t1": "dog"}})
+    result = runner.invoke(foule.app, ["webhook", project_id, "--url", "http://hooks.example.org/x"], env=env)
+    assert result.exit_code == 1 and "webhook_url_not_https" in result.output, result.output
+
+    target = receiver(statuses=[500])
+    result = runner.invoke(foule.app, ["webhook", project_id, "--url", target.url], env=env)
+    assert result.exit_code == 0, result.output
+    secret = result.output.strip().splitlines()[-1]
+    assert secret.startswith("whsec_")
+    result = runner.invoke(foule.app, ["webhook", project_id], env=env)
+    assert result.exit_code == 0 and result.output.strip() == target.url and secret not in result.output
+
+    aggregator.aggregate_project(Project.get(project_id))
+    result = runner.invoke(foule.app, ["deliveries", project_id], env=env)
+    assert result.exit_code == 0 and "pending" in result.output and "500" in result.output, result.output
+    delivery_id = target.requests[0][0]["Foule-Delivery"]
+    result = runner.invoke(foule.app, ["deliveries", project_id, "--replay", delivery_id], env=env)
+    assert result.exit_code == 0 and "delivered" in result.output, result.output
+    assert len(target.requests) == 2
+    result = runner.invoke(foule.app, ["webhook", project_id, "--remove"], env=env)
+    assert result.exit_code == 0 and "removed" in result.output

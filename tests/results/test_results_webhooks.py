@@ -1,16 +1,14 @@
 """Signed webhooks, against a real HTTP receiver on 127.0.0.1: registration and its URL rules,
 the signature, retries with backoff, giving up, the delivery log and replay."""
-import dataclasses
 import hashlib
 import hmac
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-MAX_ATTEMPTS = 3
+from conftest import WEBHOOK_MAX_ATTEMPTS as MAX_ATTEMPTS  # tests/results/conftest.py
 
 
 def verify(secret: str, signature_header: str, body: bytes, tolerance_seconds: int = 300,
@@ -25,61 +23,6 @@ def verify(secret: str, signature_header: str, body: bytes, tolerance_seconds: i
         return False
     expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, fields.get("v1", ""))
-
-
-class Receiver:
-    """A threaded HTTP server that records each POST and answers `statuses` in turn, then 200."""
-
-    def __init__(self, statuses=(), delay: float = 0.0):
-        self.requests, self.statuses, self.delay = [], list(statuses), delay
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((dict(self.headers), body))
-                time.sleep(receiver.delay)
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/foule?source=test"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def local_webhooks(monkeypatch):
-    """Webhooks as the local stack runs them: 127.0.0.1 allowed, short timeouts, few attempts."""
-    from chalicelib.services import webhook_http, webhooks
-    from chalicelib.settings import settings
-
-    local = dataclasses.replace(settings, webhooks_allow_local=True, webhook_timeout_seconds=1,
-                                webhook_max_attempts=MAX_ATTEMPTS)
-    monkeypatch.setattr(webhooks, "settings", local)
-    monkeypatch.setattr(webhook_http, "settings", local)
-
-
-@pytest.fixture
-def receiver():
-    made = []
-
-    def make(**kwargs):
-        made.append(Receiver(**kwargs))
-        return made[-1]
-
-    yield make
-    for r in made:
-        r.close()
 
 
 @pytest.fixture
