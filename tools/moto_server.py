@@ -23,6 +23,7 @@ import copy
 import functools
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -148,11 +149,27 @@ def serve(host: str, port: int) -> None:
     run_simple(host, port, app, threaded=True, request_handler=WSGIRequestHandler)
 
 
+def exit_with_parent() -> None:
+    """Stop when the process that started this server is gone (its parent id changes): a test
+    worker that exits without its clean-up must not leave a server behind."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=5055)
+    parser.add_argument("--exit-with-parent", action="store_true", help="stop when the parent process exits")
     args = parser.parse_args()
+    if args.exit_with_parent:
+        exit_with_parent()
     serve(args.host, args.port)
 
 
