@@ -49,7 +49,7 @@ def wait_for_http(url: str, timeout: float = 30) -> None:
 def start_moto(port: int) -> subprocess.Popen:
     """moto in server mode on 127.0.0.1:port, as a child process (see tools/moto_server.py)."""
     process = subprocess.Popen([sys.executable, "-m", "tools.moto_server", "-H", "127.0.0.1", "-p", str(port),
-                                "--exit-with-parent"],
+                                "--parent-pid", str(os.getpid())],
                                cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_http(f"http://127.0.0.1:{port}/moto-api/")

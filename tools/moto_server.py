@@ -149,11 +149,10 @@ def serve(host: str, port: int) -> None:
     run_simple(host, port, app, threaded=True, request_handler=WSGIRequestHandler)
 
 
-def exit_with_parent() -> None:
-    """Stop when the process that started this server is gone (its parent id changes): a test
-    worker that exits without its clean-up must not leave a server behind."""
-    parent = os.getppid()
-
+def exit_with_parent(parent: int) -> None:
+    """Stop when the process that started this server is gone (it is no longer our parent): a
+    test worker that exits without its clean-up must not leave a server behind. The parent's id
+    is given, as it may be gone before this runs (moto takes seconds to import)."""
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(1)
@@ -166,10 +165,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=5055)
-    parser.add_argument("--exit-with-parent", action="store_true", help="stop when the parent process exits")
+    parser.add_argument("--parent-pid", type=int, help="stop when this process (our parent) exits")
     args = parser.parse_args()
-    if args.exit_with_parent:
-        exit_with_parent()
+    if args.parent_pid:
+        exit_with_parent(args.parent_pid)
     serve(args.host, args.port)
 
 
