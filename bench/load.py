@@ -46,7 +46,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.load_invariants import Ack, check_invariants, check_published  # noqa: E402 (after sys.path)
+from bench.load_invariants import Ack, check_invariants, check_ledger, check_published  # noqa: E402 (after sys.path)
 
 LABELS = ["cat", "dog"]
 NEXT, ANSWER = "POST /work/next", "POST /leases/{lease_id}/answer"
@@ -274,6 +274,8 @@ def run_all(server: Server, moto_url: str, requester: str, *, workers: int, task
                                              phase.unknown_outcomes)
         if check_results:
             result["checked"]["published_answers"] = check_published(api, requester, project_ids, phase.acks)
+        if not phase.unknown_outcomes:  # every stored answer acknowledged: approve them all, check the pay
+            result["checked"]["paid_cents"] = check_ledger(api, requester, crowd, project_ids, phase.acks)
         figures.append(result)
         print(json.dumps(result), file=sys.stderr, flush=True)
     few = dict(list(crowd.items())[:size_workers])

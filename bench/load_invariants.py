@@ -110,3 +110,58 @@ def check_published(api_url: str, requester: str, project_ids: list[str], acks: 
         assert results["manifest"]["answers"] == len(mine)
         published += len(rows)
     return published
+
+
+def all_pages(session: requests.Session, url: str) -> tuple[dict, list[dict]]:
+    """The first page's body and every item over all pages of a cursor-paged listing."""
+    first, items, cursor = None, [], None
+    while True:
+        page = session.get(url, params={"limit": 100, **({"cursor": cursor} if cursor else {})}, timeout=60)
+        assert page.status_code == 200, page.text
+        body = page.json()
+        first = first or body
+        items += body["items"]
+        cursor = body.get("next_cursor")
+        if not cursor:
+            return first, items
+
+
+def check_ledger(api_url: str, requester: str, workers: dict[str, str], project_ids: list[str],
+                 acks: list[Ack], clients: int = 4) -> int:
+    """Approve every acknowledged answer, several requester clients at once with overlapping
+    batches (as a double-clicking review screen would), then check that the ledger pays each
+    answer exactly once: the project's payments, its paid total, and each worker's balance and
+    history. Returns the cents paid."""
+    import concurrent.futures
+
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {requester}"
+    ids = [a.lease_id for a in acks]
+    batches = [ids[i:i + 100] for i in range(0, len(ids), 50)]  # each id in two batches
+
+    def approve(batch: list[str]) -> list[dict]:
+        response = session.post(f"{api_url}/assignments/approve", json={"assignment_ids": batch}, timeout=120)
+        assert response.status_code == 200, response.text
+        return response.json()["items"]
+
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        results = [item for items in pool.map(approve, batches) for item in items]
+    assert all(r["ok"] and r["state"] == "approved" for r in results), [r for r in results if not r["ok"]][:3]
+    paid = 0
+    for project_id in project_ids:
+        mine = [a for a in acks if a.project_id == project_id]
+        _, payments = all_pages(session, f"{api_url}/projects/{project_id}/payments")
+        assert sorted(p["assignment_id"] for p in payments) == sorted(a.lease_id for a in mine)
+        assert sum(p["cents"] for p in payments) == sum(a.reward_cents for a in mine)
+        progress = session.get(f"{api_url}/projects/{project_id}/progress", timeout=60).json()
+        assert (progress["paid_cents"], progress["approved"]) == (sum(a.reward_cents for a in mine), len(mine))
+        paid += progress["paid_cents"]
+    wanted = set(project_ids)
+    for key, worker_id in workers.items():
+        own = requests.Session()
+        own.headers["Authorization"] = f"Bearer {key}"
+        first, entries = all_pages(own, f"{api_url}/me/ledger")
+        here = [e for e in entries if e["project_id"] in wanted]
+        assert sorted(e["assignment_id"] for e in here) == sorted(a.lease_id for a in acks if a.worker == worker_id)
+        assert first["balance"] == {"pending_cents": 0, "earned_cents": sum(e["cents"] for e in entries)}
+    return paid

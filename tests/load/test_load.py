@@ -4,7 +4,8 @@ The same phases as bench/load.py (the long form, with the figures in bench/RESUL
 size the test suite can afford: `chalice local` with the store meter on (tools/chalice_local.py)
 against this session's moto server. What a user would notice is asserted: every acknowledged
 answer is stored once and published once, no task gets more answers than its overlap, no
-worker answers a task twice, projects' and workers' money equals the receipts, and what an
+worker answers a task twice, projects' and workers' money equals the receipts, and once
+approved (by racing clients) the ledger pays each answer exactly once, and what an
 answer costs in DynamoDB calls does not grow with the project.
 """
 import json
@@ -13,7 +14,7 @@ import os
 import pytest
 
 from bench import load
-from bench.load_invariants import check_invariants, check_published
+from bench.load_invariants import check_invariants, check_ledger, check_published
 
 pytestmark = [pytest.mark.http, pytest.mark.load, pytest.mark.xdist_group("load")]
 
@@ -39,6 +40,8 @@ def run_and_check(server, moto_endpoint, requester, crowd, project_ids, name):
     figures["checked"] = check_invariants(server.api_url, requester, crowd, project_ids, OVERLAP, REWARD,
                                           phase.acks)
     figures["checked"]["published_answers"] = check_published(server.api_url, requester, project_ids, phase.acks)
+    # Approved by several clients at once: the ledger pays each answer once.
+    figures["checked"]["paid_cents"] = check_ledger(server.api_url, requester, crowd, project_ids, phase.acks)
     print("\nload:", json.dumps(figures))
     return figures
 
@@ -49,6 +52,7 @@ def test_many_workers_on_one_project_fill_every_task_exactly(server, moto_endpoi
     # Every task got its overlap (8 workers for 3 slots each: the crowd drains the project).
     checked = figures["checked"]
     assert checked["answers"] == checked["stored"] == checked["published_answers"] == 8 * OVERLAP
+    assert checked["paid_cents"] == 8 * OVERLAP * REWARD
 
 
 def test_many_workers_on_many_projects_fill_every_task_exactly(server, moto_endpoint, requester, crowd):
@@ -56,6 +60,7 @@ def test_many_workers_on_many_projects_fill_every_task_exactly(server, moto_endp
     figures = run_and_check(server, moto_endpoint, requester, crowd, project_ids, "3 projects")
     checked = figures["checked"]
     assert checked["answers"] == checked["stored"] == checked["published_answers"] == 3 * 2 * OVERLAP
+    assert checked["paid_cents"] == 3 * 2 * OVERLAP * REWARD
 
 
 def test_the_cost_of_an_answer_does_not_grow_with_the_project(server, moto_endpoint, requester, crowd):
