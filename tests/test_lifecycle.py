@@ -357,3 +357,24 @@ def test_the_sweep_expires_lapsed_gold_leases_too(api, make_project, add_tasks, 
     status, body = answer(api, lapsing_worker, lapsing["lease_id"])
     assert status == 409 and body["error"]["code"] == "lease_expired"
     assert api.post("/work/next", lapsing_worker, {"project_id": project_id})[1]["task_id"] != lapsing["task_id"]
+
+
+def test_gold_leases_and_lapsed_leases_keep_the_budget_exact(api, requester, make_project, add_tasks, new_key,
+                                                             clock):
+    project_id = make_project(overlap=1, reward_cents=5, budget_cents=5, lease_seconds=60, gold_rate=1)
+    add_tasks(project_id, [{"task_id": "g", "payload": {}, "known_answer": "cat"}, {"task_id": "t", "payload": {}}])
+    remaining = lambda: api.get(f"/projects/{project_id}", requester)[1]["budget_remaining_cents"]  # noqa: E731
+    first, _ = new_key("worker")
+    second, _ = new_key("worker")
+    held = lease(api, first, project_id, "g")  # a gold lease reserves the reward like any other
+    assert remaining() == 0
+    status, body = api.post(f"/projects/{project_id}/tasks/g/lease", second)
+    assert status == 409 and body["error"]["code"] == "budget_exhausted"
+    api.post(f"/leases/{held['lease_id']}/release", first)
+    assert remaining() == 5
+    lapsing = lease(api, second, project_id, "t")
+    clock.shift(61)
+    assert lifecycle.sweep_project(work.projects.get(project_id), time.monotonic() + 30) == 1
+    assert remaining() == 5  # the lapsed lease's reservation came back with its slot
+    assert answer(api, second, lapsing["lease_id"])[1]["error"]["code"] == "lease_expired"
+    assert lease(api, first, project_id, "t")["task_id"] == "t" and remaining() == 0
