@@ -20,10 +20,12 @@ from chalicelib.schemas.quality import BlockIn, WorkerDetail, WorkerOut, WorkerP
 from chalicelib.schemas.results import Results
 from chalicelib.schemas.review import (ApproveIn, AssignmentQuery, RejectIn, ReviewAssignmentPage,
                                        ReviewResults)
-from chalicelib.schemas.tasks import TaskBatch, TaskBatchResult, TaskDetail, TaskPage
+from chalicelib.schemas.tasks import CancelRequest, CancelResult, TaskBatch, TaskBatchResult, TaskDetail, TaskPage
 from chalicelib.schemas.webhooks import DeliveryOut, DeliveryPage, WebhookCreated, WebhookIn, WebhookOut, WebhookRemoved
-from chalicelib.schemas.work import AnswerIn, AnswerReceipt, LeaseOut, NextTaskRequest, Released, WorkerProfile
-from chalicelib.services import ledger, projects, publishing, quality, review, tasks, webhooks, work, workers
+from chalicelib.schemas.work import (AnswerBatch, AnswerBatchResult, AnswerIn, AnswerReceipt, AssignmentPage,
+                                     ExtendIn, LeaseExtended, LeaseOut, NextTaskRequest, Released, WorkerProfile)
+from chalicelib.services import (ledger, lifecycle, projects, publishing, quality, review, tasks, webhooks, work,
+                                 workers)
 from chalicelib.settings import settings
 
 app = Chalice(app_name="foule")
@@ -52,7 +54,7 @@ def read_project(caller, project_id):
 
 
 @api.route("/projects/{project_id}", "PATCH", roles=REQUESTER, body=ProjectUpdate, response=ProjectOut,
-           summary="Pause, resume or close a project; change its priority")
+           summary="Pause, resume or close a project; change its priority, overlap, expiry, gold rate")
 def update_project(caller, project_id, body):
     return projects.update(caller, project_id, body)
 
@@ -80,6 +82,12 @@ def list_tasks(caller, project_id, query):
            summary="Read a task with its answers and result")
 def read_task(caller, project_id, task_id):
     return tasks.detail(caller, project_id, task_id)
+
+
+@api.route("/projects/{project_id}/tasks/cancel", "POST", roles=REQUESTER, body=CancelRequest,
+           response=CancelResult, summary="Cancel tasks: they serve no more work (live leases stay answerable)")
+def cancel_tasks(caller, project_id, body):
+    return lifecycle.cancel(caller, project_id, body)
 
 
 @api.route("/projects/{project_id}/results", "GET", roles=RESULTS_READERS, response=Results,
@@ -194,6 +202,25 @@ def submit_answer(caller, lease_id, body):
            summary="Give a leased task back (skip it)")
 def release_lease(caller, lease_id):
     return work.release(caller, lease_id)
+
+
+# --- Workers: lifecycle (extension, a batch of answers, history) ---------------------------
+@api.route("/leases/{lease_id}/extend", "POST", roles=WORKER, body=ExtendIn, response=LeaseExtended,
+           summary="Extend your live lease, once, within the project's limit")
+def extend_lease(caller, lease_id, body):
+    return lifecycle.extend(caller, lease_id, body)
+
+
+@api.route("/answers", "POST", roles=WORKER, body=AnswerBatch, response=AnswerBatchResult,
+           summary="Send several answers at once; each has its own result and is idempotent")
+def submit_answers(caller, body):
+    return lifecycle.submit_batch(caller, body)
+
+
+@api.route("/me/assignments", "GET", roles=WORKER, query=PageQuery, response=AssignmentPage,
+           summary="Your assignments with their state, newest first")
+def my_assignments(caller, query):
+    return lifecycle.history(caller, query.limit, query.cursor)
 
 
 @api.route("/me", "GET", roles=WORKER, response=WorkerProfile, summary="Your answers, earnings and reliability")

@@ -98,7 +98,7 @@ def test_release_frees_the_slot_at_once(api, requester, make_project, add_tasks,
     assert api.post(f"/leases/{lease['lease_id']}/release", first)[0] == 200
     assert api.post(f"/leases/{lease['lease_id']}/release", first)[0] == 200  # idempotent
     status, body = api.post(f"/leases/{lease['lease_id']}/answer", first, {"answer": "cat"})
-    assert status == 409 and body["error"]["code"] == "lease_released"
+    assert status == 409 and body["error"]["code"] == "lease_returned"
     assert api.post("/work/next", second, {"project_id": project_id})[0] == 200
     status, progress = api.get(f"/projects/{project_id}/progress", requester)
     assert progress["leases_outstanding"] == 1
@@ -120,7 +120,7 @@ def test_an_expired_lease_frees_its_slot_and_refuses_a_late_answer(api, make_pro
 
 
 def test_the_lease_never_reveals_a_gold_answer(api, make_project, add_tasks, new_key):
-    project_id = make_project(overlap=1)
+    project_id = make_project(overlap=1, gold_rate=1)
     add_tasks(project_id, [{"task_id": "g", "payload": {"text": "x"}, "known_answer": "dog"}])
     worker, worker_id = new_key("worker")
     status, lease = api.post("/work/next", worker, {"project_id": project_id})

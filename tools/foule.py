@@ -144,10 +144,12 @@ def watch(project_id: str, interval: float = typer.Option(5.0, help="seconds bet
     foule = client(api, key)
     while True:
         p = foule.call("GET", f"/projects/{project_id}/progress")
-        console.print(f"{p['status']}: {p['tasks_complete']}/{p['tasks']} tasks complete, {p['answers']} answers, "
+        # Gold tasks never complete (every worker may answer one) and cancelled ones are done.
+        real = p["tasks"] - p["gold_tasks"] - p.get("tasks_cancelled", 0)
+        console.print(f"{p['status']}: {p['tasks_complete']}/{real} tasks complete, {p['answers']} answers, "
                       f"{p['leases_outstanding']} leases out, {p['rewards_cents']} cents; "
                       f"last run {p['last_run_id'] or '-'}")
-        if once or (p["tasks"] and p["tasks_complete"] >= p["tasks"]):
+        if once or (real and p["tasks_open"] == 0):
             return
         time.sleep(interval)
 

@@ -44,6 +44,19 @@ class ReviewDue(GlobalSecondaryIndex):
     review_due_at = NumberAttribute(range_key=True)
 
 
+class LiveGold(GlobalSecondaryIndex):
+    """Sparse index of a project's live gold leases by expiry. Gold leases hold no task slot,
+    so this is how the cleanup pass finds the lapsed ones: `live_gold` (the project id) is set
+    with a gold lease and removed by its answer, return or expiry."""
+
+    class Meta:
+        index_name = "live_gold"
+        projection = AllProjection()
+
+    live_gold = UnicodeAttribute(hash_key=True)
+    expires_at = NumberAttribute(range_key=True)
+
+
 class Assignment(Model):
     """One worker on one task: at most one per (task, worker), which makes answers unique."""
 
@@ -54,10 +67,14 @@ class Assignment(Model):
     task_id = UnicodeAttribute()
     lease_id = UnicodeAttribute()
     slot = UnicodeAttribute()
-    # leased | submitted | returned (old items: released) | expired | approved | rejected
+    # leased | submitted | returned | expired (WORK); approved | rejected (review). Items from
+    # before the rename say "released" for returned. "expired" is written by the cleanup pass;
+    # until then a leased assignment past expires_at reads as expired (see lifecycle.state_of).
     state = UnicodeAttribute()
     leased_at = NumberAttribute()
     expires_at = NumberAttribute()
+    extended_at = NumberAttribute(null=True)  # a lease is extended at most once
+    live_gold = UnicodeAttribute(null=True)  # see LiveGold
     known_answer = JSONAttribute(null=True)  # copied from a gold task, so scoring needs no read
     answer = JSONAttribute(null=True)
     submitted_at = NumberAttribute(null=True)
@@ -75,6 +92,7 @@ class Assignment(Model):
     answers_by_project = AnswersByProject()
     by_worker = AssignmentsByWorker()
     review_due = ReviewDue()
+    live_gold_leases = LiveGold()
 
 
 def task_key(project_id: str, task_id: str) -> str:

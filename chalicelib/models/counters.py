@@ -5,7 +5,7 @@ from chalicelib.models.base import meta
 
 COUNTER_FIELDS = ("tasks", "gold_tasks", "tasks_complete", "answers", "leases_granted",
                   "leases_released", "leases_expired", "rewards_cents",
-                  "approved", "rejected", "paid_cents", "bonus_cents")
+                  "approved", "rejected", "paid_cents", "bonus_cents", "tasks_cancelled", "gold_answers")
 
 
 class ProjectCounter(Model):
@@ -31,3 +31,7 @@ class ProjectCounter(Model):
     rejected = NumberAttribute(default=0)
     paid_cents = NumberAttribute(default=0)
     bonus_cents = NumberAttribute(default=0)
+    tasks_cancelled = NumberAttribute(default=0)  # real tasks only: gold tasks are never open work
+    # Gold leases hold no slot and are not counted in leases_*; their answers are counted here
+    # too, so that leases outstanding (real tasks only) is answers of real tasks away.
+    gold_answers = NumberAttribute(default=0)

@@ -62,6 +62,16 @@ class Project(Model):
     last_run_answers = NumberAttribute(default=0)
     # QUALITY: the rules (pydantic Rule objects, dumped), validated when set.
     rules = JSONAttribute(null=True)
+    # WORK: lifecycle, overlap changes, gold mixing and the lease gates.
+    adaptive_overlap = JSONAttribute(null=True)  # {min_overlap, max_overlap, target_confidence}
+    expires_at = NumberAttribute(null=True)  # epoch ms: no work served after it
+    max_lease_extension_seconds = NumberAttribute(default=0)
+    gold_rate = NumberAttribute(default=0.1)
+    has_gold = NumberAttribute(null=True)  # 1 once a gold task was added: only then is gold looked for
+    qualification = JSONAttribute(null=True)  # {gold_tasks, min_accuracy}
+    min_reliability = NumberAttribute(null=True)
+    overlap_sync = JSONAttribute(null=True)  # {"cursor": last task key walked} while tasks catch up
+    lease_sweep = JSONAttribute(null=True)  # {"cursor": ...} of the expired-lease cleanup pass
 
     by_owner = ProjectsByOwner()
     live_projects = LiveProjects()

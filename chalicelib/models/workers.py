@@ -56,5 +56,11 @@ class WorkerStats(Model):
     excluded = BooleanAttribute(null=True)  # answers left out of aggregation
     exclude_reason = UnicodeAttribute(null=True)
     rules_fired = UnicodeSetAttribute(null=True)  # ids of rules whose condition holds (fired once)
+    # WORK: written in the lease/answer transactions of the work path.
+    served = NumberAttribute(default=0)  # leases taken in this project, gold included
+    gold_served = NumberAttribute(default=0)
+    gold_cursor = UnicodeAttribute(null=True)  # open_order of the last gold task served
+    gold_block = NumberAttribute(null=True)  # mixing block of the last gold served (services/gates)
+    skipped_in_row = NumberAttribute(default=0)  # returned/expired leases since the last answer
 
     by_scope = WorkersByScope()

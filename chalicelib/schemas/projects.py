@@ -1,6 +1,6 @@
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from chalicelib.schemas.answers import AnswerType
 from chalicelib.schemas.common import Body, Cursor, Out
@@ -15,7 +15,53 @@ DEFAULT_REJECTION_REVERSAL_SECONDS = 30 * 86_400
 MAX_BUDGET_CENTS = 10**11
 
 
-class ProjectCreate(Body):
+# --- WORK: adaptive overlap, qualification (lifecycle and gold mixing settings) -----------
+class AdaptiveOverlap(Body):
+    min_overlap: int = Field(ge=1, le=100, description="Answers every task gets")
+    max_overlap: int = Field(ge=1, le=100, description="Answers a task gets at most")
+    target_confidence: float = Field(gt=0, le=1, description=(
+        "A task stops collecting answers once the latest aggregation's confidence reaches this "
+        "with at least min_overlap answers; below it, a task with all its answers gets one more "
+        "slot (up to max_overlap)"))
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.max_overlap < self.min_overlap:
+            raise ValueError("max_overlap must be at least min_overlap")
+        return self
+
+
+class Qualification(Body):
+    gold_tasks: int = Field(ge=1, le=100, description="Gold tasks a new worker answers before real tasks")
+    min_accuracy: float = Field(ge=0, le=1, description=(
+        "Accuracy on gold a worker needs to get real tasks; checked at every lease, over all its "
+        "gold answers in the project"))
+
+
+class WorkSettings(Body):
+    adaptive_overlap: AdaptiveOverlap | None = Field(None, description="Overlap per task from confidence")
+    expires_at: int | None = Field(None, ge=0, description="Epoch ms; after it the project serves no work")
+    max_lease_extension_seconds: int = Field(0, ge=0, le=86_400, description=(
+        "How much a worker may extend a live lease, once (0: no extension)"))
+    gold_rate: float = Field(0.1, ge=0, le=1, description=(
+        "Share of a worker's stream that is gold when the project has gold tasks (0.1: one task "
+        "in ten), at an unpredictable position in each block of 1/gold_rate tasks"))
+    qualification: Qualification | None = None
+    min_reliability: float | None = Field(None, ge=0, le=1, description=(
+        "Workers whose reliability in this project is known and lower get no work here"))
+
+
+class WorkSettingsUpdate(Body):
+    overlap: int | None = Field(None, ge=1, le=100, description=(
+        "Answers wanted per task; tasks re-open or complete within a few scheduler passes"))
+    expires_at: int | None = Field(None, ge=0, description="Epoch ms; after it the project serves no work")
+    gold_rate: float | None = Field(None, ge=0, le=1)
+    min_reliability: float | None = Field(None, ge=0, le=1)
+    max_lease_extension_seconds: int | None = Field(None, ge=0, le=86_400)
+# --- end WORK -------------------------------------------------------------------------------
+
+
+class ProjectCreate(WorkSettings):
     title: str = Field(min_length=1, max_length=200)
     instructions: str = Field("", max_length=20_000)
     answer_type: AnswerType
@@ -40,7 +86,7 @@ class ProjectCreate(Body):
                               description="Quality rules, evaluated per worker (see Rule)")
 
 
-class ProjectUpdate(Body):
+class ProjectUpdate(WorkSettingsUpdate):
     status: ProjectStatus | None = Field(None, description="Pause, resume or close (final)")
     priority: int | None = Field(None, ge=-1000, le=1000)
     # Money (MONEY)
@@ -73,6 +119,13 @@ class ProjectOut(Out):
     rejection_reversal_seconds: int = DEFAULT_REJECTION_REVERSAL_SECONDS
     # QUALITY
     rules: list[Rule] = Field(default_factory=list)
+    # WORK
+    adaptive_overlap: AdaptiveOverlap | None = None
+    expires_at: int | None = None
+    max_lease_extension_seconds: int = 0
+    gold_rate: float = 0.1
+    qualification: Qualification | None = None
+    min_reliability: float | None = None
 
 
 class ProjectPage(Out):
@@ -85,11 +138,13 @@ class Progress(Out):
     status: ProjectStatus
     tasks: int
     gold_tasks: int
-    tasks_open: int
+    tasks_open: int = Field(description="Real tasks still collecting answers (gold tasks are not counted)")
     tasks_complete: int
+    tasks_cancelled: int = 0
     answers: int
     leases_outstanding: int = Field(
-        description="Leases handed out and not yet answered, released or reclaimed after expiry")
+        description="Leases of real tasks handed out and not yet answered, returned or expired "
+                    "(gold leases hold no slot and are not counted)")
     rewards_cents: int
     last_run_id: str | None
     last_run_at: int | None

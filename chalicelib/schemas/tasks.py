@@ -48,7 +48,10 @@ class TaskSummary(Out):
     task_id: str
     payload: dict[str, Any]
     known_answer: Any = None
-    status: Literal["open", "complete"]
+    status: Literal["open", "complete", "cancelled"] = Field(description=(
+        "open: collecting answers (a gold task stays open: every worker may answer it once); "
+        "complete: has its answers; cancelled: serves no more work"))
+    overlap: int | None = Field(None, description="Answers this task collects (none for a gold task)")
     answer_count: int
     created_at: int
 
@@ -61,3 +64,16 @@ class TaskDetail(TaskSummary):
 class TaskPage(Out):
     items: list[TaskSummary]
     next_cursor: Cursor | None = None
+
+
+class CancelRequest(Body):
+    task_ids: list[Identifier] = Field(min_length=1, max_length=100)
+
+
+class CancelOutcome(Out):
+    task_id: str
+    status: Literal["cancelled", "already_cancelled", "complete", "not_found"]
+
+
+class CancelResult(Out):
+    results: list[CancelOutcome]

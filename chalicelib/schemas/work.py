@@ -39,7 +39,7 @@ class AnswerReceipt(Out):
 
 class Released(Out):
     lease_id: str
-    state: Literal["released"] = "released"
+    state: Literal["returned"] = "returned"
 
 
 class WorkerProjectStats(Out):
@@ -60,3 +60,58 @@ class WorkerProfile(Out):
     reliability: float | None = Field(description="Reliability over projects (the projects' figures "
                                       "weighted by your answers in each), once known")
     projects: list[WorkerProjectStats]
+
+
+# --- Lifecycle: extension, batches of answers, a worker's history -------------------------
+AssignmentState = Literal["leased", "submitted", "returned", "expired", "approved", "rejected"]
+
+
+class ExtendIn(Body):
+    seconds: int | None = Field(None, ge=1, le=86_400, description=(
+        "How much longer; at most the project's max_lease_extension_seconds (the default)"))
+
+
+class LeaseExtended(Out):
+    lease_id: str
+    expires_at: int = Field(description="The new expiry, epoch milliseconds")
+
+
+class AnswerBatchItem(AnswerIn):
+    lease_id: str = Field(min_length=1, max_length=1024)
+
+
+class AnswerBatch(Body):
+    answers: list[AnswerBatchItem] = Field(min_length=1, max_length=50, description=(
+        "Answers to send at once (a client back online); each is idempotent on its lease"))
+
+
+class AnswerBatchItemResult(Out):
+    lease_id: str
+    status: Literal["submitted", "error"]
+    receipt: AnswerReceipt | None = None
+    error: dict | None = Field(None, description="{code, message, details}, as a single answer's error")
+
+
+class AnswerBatchResult(Out):
+    results: list[AnswerBatchItemResult] = Field(description="One per item, in the order sent")
+    submitted: int
+    failed: int
+
+
+class AssignmentOut(Out):
+    lease_id: str
+    project_id: str
+    task_id: str
+    state: AssignmentState = Field(description=(
+        "leased (live), submitted (awaiting review), approved, rejected, returned (given back), "
+        "expired (not answered in time)"))
+    answer: Any = None
+    reward_cents: int
+    leased_at: int
+    expires_at: int
+    submitted_at: int | None = None
+
+
+class AssignmentPage(Out):
+    items: list[AssignmentOut] = Field(description="Newest lease first")
+    next_cursor: str | None = None

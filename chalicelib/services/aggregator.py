@@ -37,7 +37,7 @@ from chalicelib import aggregation
 from chalicelib.models import Assignment, Project, Task, TaskResult
 from chalicelib.models.aggregation_lock import ProjectAggregation
 from chalicelib.models.base import now_ms
-from chalicelib.services import counters, publishing, quality, result_files, webhooks
+from chalicelib.services import counters, overlap, publishing, quality, result_files, webhooks
 from chalicelib.settings import settings
 
 log = logging.getLogger("foule.aggregator")
@@ -288,6 +288,7 @@ def _run(project: Project, run_id: str, created_at: int, salt: str) -> dict:
                                                                  "gold_accuracy", "reliability"]),
              "answers.jsonl.gz": result_files.gzipped(result_files.jsonl(raw_answers(answers, labels, aliases)))}
     store_results(project_id, run_id, rows())
+    overlap.after_run(project, rows())  # WORK: adaptive overlap from this run's confidence
     quality.after_run(project, run_id, answers, worker_records, result.labels,  # QUALITY: figures and rules
                       dict(zip(answers.worker_ids, result.worker_reliability.tolist())))
     manifest = publishing.publish_run(project_id, run_id, files, {

@@ -36,9 +36,43 @@ def _auto_approve(deadline: float) -> dict:
     return review.auto_approve_due(deadline)
 
 
+def _live_projects():
+    from chalicelib.models import Project
+
+    return Project.live_projects.query("live")
+
+
+def _expire_leases(deadline: float) -> dict:
+    """WORK: lapsed leases marked expired and their slots freed (open tasks of live projects)."""
+    from chalicelib.services import lifecycle
+
+    expired = 0
+    for project in _live_projects():
+        if time.monotonic() >= deadline:
+            break
+        expired += lifecycle.sweep_project(project, deadline)
+    return {"leases_expired": expired}
+
+
+def _sync_overlap(deadline: float) -> dict:
+    """WORK: a project's changed overlap carried to its tasks (re-opened or completed)."""
+    from chalicelib.services import overlap
+
+    synced = pending = 0
+    for project in _live_projects():
+        if project.overlap_sync is None:
+            continue
+        if time.monotonic() < deadline and overlap.sync_project(project, deadline):
+            synced += 1
+        else:
+            pending += 1
+    return {"projects_synced": synced, "projects_pending": pending}
+
+
 def passes() -> list:
     """The passes in the order they run: aggregation first, as results are what users wait for."""
-    return [("aggregation", _aggregate), ("webhooks", _deliver_webhooks), ("auto_approval", _auto_approve)]
+    return [("aggregation", _aggregate), ("webhooks", _deliver_webhooks), ("auto_approval", _auto_approve),
+            ("overlap_sync", _sync_overlap), ("lease_expiry", _expire_leases)]
 
 
 def run(time_budget_seconds: float) -> dict:

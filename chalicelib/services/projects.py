@@ -32,7 +32,7 @@ def to_out(project: Project) -> ProjectOut:
                       status=project.status, created_at=int(project.created_at),
                       updated_at=int(project.updated_at), last_run_id=project.last_run_id,
                       rules=project.rules or [],  # QUALITY
-                      **_money_out(project))
+                      **_money_out(project), **work_settings_out(project))
 
 
 def _money_out(project: Project) -> dict:
@@ -48,11 +48,52 @@ def _money_out(project: Project) -> dict:
                     is not None else DEFAULT_REJECTION_REVERSAL_SECONDS))
 
 
+# --- WORK: lifecycle and gold-mixing settings ---------------------------------------------
+def work_settings_out(project: Project) -> dict:
+    return {"adaptive_overlap": project.adaptive_overlap, "expires_at": project.expires_at,
+            "max_lease_extension_seconds": int(project.max_lease_extension_seconds or 0),
+            "gold_rate": float(project.gold_rate or 0), "qualification": project.qualification,
+            "min_reliability": project.min_reliability}
+
+
+def work_settings_in(body: ProjectCreate) -> dict:
+    adaptive = body.adaptive_overlap.model_dump() if body.adaptive_overlap else None
+    return {"adaptive_overlap": adaptive, "expires_at": body.expires_at,
+            "max_lease_extension_seconds": body.max_lease_extension_seconds, "gold_rate": body.gold_rate,
+            "qualification": body.qualification.model_dump() if body.qualification else None,
+            "min_reliability": body.min_reliability,
+            # An adaptive project's tasks start at min_overlap (see services/lifecycle).
+            "overlap": adaptive["min_overlap"] if adaptive else body.overlap}
+
+
+def work_settings_update(project: Project, body: ProjectUpdate) -> list:
+    """Update actions for the WORK settings a PATCH changes. An overlap change is recorded on
+    the project and carried to its tasks by the housekeeping pass (lifecycle.sync_overlap)."""
+    given = body.model_fields_set
+    actions = []
+    if "overlap" in given and body.overlap is not None and body.overlap != int(project.overlap):
+        if project.adaptive_overlap:
+            raise Conflict("This project's overlap is adaptive: each task's overlap follows its confidence.",
+                           code="overlap_is_adaptive")
+        actions += [Project.overlap.set(body.overlap), Project.overlap_sync.set({"cursor": None})]
+    if "expires_at" in given:
+        actions.append(Project.expires_at.set(body.expires_at) if body.expires_at is not None
+                       else Project.expires_at.remove())
+    for name in ("gold_rate", "max_lease_extension_seconds"):
+        if name in given and getattr(body, name) is not None:
+            actions.append(getattr(Project, name).set(getattr(body, name)))
+    if "min_reliability" in given:
+        actions.append(Project.min_reliability.set(body.min_reliability) if body.min_reliability is not None
+                       else Project.min_reliability.remove())
+    return actions
+# --- end WORK -------------------------------------------------------------------------------
+
+
 def create(caller: Caller, body: ProjectCreate) -> ProjectOut:
     now = now_ms()
     project = Project(f"p-{secrets.token_hex(8)}", owner_id=caller.owner_id, title=body.title,
                       instructions=body.instructions,
-                      answer_type=body.answer_type.model_dump(mode="json"), overlap=body.overlap,
+                      answer_type=body.answer_type.model_dump(mode="json"),
                       reward_cents=body.reward_cents, lease_seconds=body.lease_seconds,
                       priority=body.priority, status="active", created_at=now, updated_at=now,
                       live=LIVE, live_order=live_order(body.priority, now),
@@ -60,7 +101,8 @@ def create(caller: Caller, body: ProjectCreate) -> ProjectOut:
                       budget_cents=body.budget_cents, budget_remaining_cents=body.budget_cents,
                       auto_approve_seconds=body.auto_approve_seconds,
                       rejection_reversal_seconds=body.rejection_reversal_seconds,
-                      rules=[r.model_dump(mode="json") for r in body.rules])  # QUALITY
+                      rules=[r.model_dump(mode="json") for r in body.rules],  # QUALITY
+                      **work_settings_in(body))  # WORK
     project.save(condition=Project.project_id.does_not_exist())
     return to_out(project)
 
@@ -78,7 +120,6 @@ class Terms:
 
     answer_type: SingleChoice
     reward_cents: int
-    overlap: int
     # Money (MONEY): whether a budget exists is fixed at creation (its amount is not: it is
     # never read from here), and so is the auto-approval delay.
     project_id: str = ""
@@ -90,7 +131,7 @@ class Terms:
 def terms(project_id: str) -> Terms:
     """A project's fixed terms, read once per process: the answer path needs no project read."""
     project = get(project_id)
-    return Terms(parse_answer_type(project.answer_type), int(project.reward_cents), int(project.overlap),
+    return Terms(parse_answer_type(project.answer_type), int(project.reward_cents),
                  project_id=project.project_id, budgeted=project.budgeted,
                  auto_approve_seconds=_money_out(project)["auto_approve_seconds"])
 
@@ -134,7 +175,7 @@ def update(caller: Caller, project_id: str, body: ProjectUpdate) -> ProjectOut:
         raise Conflict("A closed project cannot be reopened.", code="project_closed")
     priority = project.priority if body.priority is None else body.priority
     actions = [Project.status.set(status), Project.priority.set(priority),
-               Project.updated_at.set(now_ms())]
+               Project.updated_at.set(now_ms())] + work_settings_update(project, body)
     if body.rules is not None:  # QUALITY
         actions.append(Project.rules.set([r.model_dump(mode="json") for r in body.rules]))
         rules.forget(project_id)
@@ -153,10 +194,14 @@ def update(caller: Caller, project_id: str, body: ProjectUpdate) -> ProjectOut:
 def progress(caller: Caller, project_id: str) -> Progress:
     project = get_owned(caller, project_id)
     sums = counters.totals(project_id)
-    outstanding = sums["leases_granted"] - sums["answers"] - sums["leases_released"] - sums["leases_expired"]
+    real_answers = sums["answers"] - sums["gold_answers"]
+    outstanding = sums["leases_granted"] - real_answers - sums["leases_released"] - sums["leases_expired"]
+    # Gold tasks are never open work nor complete: every worker may answer one (services/gold).
+    tasks_open = sums["tasks"] - sums["gold_tasks"] - sums["tasks_complete"] - sums["tasks_cancelled"]
     return Progress(project_id=project_id, status=project.status, tasks=sums["tasks"],
-                    gold_tasks=sums["gold_tasks"], tasks_open=sums["tasks"] - sums["tasks_complete"],
-                    tasks_complete=sums["tasks_complete"], answers=sums["answers"],
+                    gold_tasks=sums["gold_tasks"], tasks_open=max(tasks_open, 0),
+                    tasks_complete=sums["tasks_complete"], tasks_cancelled=sums["tasks_cancelled"],
+                    answers=sums["answers"],
                     leases_outstanding=max(outstanding, 0), rewards_cents=sums["rewards_cents"],
                     last_run_id=project.last_run_id, last_run_at=project.last_run_at,
                     answers_in_last_run=int(project.last_run_answers or 0), **_money_progress(project, sums))

@@ -3,7 +3,7 @@ from pydantic import ValidationError
 
 from chalicelib.auth import Caller
 from chalicelib.errors import Conflict, FouleError, NotFound
-from chalicelib.models import Assignment, Task, TaskResult
+from chalicelib.models import Assignment, Project, Task, TaskResult
 from chalicelib.models.assignments import task_key
 from chalicelib.models.base import now_ms
 from chalicelib.schemas.answers import parse_answer_type
@@ -69,19 +69,35 @@ def add_batch(caller: Caller, project_id: str, batch: TaskBatch) -> TaskBatchRes
                     errors.append(TaskError(index=index, task_id=item.task_id, code="task_exists",
                                             message="A different task with this id exists; task ids are final."))
                 continue
-            writer.save(Task(project_id, item.task_id, payload=item.payload,
-                             known_answer=item.known_answer, created_at=now, answer_count=0,
-                             open_project=project_id, open_order=open_order(now, index)))
+            writer.save(new_task(project, item, now, index))
             created += 1
             gold += item.known_answer is not None
     counters.add(project_id, tasks=created, gold_tasks=gold)
+    if gold and not project.has_gold:
+        project.update(actions=[Project.has_gold.set(1)])
     errors.sort(key=lambda e: e.index)
     return TaskBatchResult(created=created, unchanged=unchanged, errors=errors)
 
 
+def new_task(project, item: TaskIn, now: int, index: int) -> Task:
+    """A real task is open with the project's overlap (an adaptive project's min_overlap); a
+    gold task goes to the gold index instead, where it has no slot limit (services/gold)."""
+    where = {"gold_project": project.project_id} if item.known_answer is not None \
+        else {"open_project": project.project_id}
+    return Task(project.project_id, item.task_id, payload=item.payload, known_answer=item.known_answer,
+                created_at=now, answer_count=0, overlap=int(project.overlap),
+                open_order=open_order(now, index), **where)
+
+
+def task_status(task: Task) -> str:
+    if task.cancelled_at is not None:
+        return "cancelled"
+    return "open" if task.open_project or task.gold_project else "complete"
+
+
 def summary(task: Task) -> TaskSummary:
     return TaskSummary(task_id=task.task_id, payload=task.payload, known_answer=task.known_answer,
-                       status="open" if task.open_project else "complete",
+                       status=task_status(task), overlap=None if task.gold_project else task.overlap,
                        answer_count=int(task.answer_count), created_at=int(task.created_at))
 
 

@@ -22,7 +22,7 @@ from chalicelib.models.base import connection, failed_conditions, now_ms
 from chalicelib.models.tasks import ANSWERED
 from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.work import AnswerIn, AnswerReceipt, LeaseOut, Released
-from chalicelib.services import counters, leases, ledger, projects, review, rules
+from chalicelib.services import counters, gates, gold, leases, ledger, projects, review, rules
 
 TASK_PAGE = 50  # open tasks read per query when looking for work
 PAGES_PER_PROJECT = 3
@@ -30,7 +30,7 @@ PROJECTS_PER_REQUEST = 10
 LEASE_ATTEMPTS = 8
 
 
-def _slots(task: Task) -> tuple[dict, dict, dict]:
+def slots(task: Task) -> tuple[dict, dict, dict]:
     as_dict = lambda m: m.as_dict() if hasattr(m, "as_dict") else dict(m or {})  # noqa: E731
     return as_dict(task.slot_expiry), as_dict(task.slot_lease), as_dict(task.slot_worker)
 
@@ -47,19 +47,29 @@ class AlreadyAnswered(Exception):
     pass
 
 
+def task_overlap(project: Project, task: Task) -> int:
+    """The task's slots: its own overlap, or the project's for tasks older than per-task overlap."""
+    return int(task.overlap if task.overlap is not None else project.overlap)
+
+
 def _try_lease(worker_id: str, project: Project, task: Task) -> LeaseOut | None:
     """Lease one slot of the task, or None if it has no free slot (now or after a race)."""
     now = now_ms()
-    expiry, lease_ids, holders = _slots(task)
+    overlap = task_overlap(project, task)
+    expiry, lease_ids, holders = slots(task)
     for slot, holder in holders.items():
         if holder == worker_id and expiry.get(slot, 0) >= now:
             if expiry[slot] == ANSWERED:
                 raise AlreadyAnswered()
             return _lease_out(project, task, lease_ids[slot], int(expiry[slot]))  # asked again
-    free = [str(k) for k in range(int(project.overlap)) if expiry.get(str(k), 0) < now]
+    # Slots beyond a lowered overlap may still hold live leases or answers: they count, so a
+    # task does not collect more than its new overlap (best effort: the slot condition below
+    # is what guarantees never more than the slots that exist).
+    held = sum(1 for at in expiry.values() if at >= now)
+    free = [str(k) for k in range(overlap) if expiry.get(str(k), 0) < now] if held < overlap else []
     if not free:
-        if int(task.answer_count) >= int(project.overlap):
-            complete_task(project.project_id, int(project.overlap), task.task_id)
+        if int(task.answer_count) >= overlap:
+            complete_task(project.project_id, task.task_id, overlap)
         return None
     slot = free[0]
     reclaimed = str(slot) in expiry  # a lease that ran out without an answer
@@ -77,10 +87,9 @@ def _try_lease(worker_id: str, project: Project, task: Task) -> LeaseOut | None:
                                Task.slot_worker[slot].set(worker_id)],
                       condition=(Task.slot_expiry[slot].does_not_exist() | (Task.slot_expiry[slot] < now))
                       & Task.open_project.exists())
-            tx.save(assignment,
-                    condition=Assignment.worker_id.does_not_exist() | (Assignment.state == "released")
-                    | ((Assignment.state == "leased") & (Assignment.expires_at < now)))
+            tx.save(assignment, condition=Assignment.worker_id.does_not_exist() | _replaceable(now))
             counters.add_in(tx, project.project_id, leases_granted=1, leases_expired=int(reclaimed))
+            tx.update(WorkerStats(worker_id, project.project_id), actions=[WorkerStats.served.add(1)])
             if not reclaimed:  # a reclaimed slot keeps the reservation of the lease that expired
                 ledger.reserve_in(tx, project, int(project.reward_cents))
     except TransactWriteError as error:
@@ -99,23 +108,61 @@ def _try_lease(worker_id: str, project: Project, task: Task) -> LeaseOut | None:
     return _lease_out(project, task, lease_id, expires_at)
 
 
-def complete_task(project_id: str, overlap: int, task_id: str) -> None:
-    """Take a task with all its answers out of the open index, counting it complete once."""
+def _replaceable(now: int):
+    """A real task's assignment that may be replaced by a new lease: given back, or run out."""
+    return Assignment.state.is_in("released", "returned", "expired") \
+        | ((Assignment.state == "leased") & (Assignment.expires_at < now))
+
+
+def complete_task(project_id: str, task_id: str, overlap: int) -> None:
+    """Take a task with all its answers out of the open index, counting it complete once.
+
+    `overlap` is the task's overlap as read; the condition also holds if it was lowered
+    since, and fails if it was raised (the task then needs more answers)."""
     try:
         with TransactWrite(connection=connection()) as tx:
             tx.update(Task(project_id, task_id), actions=[Task.open_project.remove()],
-                      condition=Task.open_project.exists() & (Task.answer_count >= overlap))
+                      condition=Task.open_project.exists() & (Task.answer_count >= overlap)
+                      & (Task.overlap.does_not_exist() | (Task.overlap <= overlap)))
             counters.add_in(tx, project_id, tasks_complete=1)
     except TransactWriteError:
         pass  # already complete, or not yet: nothing to do
 
 
+def _serves_work(project: Project, now: int) -> str | None:
+    """Why this project serves no work now (an error code), or None if it does."""
+    if project.status != "active":
+        return "project_not_active"
+    if project.expires_at is not None and now >= int(project.expires_at):
+        return "project_expired"
+    return None
+
+
 def _active_project(project_id: str) -> Project:
     project = projects.get(project_id)
-    if project.status != "active":
-        raise Conflict(f"The project is {project.status}: it serves no work now.",
-                       code="project_not_active")
+    reason = _serves_work(project, now_ms())
+    if reason == "project_expired":
+        raise Conflict("The project has expired: it serves no more work.", code=reason,
+                       details={"expires_at": int(project.expires_at)})
+    if reason:
+        raise Conflict(f"The project is {project.status}: it serves no work now.", code=reason)
     return project
+
+
+def _gold_lease_out(worker_id: str, project: Project, task: Task) -> LeaseOut:
+    """A specific gold task: leased once per worker; asking again returns the live lease."""
+    leased = gold.try_lease(worker_id, project, task, [])
+    if leased:
+        return _lease_out(project, task, *leased)
+    try:
+        held = Assignment.get(task_key(project.project_id, task.task_id), worker_id, consistent_read=True)
+    except Assignment.DoesNotExist:
+        held = None
+    if held is not None and held.state == "leased" and int(held.expires_at) >= now_ms():
+        return _lease_out(project, task, held.lease_id, int(held.expires_at))
+    if held is None:
+        raise Conflict("This task was cancelled.", code="task_cancelled")
+    raise Conflict("You have already had this task.", code="already_answered")
 
 
 def lease_task(caller: Caller, project_id: str, task_id: str) -> LeaseOut:
@@ -124,6 +171,20 @@ def lease_task(caller: Caller, project_id: str, task_id: str) -> LeaseOut:
         task = Task.get(project_id, task_id, consistent_read=True)
     except Task.DoesNotExist:
         raise NotFound(f"No task {task_id!r} in this project.", code="task_not_found") from None
+    stats = gates.stats_of(caller.owner_id, [project_id])[project_id]
+    gates.check(project, stats, now_ms())
+    if task.gold_project:
+        try:
+            return _gold_lease_out(caller.owner_id, project, task)
+        except ledger.BudgetExhausted:
+            raise ledger.budget_exhausted_error(project_id) from None
+    if task.cancelled_at is not None:
+        raise Conflict("This task was cancelled.", code="task_cancelled")
+    if gates.in_qualification(project, stats):
+        required = int(project.qualification["gold_tasks"])
+        raise Forbidden("Answer this project's test tasks first (ask /work/next for them).",
+                        code="qualification_pending",
+                        details={"answered": int(stats.gold_answers or 0), "required": required})
     for _ in range(LEASE_ATTEMPTS):
         try:
             lease = _try_lease(caller.owner_id, project, task)
@@ -134,9 +195,10 @@ def lease_task(caller: Caller, project_id: str, task_id: str) -> LeaseOut:
         if lease:
             return lease
         task = Task.get(project_id, task_id, consistent_read=True)
-        expiry, _, _ = _slots(task)
+        expiry, _, _ = slots(task)
         now = now_ms()
-        if not any(expiry.get(str(k), 0) < now for k in range(int(project.overlap))):
+        if not task.open_project or not any(expiry.get(str(k), 0) < now
+                                            for k in range(task_overlap(project, task))):
             break
     raise Conflict("This task has no free slot: it has all the answers and leases it needs.",
                    code="task_full")
@@ -145,29 +207,15 @@ def lease_task(caller: Caller, project_id: str, task_id: str) -> LeaseOut:
 def _candidate_projects(project_id: str | None) -> list[Project]:
     if project_id:
         return [_active_project(project_id)]
+    now = now_ms()
     live = Project.live_projects.query("live", limit=PROJECTS_PER_REQUEST * 2)
-    return [p for p in live if p.status == "active"][:PROJECTS_PER_REQUEST]
+    return [p for p in live if _serves_work(p, now) is None][:PROJECTS_PER_REQUEST]
 
 
-def next_lease(caller: Caller, project_id: str | None) -> LeaseOut:
-    """The next task for this worker: the most urgent live project first, a task it has not
-    answered with a free slot. Candidates of a page are tried in random order, so that many
-    workers asking at once do not all race for the same slot."""
-    worker = caller.owner_id
-    for project in _candidate_projects(project_id):
-        try:
-            lease = _lease_in_project(worker, project)
-        except ledger.BudgetExhausted:
-            continue  # its budget cannot pay another answer: other projects may
-        if lease:
-            return lease
-    raise NotFound("No task is available for you right now; ask again later.",
-                   code="no_task_available", details={"retry_after_seconds": 30})
-
-
-def _lease_in_project(worker: str, project: Project) -> LeaseOut | None:
-    if project.budgeted and int(project.budget_remaining_cents) < int(project.reward_cents):
-        return None  # spent (a cheap first look; the lease transaction is what enforces it)
+def _next_real(worker: str, project: Project) -> LeaseOut | None:
+    """A real task of this project with a free slot that the worker has not answered.
+    Candidates of a page are tried in random order, so that many workers asking at once do
+    not all race for the same slot."""
     start = None
     for _ in range(PAGES_PER_PROJECT):
         page = Task.open_tasks.query(project.project_id, limit=TASK_PAGE, last_evaluated_key=start)
@@ -182,11 +230,50 @@ def _lease_in_project(worker: str, project: Project) -> LeaseOut | None:
                 return lease
         start = page.last_evaluated_key
         if not start:
-            break
+            return None
     return None
 
 
-def _own_assignment(caller: Caller, lease_id: str) -> tuple[leases.LeaseRef, Assignment]:
+def _next_in(worker: str, project: Project, stats: WorkerStats) -> LeaseOut | None:
+    """Gold when the worker's mixing plan (or qualification) says so, else a real task."""
+    if project.budgeted and int(project.budget_remaining_cents) < int(project.reward_cents):
+        return None  # spent (a cheap first look; the lease transaction is what enforces it)
+    plan = gates.plan(project, stats)
+    if plan.mode != gates.NO_GOLD:
+        found = gold.next_for(worker, project, stats, plan.block)
+        if found:
+            return _lease_out(project, *found)
+        if plan.mode == gates.ONLY_GOLD:
+            return None
+    return _next_real(worker, project)
+
+
+def next_lease(caller: Caller, project_id: str | None) -> LeaseOut:
+    """The next task for this worker: the most urgent live project first whose gates it
+    passes (asked for one project, a gate that fails is its 403)."""
+    worker = caller.owner_id
+    candidates = _candidate_projects(project_id)
+    all_stats = gates.stats_of(worker, [p.project_id for p in candidates])
+    now = now_ms()
+    for project in candidates:
+        stats = all_stats[project.project_id]
+        try:
+            gates.check(project, stats, now)
+        except Forbidden:
+            if project_id:
+                raise
+            continue
+        try:
+            lease = _next_in(worker, project, stats)
+        except ledger.BudgetExhausted:
+            continue  # its budget cannot pay another answer: other projects may
+        if lease:
+            return lease
+    raise NotFound("No task is available for you right now; ask again later.",
+                   code="no_task_available", details={"retry_after_seconds": 30})
+
+
+def own_assignment(caller: Caller, lease_id: str) -> tuple[leases.LeaseRef, Assignment]:
     ref = leases.parse(lease_id)
     if ref.worker_id != caller.owner_id:
         raise Forbidden("This lease belongs to another worker.", code="lease_not_yours")
@@ -207,92 +294,108 @@ def _receipt(assignment: Assignment) -> AnswerReceipt:
                          reward_cents=int(assignment.reward_cents))
 
 
+RETURNED = ("returned", "released")  # "released": items written before the rename
+
+
 def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
-    ref, assignment = _own_assignment(caller, lease_id)
-    if assignment.state == "submitted":
-        return _receipt(assignment)  # a retry: the first result, unchanged
-    if assignment.state == "released":
-        raise Conflict("This lease was released; lease the task again to answer it.", code="lease_released")
+    ref, assignment = own_assignment(caller, lease_id)
+    if assignment.state not in ("leased", *RETURNED, "expired"):
+        return _receipt(assignment)  # a retry (the answer may be reviewed since): the first result
+    if assignment.state in RETURNED:
+        raise Conflict("This lease was given back; lease the task again to answer it.", code="lease_returned")
     now = now_ms()
-    if now > assignment.expires_at:
+    if assignment.state == "expired" or now > assignment.expires_at:
         raise Conflict("This lease has expired; its slot may have gone to another worker.",
                        code="lease_expired")
     terms = projects.terms(ref.project_id)
     answer = terms.answer_type.check(body.answer)
     reward = terms.reward_cents
-    gold = assignment.known_answer is not None
-    correct = int(gold and answer == assignment.known_answer)
+    gold_task = assignment.known_answer is not None
+    correct = int(gold_task and answer == assignment.known_answer)
     slot = ref.slot
+    slotless = slot == gold.GOLD_SLOT
     # The reward is pending until the answer is reviewed (services.review).
     worker_actions = [WorkerStats.answers.add(1), WorkerStats.pending_cents.add(reward),
-                      WorkerStats.gold_answers.add(int(gold)), WorkerStats.gold_correct.add(correct)]
+                      WorkerStats.gold_answers.add(int(gold_task)), WorkerStats.gold_correct.add(correct)]
     try:
         with TransactWrite(connection=connection()) as tx:
-            tx.update(Task(ref.project_id, ref.task_id),
-                      actions=[Task.slot_expiry[slot].set(ANSWERED), Task.answer_count.add(1)],
-                      condition=(Task.slot_lease[slot] == lease_id) & (Task.slot_expiry[slot] >= now))
+            if slotless:  # a gold task: any number of answers, one per worker (the assignment)
+                tx.update(Task(ref.project_id, ref.task_id), actions=[Task.answer_count.add(1)])
+            else:
+                tx.update(Task(ref.project_id, ref.task_id),
+                          actions=[Task.slot_expiry[slot].set(ANSWERED), Task.answer_count.add(1)],
+                          condition=(Task.slot_lease[slot] == lease_id) & (Task.slot_expiry[slot] >= now))
             tx.update(assignment,
                       actions=[Assignment.state.set("submitted"), Assignment.answer.set(answer),
                                Assignment.submitted_at.set(now), Assignment.reward_cents.set(reward),
                                Assignment.time_spent_ms.set(body.time_spent_ms),
                                Assignment.answer_shard.set(leases.answer_shard(ref.project_id, ref.task_id)),
                                *[getattr(Assignment, name).set(value) for name, value in
-                                 review.review_index_keys(terms.auto_approve_seconds, now).items()]],
-                      condition=(Assignment.lease_id == lease_id) & (Assignment.state == "leased"))
-            counters.add_in(tx, ref.project_id, answers=1, rewards_cents=reward)
+                                 review.review_index_keys(terms.auto_approve_seconds, now).items()],
+                               *([Assignment.live_gold.remove()] if slotless else [])],
+                      condition=(Assignment.lease_id == lease_id) & (Assignment.state == "leased")
+                      & (Assignment.expires_at >= now))
+            counters.add_in(tx, ref.project_id, answers=1, gold_answers=int(slotless), rewards_cents=reward)
             tx.update(WorkerStats(caller.owner_id, ALL_PROJECTS), actions=worker_actions)
-            tx.update(WorkerStats(caller.owner_id, ref.project_id), actions=worker_actions)
+            tx.update(WorkerStats(caller.owner_id, ref.project_id),
+                      actions=worker_actions + [WorkerStats.skipped_in_row.set(0)])
     except TransactWriteError as error:
         if not any(failed_conditions(error)):
             raise
         # A concurrent retry of the same submission may have won: then its receipt is ours.
-        _, latest = _own_assignment(caller, lease_id)
-        if latest.state == "submitted":
+        _, latest = own_assignment(caller, lease_id)
+        if latest.state not in ("leased", *RETURNED, "expired"):
             return _receipt(latest)
         raise Conflict("This lease has expired; its slot may have gone to another worker.",
                        code="lease_expired") from None
     rules.after_answer(ref.project_id, caller.owner_id,  # QUALITY: the cheap rules
                        answer_seconds=None if body.time_spent_ms is None else body.time_spent_ms / 1000)
-    task = Task.get(ref.project_id, ref.task_id, consistent_read=True,
-                    attributes_to_get=["project_id", "task_id", "answer_count", "open_project"])
-    if int(task.answer_count) >= terms.overlap and task.open_project:
-        complete_task(ref.project_id, terms.overlap, ref.task_id)
+    if not slotless:
+        task = Task.get(ref.project_id, ref.task_id, consistent_read=True,
+                        attributes_to_get=["project_id", "task_id", "answer_count", "open_project", "overlap"])
+        overlap = int(task.overlap) if task.overlap is not None else projects.get(ref.project_id).overlap
+        if int(task.answer_count) >= overlap and task.open_project:
+            complete_task(ref.project_id, ref.task_id, int(overlap))
     assignment.state, assignment.answer, assignment.submitted_at = "submitted", answer, now
     assignment.reward_cents = reward
     return _receipt(assignment)
 
 
 def release(caller: Caller, lease_id: str) -> Released:
-    """Give a task back (skip it): its slot is free again at once."""
-    ref, assignment = _own_assignment(caller, lease_id)
-    if assignment.state == "released":
+    """Give a task back (skip it): its slot is free again at once. A gold task given back is
+    not served to this worker again."""
+    ref, assignment = own_assignment(caller, lease_id)
+    if assignment.state in RETURNED:
         return Released(lease_id=lease_id)
-    if assignment.state == "submitted":
+    if assignment.state not in ("leased", "expired"):
         raise Conflict("This lease was already answered.", code="already_submitted")
     slot = ref.slot
     try:
         with TransactWrite(connection=connection()) as tx:
-            tx.update(Task(ref.project_id, ref.task_id),
-                      actions=[Task.slot_expiry[slot].remove(), Task.slot_lease[slot].remove(),
-                               Task.slot_worker[slot].remove()],
-                      condition=Task.slot_lease[slot] == lease_id)
-            tx.update(assignment, actions=[Assignment.state.set("released")],
+            if slot != gold.GOLD_SLOT:
+                tx.update(Task(ref.project_id, ref.task_id),
+                          actions=[Task.slot_expiry[slot].remove(), Task.slot_lease[slot].remove(),
+                                   Task.slot_worker[slot].remove()],
+                          condition=Task.slot_lease[slot] == lease_id)
+            tx.update(assignment, actions=[Assignment.state.set("returned"), Assignment.live_gold.remove()],
                       condition=(Assignment.lease_id == lease_id) & (Assignment.state == "leased"))
-            counters.add_in(tx, ref.project_id, leases_released=1)
+            if slot != gold.GOLD_SLOT:
+                counters.add_in(tx, ref.project_id, leases_released=1)
+            tx.update(WorkerStats(caller.owner_id, ref.project_id), actions=[WorkerStats.skipped_in_row.add(1)])
             terms = projects.terms(ref.project_id)
             ledger.release_in(tx, terms, terms.reward_cents)
         rules.after_answer(ref.project_id, caller.owner_id)  # QUALITY: skipped_in_row
     except TransactWriteError as error:
         if not any(failed_conditions(error)):
             raise
-        _, latest = _own_assignment(caller, lease_id)
-        if latest.state == "submitted":
+        _, latest = own_assignment(caller, lease_id)
+        if latest.state not in ("leased", *RETURNED, "expired"):
             raise Conflict("This lease was already answered.", code="already_submitted") from None
         if latest.state == "leased":
             # The lease had expired and its slot went to someone else: only the assignment changes.
             try:
-                latest.update(actions=[Assignment.state.set("released")],
+                latest.update(actions=[Assignment.state.set("returned"), Assignment.live_gold.remove()],
                               condition=(Assignment.lease_id == lease_id) & (Assignment.state == "leased"))
             except UpdateError:
-                pass  # changed again meanwhile; released or answered either way
+                pass  # changed again meanwhile; returned or answered either way
     return Released(lease_id=lease_id)

@@ -187,7 +187,7 @@ def run_flow(api, admin, receiver):
 
     status, project = api.post("/projects", req, {
         "title": "Cat or dog?", "answer_type": {"kind": "single_choice", "labels": ["cat", "dog"]},
-        "overlap": 1, "reward_cents": 3, "auto_approve_seconds": 0, "budget_cents": 1000, "rules": [
+        "overlap": 1, "reward_cents": 3, "auto_approve_seconds": 0, "budget_cents": 1000, "gold_rate": 1, "rules": [  # WORK: gold first, t1 served too
             {"measure": "gold_accuracy", "comparison": "<", "value": 0.5, "min_answers": 1, "action": "block"}]})
     assert status == 201, project
     pid = project["project_id"]
@@ -246,6 +246,9 @@ def run_flow(api, admin, receiver):
     assert api.request("PUT", f"/projects/{pid}/workers/{worker_id}/block", req, {"message": "spam"})[0] == 200
     assert api.request("DELETE", f"/projects/{pid}/workers/{worker_id}/block", req)[0] == 200
     assert api.get("/me", wrk)[0] == 200
+    assert api.get("/me/assignments", wrk)[0] == 200
+    assert api.post(f"/projects/{pid}/tasks/cancel", req, {"task_ids": ["t9"]})[0] == 200
+    work_passes_in_the_scheduled_function(api, req, api.post("/keys", admin, {"role": "worker"})[1]["key"], pid)
     assert api.post(f"/projects/{pid}/aggregate", req)[0] == 202
     assert api.patch(f"/projects/{pid}", req, {"status": "closed"})[0] == 200
     token = FUNCTION.set("aggregator")
@@ -279,6 +282,51 @@ def run_money_flow(api, req, wrk, pid):
         assert review.auto_approve_due(deadline=float("inf"))["approved"] >= 1
     finally:
         FUNCTION.reset(token)
+
+
+def work_passes_in_the_scheduled_function(api, req, wrk, pid):
+    """The scheduled function's work passes: an overlap change carried to the tasks, a lapsed
+    lease expired, and adaptive overlap applied after an aggregation run."""
+    import time
+
+    from chalicelib.models import Project
+    from chalicelib.services import lifecycle, overlap
+
+    assert api.patch(f"/projects/{pid}", req, {"overlap": 2})[0] == 200
+    project = Project.get(pid, consistent_read=True)  # the scheduled function has it from the live index
+    token = FUNCTION.set("aggregator")
+    try:
+        assert overlap.sync_project(project, time.monotonic() + 60)
+    finally:
+        FUNCTION.reset(token)
+    # A real task (gold holds no slot), open again after the overlap change.
+    lease = next(body for status, body in (api.post(f"/projects/{pid}/tasks/{t}/lease", wrk) for t in ("t2", "t3"))
+                 if status == 200)
+    real_now = lifecycle.now_ms
+    lifecycle.now_ms = lambda: lease["expires_at"] + 1
+    project = Project.get(pid, consistent_read=True)
+    token = FUNCTION.set("aggregator")
+    try:
+        assert lifecycle.sweep_project(project, time.monotonic() + 60) == 1
+    finally:
+        FUNCTION.reset(token)
+        lifecycle.now_ms = real_now
+    status, adaptive = api.post("/projects", req, {
+        "title": "Adaptive", "answer_type": {"kind": "single_choice", "labels": ["cat", "dog"]},
+        "adaptive_overlap": {"min_overlap": 1, "max_overlap": 2, "target_confidence": 0.999}})
+    assert status == 201, adaptive
+    assert api.post(f"/projects/{adaptive['project_id']}/tasks", req, {"tasks": [{"task_id": "a", "payload": {}}]})[0] == 200
+    lease = api.post("/work/next", wrk, {"project_id": adaptive["project_id"]})[1]
+    assert api.post("/answers", wrk, {"answers": [{"lease_id": lease["lease_id"], "answer": "cat"}]})[0] == 200
+    project = Project.get(adaptive["project_id"], consistent_read=True)
+    token = FUNCTION.set("aggregator")
+    try:
+        from chalicelib.services import aggregator
+
+        aggregator.aggregate_project(project)
+    finally:
+        FUNCTION.reset(token)
+    assert api.get(f"/projects/{adaptive['project_id']}/tasks/a", req)[1]["overlap"] == 2
 
 
 @pytest.mark.parametrize("function", sorted(ROLE_OF))

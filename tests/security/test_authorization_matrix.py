@@ -39,6 +39,8 @@ def body_for(method: str, path: str, operation: dict, ids: dict):
                                                               "payload": {"text": "new"}}]},
         ("POST", "/work/next"): {"project_id": ids["project_id"]},
         ("POST", "/leases/{lease_id}/answer"): {"answer": "cat", "time_spent_ms": 10},
+        ("POST", "/projects/{project_id}/tasks/cancel"): {"task_ids": ["no-such-task"]},
+        ("POST", "/answers"): {"answers": [{"lease_id": ids["lease_id"], "answer": "cat"}]},
         ("POST", "/keys"): {"role": "worker"},
         ("PUT", "/projects/{project_id}/webhook"): {"url": "https://hooks.example.org/foule"},
         ("POST", "/projects/{project_id}/bonuses"): {"worker_id": ids["other_worker_id"], "cents": 1,
