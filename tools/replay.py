@@ -284,7 +284,7 @@ def replay(api: str, dataset, admin_key: str, gold_fraction: float = 0.1, concur
         raise ReplayError(f"a task has {overlap} workers; a project allows at most {MAX_OVERLAP}")
     rng = random.Random(seed)
     gold_tasks = choose_gold(tasks, gold, gold_fraction, rng)
-    log(f"{name}: {len(answers)} answers ({duplicates} repeated pairs), {len(tasks)} tasks, "
+    log(f"{name}: {len(jobs)} of its {len(answers)} answers ({duplicates} repeated pairs), {len(tasks)} tasks, "
         f"{len(workers)} workers, labels {labels}, overlap {overlap}, {len(gold_tasks)} gold tasks")
 
     requester_key, worker_keys = create_keys(api, admin_key, workers, concurrency)
