@@ -54,6 +54,9 @@ def test_approval_pays_once_and_the_worker_sees_it(api, requester, answered):
     assert (progress["approved"], progress["paid_cents"], progress["awaiting_review"]) == (1, 7, 0)
     [listed] = api.get(f"/projects/{project_id}/assignments", requester)[1]["items"]
     assert (listed["state"], listed["review_reason"], listed["auto_approve_at"]) == ("approved", "Thanks!", None)
+    # The task still shows its answer, now approved.
+    [shown] = api.get(f"/projects/{project_id}/tasks/t0", requester)[1]["answers"]
+    assert (shown["answer"], shown["state"]) == ("cat", "approved")
 
 
 def test_rejection_pays_nothing_and_shows_its_reason(api, requester, answered):
@@ -64,6 +67,8 @@ def test_rejection_pays_nothing_and_shows_its_reason(api, requester, answered):
     assert api.get("/me/ledger", worker)[1]["items"] == []
     [listed] = api.get(f"/projects/{project_id}/assignments", requester)[1]["items"]
     assert (listed["state"], listed["review_reason"]) == ("rejected", "The picture shows a dog.")
+    [shown] = api.get(f"/projects/{project_id}/tasks/t0", requester)[1]["answers"]
+    assert (shown["answer"], shown["state"]) == ("cat", "rejected")
     # Approving it needs an explicit override (as on Mechanical Turk), then pays once.
     [item] = review(api, requester, "approve", [assignment_id])
     assert (item["ok"], item["state"], item["error"]["code"]) == (False, "rejected", "already_rejected")

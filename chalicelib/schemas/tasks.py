@@ -35,6 +35,8 @@ class TaskAnswer(Out):
     answer: Any
     submitted_at: int
     time_spent_ms: int | None
+    state: Literal["submitted", "approved", "rejected"] = Field(
+        "submitted", description="Its review: awaiting it, approved (paid) or rejected")
 
 
 class TaskResultOut(Out):

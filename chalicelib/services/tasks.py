@@ -12,6 +12,7 @@ from chalicelib.schemas.tasks import (TaskAnswer, TaskBatch, TaskBatchResult, Ta
 from chalicelib.services import counters, paging, projects
 
 MAX_PAYLOAD_BYTES = 64 * 1024
+ANSWER_STATES = ("submitted", "approved", "rejected")
 
 
 def open_order(created_at: int, index: int) -> str:
@@ -115,9 +116,10 @@ def detail(caller: Caller, project_id: str, task_id: str) -> TaskDetail:
         task = Task.get(project_id, task_id)
     except Task.DoesNotExist:
         raise NotFound(f"No task {task_id!r} in this project.", code="task_not_found") from None
+    # Every answer, whatever its review (an approved or rejected answer is still an answer).
     answers = [TaskAnswer(worker_id=a.worker_id, answer=a.answer, submitted_at=int(a.submitted_at),
-                          time_spent_ms=a.time_spent_ms)
-               for a in Assignment.query(task_key(project_id, task_id)) if a.state == "submitted"]
+                          time_spent_ms=a.time_spent_ms, state=a.state)
+               for a in Assignment.query(task_key(project_id, task_id)) if a.state in ANSWER_STATES]
     try:
         r = TaskResult.get(project_id, task_id)
         result = TaskResultOut(label=r.label, confidence=r.confidence,
