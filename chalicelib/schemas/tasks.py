@@ -3,6 +3,7 @@ from typing import Any, Literal
 from pydantic import Field, SkipValidation
 
 from chalicelib.schemas.common import Body, Cursor, Identifier, Out
+from chalicelib.schemas.review import ReviewState
 
 
 class TaskIn(Body):
@@ -35,7 +36,7 @@ class TaskAnswer(Out):
     answer: Any
     submitted_at: int
     time_spent_ms: int | None
-    state: Literal["submitted", "approved", "rejected"] = Field(
+    state: ReviewState = Field(
         "submitted", description="Its review: awaiting it, approved (paid) or rejected")
 
 

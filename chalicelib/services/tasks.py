@@ -1,4 +1,6 @@
 """Tasks: added in batches, read one by one or a page at a time."""
+from typing import get_args
+
 from pydantic import ValidationError
 
 from chalicelib.auth import Caller
@@ -7,12 +9,13 @@ from chalicelib.models import Assignment, Project, Task, TaskResult
 from chalicelib.models.assignments import task_key
 from chalicelib.models.base import now_ms
 from chalicelib.schemas.answers import parse_answer_type
+from chalicelib.schemas.review import ReviewState
 from chalicelib.schemas.tasks import (TaskAnswer, TaskBatch, TaskBatchResult, TaskDetail, TaskError,
                                       TaskIn, TaskPage, TaskResultOut, TaskSummary)
 from chalicelib.services import counters, paging, projects
 
 MAX_PAYLOAD_BYTES = 64 * 1024
-ANSWER_STATES = ("submitted", "approved", "rejected")
+ANSWER_STATES = get_args(ReviewState)  # an answer, whatever its review
 
 
 def open_order(created_at: int, index: int) -> str:
