@@ -4,8 +4,11 @@ import dataclasses
 import gzip
 import json
 from collections import Counter
+from typing import get_args
 
 import requests
+
+from chalicelib.schemas.review import ReviewState  # pydantic only: no table names read at import
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,7 +24,7 @@ class Ack:
 
 
 # An answer, whatever its review: awaiting it, approved (paid) or rejected.
-ANSWERED_STATES = ("submitted", "approved", "rejected")
+ANSWERED_STATES = get_args(ReviewState)
 
 
 def stored_answers(project_ids: list[str]) -> list:
