@@ -60,3 +60,31 @@ def test_task_detail_shows_answers(api, requester, make_project, add_tasks, new_
     assert detail["answers"][0]["worker_id"] == worker_id and detail["answers"][0]["answer"] == "dog"
     status, body = api.get(f"/projects/{project_id}/tasks/nope", requester)
     assert status == 404 and body["error"]["code"] == "task_not_found"
+
+
+def test_the_same_batch_sent_by_racing_clients_creates_and_counts_each_task_once(api, make_project, new_key):
+    """A flaky client re-sends a batch while the first sending is still being written: every
+    task is stored once and counted once, and each sender hears about all of them."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chalicelib.auth import Caller
+    from chalicelib.schemas.tasks import TaskBatch
+    from chalicelib.services import tasks
+
+    secret, owner = new_key("requester")
+    project_id = make_project(key=secret)
+    batch = TaskBatch(tasks=[task(i) for i in range(150)] + [task(900 + i, known_answer="cat") for i in range(5)])
+    senders = 6
+    barrier = threading.Barrier(senders)
+
+    def send(_):
+        barrier.wait()
+        return tasks.add_batch(Caller("requester", owner), project_id, batch)
+
+    with ThreadPoolExecutor(senders) as pool:
+        results = list(pool.map(send, range(senders)))
+    assert all(r.created + r.unchanged == 155 and not r.errors for r in results), results
+    assert sum(r.created for r in results) == 155
+    status, progress = api.get(f"/projects/{project_id}/progress", secret)
+    assert (progress["tasks"], progress["gold_tasks"], progress["tasks_open"]) == (155, 5, 150)

@@ -40,3 +40,9 @@ def failed_conditions(error: TransactWriteError) -> list[bool]:
     """
     return [reason is not None and reason.code == "ConditionalCheckFailed"
             for reason in (error.cancellation_reasons or [])]
+
+
+def conflicted(error: TransactWriteError) -> bool:
+    """Whether DynamoDB cancelled the transaction because another one was writing the same
+    items at that moment (not a failed condition): the same request may simply be retried."""
+    return any(r is not None and r.code == "TransactionConflict" for r in error.cancellation_reasons or [])

@@ -13,7 +13,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.models import Assignment, Project, Task, WorkerStats
 from chalicelib.models.assignments import task_key
-from chalicelib.models.base import connection, failed_conditions, now_ms
+from chalicelib.models.base import connection, conflicted, failed_conditions, now_ms
 from chalicelib.services import leases, ledger
 
 GOLD_SLOT = "g"  # the slot named in a gold lease id: gold leases hold no slot of the task
@@ -42,7 +42,7 @@ def try_lease(worker_id: str, project: Project, task: Task, stream_actions: list
     except TransactWriteError as error:
         if ledger.budget_failed(error):
             raise ledger.BudgetExhausted() from None
-        if any(failed_conditions(error)) or ledger.conflicted(error):
+        if any(failed_conditions(error)) or conflicted(error):
             return None  # had it, cancelled, or met this worker's concurrent lease: try another
         raise
     return lease_id, expires_at

@@ -23,7 +23,7 @@ from chalicelib.auth import Caller
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models import Assignment, LedgerEntry, Project, WorkerStats
 from chalicelib.models.assignments import task_key
-from chalicelib.models.base import connection, failed_conditions, now_ms
+from chalicelib.models.base import connection, conflicted, failed_conditions, now_ms
 from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.ledger import (Balance, BonusIn, BonusOut, LedgerEntryOut, LedgerPage,
                                        PaymentOut, PaymentPage)
@@ -55,12 +55,6 @@ def budget_failed(error: TransactWriteError) -> bool:
     """Whether a cancelled transaction failed on the budget. reserve_in must be the last item
     added to the transaction: updates come last, so the project's update is the last item."""
     return failed_conditions(error)[-1:] == [True]
-
-
-def conflicted(error: TransactWriteError) -> bool:
-    """Whether DynamoDB cancelled the transaction because another one was writing the same
-    items at that moment (not a failed condition): the same request may simply be retried."""
-    return any(r is not None and r.code == "TransactionConflict" for r in error.cancellation_reasons or [])
 
 
 def release_in(tx, project, cents: int) -> None:

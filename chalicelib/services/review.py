@@ -21,7 +21,7 @@ from chalicelib.auth import Caller
 from chalicelib.errors import Conflict, FouleError, NotFound
 from chalicelib.models import Assignment, Project, WorkerStats
 from chalicelib.models.assignments import task_key
-from chalicelib.models.base import connection, failed_conditions, now_ms
+from chalicelib.models.base import connection, conflicted, failed_conditions, now_ms
 from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.common import ErrorDetail
 from chalicelib.schemas.review import (ApproveIn, RejectIn, ReviewAssignmentOut, ReviewAssignmentPage,
@@ -134,7 +134,7 @@ def decide(project: Project, assignment: Assignment, decision: Decision) -> str:
             assignment.state = decision.target
             return decision.target
         except TransactWriteError as error:
-            if not any(failed_conditions(error)) and not ledger.conflicted(error):
+            if not any(failed_conditions(error)) and not conflicted(error):
                 raise
             if decision.target == APPROVED and assignment.state == REJECTED and ledger.budget_failed(error):
                 raise ledger.budget_exhausted_error(project.project_id) from None

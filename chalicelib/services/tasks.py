@@ -2,12 +2,14 @@
 from typing import get_args
 
 from pydantic import ValidationError
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.auth import Caller
 from chalicelib.errors import Conflict, FouleError, NotFound
 from chalicelib.models import Assignment, Project, Task, TaskResult
 from chalicelib.models.assignments import task_key
-from chalicelib.models.base import now_ms
+from chalicelib.models.base import connection, conflicted, failed_conditions, now_ms
 from chalicelib.schemas.answers import parse_answer_type
 from chalicelib.schemas.review import ReviewState
 from chalicelib.schemas.tasks import (TaskAnswer, TaskBatch, TaskBatchResult, TaskDetail, TaskError,
@@ -62,25 +64,89 @@ def add_batch(caller: Caller, project_id: str, batch: TaskBatch) -> TaskBatchRes
     valid, errors = _validate_items(project, batch)
     existing = {t.task_id: t for t in Task.batch_get([(project_id, item.task_id) for _, item in valid])}
     now = now_ms()
-    created = unchanged = gold = 0
-    with Task.batch_write() as writer:
-        for index, item in valid:
-            old = existing.get(item.task_id)
-            if old is not None:
-                if old.payload == item.payload and old.known_answer == item.known_answer:
-                    unchanged += 1
-                else:
-                    errors.append(TaskError(index=index, task_id=item.task_id, code="task_exists",
-                                            message="A different task with this id exists; task ids are final."))
-                continue
-            writer.save(new_task(project, item, now, index))
-            created += 1
-            gold += item.known_answer is not None
-    counters.add(project_id, tasks=created, gold_tasks=gold)
-    if gold and not project.has_gold:
+    created = unchanged = 0
+    pending = []
+    for index, item in valid:
+        error = _compare_existing(index, item, existing.get(item.task_id))
+        if error is None and item.task_id in existing:
+            unchanged += 1
+        elif error is not None:
+            errors.append(error)
+        else:
+            pending.append((index, item))
+    for chunk in _transaction_chunks(pending):
+        written, chunk_unchanged, chunk_errors = _create_counted(project, chunk, now)
+        created, unchanged = created + written, unchanged + chunk_unchanged
+        errors.extend(chunk_errors)
+    # Set from the batch, not from what this call created: a re-sent batch whose first sending
+    # died after writing its tasks still marks the project.
+    if not project.has_gold and any(item.known_answer is not None for _, item in valid):
         project.update(actions=[Project.has_gold.set(1)])
     errors.sort(key=lambda e: e.index)
     return TaskBatchResult(created=created, unchanged=unchanged, errors=errors)
+
+
+def _compare_existing(index: int, item: TaskIn, old: Task | None) -> TaskError | None:
+    """An error if a different task already has this id (task ids are final), else None."""
+    if old is None or (old.payload == item.payload and old.known_answer == item.known_answer):
+        return None
+    return TaskError(index=index, task_id=item.task_id, code="task_exists",
+                     message="A different task with this id exists; task ids are final.")
+
+
+# A transaction holds at most 100 items and 4 MB: the new tasks and one counter update.
+TASKS_PER_TRANSACTION = 99
+BYTES_PER_TRANSACTION = 3 * 1024 * 1024
+
+
+def _transaction_chunks(items: list[tuple[int, TaskIn]]) -> list[list[tuple[int, TaskIn]]]:
+    chunks, size = [[]], 0
+    for index, item in items:
+        item_size = len(TaskIn.model_dump_json(item)) + 200  # attributes the store adds
+        if len(chunks[-1]) == TASKS_PER_TRANSACTION or (chunks[-1] and size + item_size > BYTES_PER_TRANSACTION):
+            chunks.append([])
+            size = 0
+        chunks[-1].append((index, item))
+        size += item_size
+    return [chunk for chunk in chunks if chunk]
+
+
+def _create_counted(project: Project, chunk: list[tuple[int, TaskIn]], now: int
+                    ) -> tuple[int, int, list[TaskError]]:
+    """Write new tasks and add them to the project's counters in one transaction, so that a
+    function dying in between cannot leave tasks stored but uncounted (a re-sent batch finds
+    them present and counts nothing). A task another request created meanwhile fails its
+    condition, and the chunk is written again without it. Returns (created, unchanged, errors)."""
+    unchanged, errors = 0, []
+    for _ in range(5):
+        if not chunk:
+            break
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                for index, item in chunk:
+                    tx.save(new_task(project, item, now, index), condition=Task.task_id.does_not_exist())
+                counters.add_in(tx, project.project_id, tasks=len(chunk),
+                                gold_tasks=sum(item.known_answer is not None for _, item in chunk))
+            return len(chunk), unchanged, errors
+        except TransactWriteError as error:
+            taken = [entry for entry, failed in zip(chunk, failed_conditions(error)) if failed]
+            if not taken and not conflicted(error):
+                raise
+        # Created meanwhile by another request (or by this one, whose response was lost):
+        # compare with what is stored now, and write the rest again.
+        stored = {t.task_id: t for t in Task.batch_get([(project.project_id, item.task_id) for _, item in taken],
+                                                        consistent_read=True)}
+        for index, item in taken:
+            error = _compare_existing(index, item, stored.get(item.task_id))
+            if error is not None:
+                errors.append(error)
+            elif item.task_id in stored:
+                unchanged += 1
+        chunk = [entry for entry in chunk if entry not in taken or entry[1].task_id not in stored]
+    if chunk:
+        raise Conflict("Other requests are adding the same tasks; send the same batch again.",
+                       code="concurrent_update")
+    return 0, unchanged, errors
 
 
 def new_task(project, item: TaskIn, now: int, index: int) -> Task:

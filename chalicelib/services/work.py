@@ -18,7 +18,7 @@ from chalicelib.auth import Caller
 from chalicelib.errors import Conflict, Forbidden, NotFound
 from chalicelib.models import Assignment, Project, Task, WorkerStats
 from chalicelib.models.assignments import task_key
-from chalicelib.models.base import connection, failed_conditions, now_ms
+from chalicelib.models.base import connection, conflicted, failed_conditions, now_ms
 from chalicelib.models.tasks import ANSWERED
 from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.work import AnswerIn, AnswerReceipt, LeaseOut, Released
@@ -102,7 +102,7 @@ def _try_lease(worker_id: str, project: Project, task: Task) -> LeaseOut | None:
             raise AlreadyAnswered() from None  # or holds a live lease taken concurrently
         if ledger.budget_failed(error):
             raise ledger.BudgetExhausted() from None
-        if ledger.conflicted(error):
+        if conflicted(error):
             return None  # met another lease of the same budget or task: nothing written, try again
         raise
     return _lease_out(project, task, lease_id, expires_at)

@@ -112,7 +112,7 @@ CALLS = {  # name: (operation, table, request, check); the request is safe to re
     "answer: lease read": ("GetItem", "assignments", answer, answered_once),
     "answer: transaction": ("TransactWriteItems", "assignments", answer, answered_once),
     "tasks: batch read": ("BatchGetItem", "tasks", add_tasks_request, tasks_added_once),
-    "tasks: batch write": ("BatchWriteItem", "tasks", add_tasks_request, tasks_added_once),
+    "tasks: transaction": ("TransactWriteItems", "tasks", add_tasks_request, tasks_added_once),
     "progress: counter query": ("Query", "counters", read_progress, progress_read),
     "me: worker record query": ("Query", "workers", read_me, me_read),
 }
@@ -158,7 +158,7 @@ def test_an_answer_whose_response_was_lost_is_counted_once(api, world, lose_resp
 
 
 def test_a_task_batch_whose_response_was_lost_adds_each_task_once(api, world, lose_response):
-    lost = lose_response("BatchWriteItem", table="tasks")
+    lost = lose_response("TransactWriteItems", table="tasks")
     first = add_tasks_request(api, world)
     assert lost.seen == 1
     tasks_added_once(api, world, [first, add_tasks_request(api, world)])
@@ -187,12 +187,8 @@ def test_a_lease_granted_by_a_function_that_died_is_given_again(api, world, die_
     assert progress(api, world)["leases_outstanding"] == 2
 
 
-@pytest.mark.xfail(strict=True, reason="chalicelib/services/tasks.py adds to the project's task counter "
-                   "after the batch write, outside it: a function that dies in between leaves the tasks "
-                   "stored but uncounted, and the re-sent batch finds them 'unchanged' and counts nothing "
-                   "(progress.tasks stays short). Reported to the lead; not this branch's file.")
 def test_a_task_batch_written_by_a_function_that_died_is_counted_once(api, world, die_after):
-    deaths = die_after("BatchWriteItem", table="tasks")
+    deaths = die_after("TransactWriteItems", table="tasks")
     status, body = add_tasks_request(api, world)
     assert deaths and status == 500
     tasks_added_once(api, world, [add_tasks_request(api, world)])
