@@ -190,8 +190,6 @@ def parse_model(model: type[BaseModel], data):
 MAX_JSON_DEPTH = 32
 # Path parameters are ids: anything longer or with control characters names nothing.
 MAX_PATH_PARAM_CHARS = 1024
-NOT_FOUND_CODES = {"project_id": "project_not_found", "task_id": "task_not_found",
-                   "lease_id": "lease_not_found"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -305,7 +303,8 @@ def _string_problem(text: str) -> tuple[str, str] | None:
 
 
 def check_path_params(path_params: dict) -> None:
-    """An id too long for a store key, or with control characters, cannot exist: a 404."""
+    """An id too long for a store key, or with control characters, cannot exist: a 404 with the
+    code an unknown id of that kind gets from its service (`delivery_id` -> delivery_not_found)."""
     for name, value in path_params.items():
         if not isinstance(value, str) or len(value) > MAX_PATH_PARAM_CHARS or _CONTROL.search(value):
             bad = True
@@ -316,7 +315,8 @@ def check_path_params(path_params: dict) -> None:
             except UnicodeEncodeError:
                 bad = True
         if bad:
-            raise NotFound(f"No such {name.removesuffix('_id')}.", code=NOT_FOUND_CODES.get(name, "not_found"))
+            kind = name.removesuffix("_id")
+            raise NotFound(f"No such {kind}.", code=f"{kind}_not_found")
 
 
 def parse_body(request, model: type[BaseModel]) -> BaseModel:

@@ -4,7 +4,7 @@ Items of a project share its partition: the endpoint under the sort key "endpoin
 delivery under its id ("dlv_" + creation time in ms + random hex), so a project's delivery
 log reads newest first with one Query, and a delivery is found by its id with one GetItem.
 """
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -45,6 +45,16 @@ class WebhookEndpoint(Model):
     due_deliveries = DueDeliveries()  # the table's index; an endpoint never appears in it
 
 
+class DeliveryAttempt(MapAttribute):
+    """One attempt to deliver: when it started, how long it took, and what came back."""
+
+    number = NumberAttribute()
+    started_at = NumberAttribute()
+    duration_ms = NumberAttribute()
+    status = NumberAttribute(null=True)  # the receiver's HTTP status; none without a response
+    error = UnicodeAttribute(null=True)
+
+
 class WebhookDelivery(Model):
     """One event for a project's endpoint: the exact body sent on every attempt, and where it
     stands. status: pending (an attempt is due at next_attempt_at) | delivered | failed (gave
@@ -70,5 +80,7 @@ class WebhookDelivery(Model):
     last_url = UnicodeAttribute(null=True)
     delivered_at = NumberAttribute(null=True)
     replayed_at = NumberAttribute(null=True)
+    # The latest attempts, oldest first (at most MAX_LOGGED_ATTEMPTS in services/webhooks).
+    attempt_log = ListAttribute(of=DeliveryAttempt, null=True)
 
     due_deliveries = DueDeliveries()

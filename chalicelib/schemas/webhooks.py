@@ -24,6 +24,14 @@ class WebhookRemoved(Out):
     removed: bool = Field(description="False when no webhook was registered")
 
 
+class AttemptOut(Out):
+    number: int = Field(description="1 for the first attempt; counting goes on across replays")
+    started_at: int = Field(description="Epoch milliseconds")
+    duration_ms: int
+    status: int | None = Field(None, description="The receiver's HTTP status; none when there was no response")
+    error: str | None = Field(None, description="Why the attempt failed (no response, or a non-2xx status)")
+
+
 class DeliveryOut(Out):
     delivery_id: str
     event_type: str
@@ -37,6 +45,8 @@ class DeliveryOut(Out):
     last_status: int | None = Field(None, description="HTTP status of the last attempt's response")
     last_error: str | None = Field(None, description="Why the last attempt failed, when it got no response")
     delivered_at: int | None = None
+    attempt_log: list[AttemptOut] = Field(default_factory=list,
+                                          description="The latest attempts (up to 20), oldest first")
     event: dict = Field(description="The JSON body sent (the same bytes on every attempt)")
 
 

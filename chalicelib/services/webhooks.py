@@ -31,9 +31,9 @@ from pynamodb.exceptions import DeleteError, UpdateError
 from chalicelib.auth import Caller
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models.base import now_ms
-from chalicelib.models.webhooks import DUE, ENDPOINT, WebhookDelivery, WebhookEndpoint
-from chalicelib.schemas.webhooks import (DeliveryOut, DeliveryPage, WebhookCreated, WebhookIn, WebhookOut,
-                                         WebhookRemoved)
+from chalicelib.models.webhooks import DUE, ENDPOINT, DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from chalicelib.schemas.webhooks import (AttemptOut, DeliveryOut, DeliveryPage, WebhookCreated, WebhookIn,
+                                         WebhookOut, WebhookRemoved)
 from chalicelib.services import paging, projects, webhook_http
 from chalicelib.settings import settings
 
@@ -49,6 +49,9 @@ CLAIM_MARGIN_MS = 30_000
 MAX_PER_PASS = 200
 SENDERS = 8
 DELIVERY_ID_LENGTH = len("dlv_") + 13 + 8
+# Enough to see a whole retry schedule and a few replays; bounds the item's size.
+MAX_LOGGED_ATTEMPTS = 20
+MAX_ERROR_CHARS = 500
 
 
 # --- Registration (the API) ------------------------------------------------------------------
@@ -142,6 +145,9 @@ def delivery_out(delivery: WebhookDelivery) -> DeliveryOut:
                        next_attempt_at=number(delivery.next_attempt_at) if delivery.status == "pending" else None,
                        last_attempt_at=number(delivery.last_attempt_at), last_status=number(delivery.last_status),
                        last_error=delivery.last_error, delivered_at=number(delivery.delivered_at),
+                       attempt_log=[AttemptOut(number=int(a.number), started_at=int(a.started_at),
+                                               duration_ms=int(a.duration_ms), status=number(a.status),
+                                               error=a.error) for a in delivery.attempt_log or []],
                        event=json.loads(delivery.body))
 
 
@@ -210,18 +216,24 @@ def attempt(delivery: WebhookDelivery, now: int) -> str | None:
             return None
         raise
     attempts = int(delivery.attempts)  # pynamodb refreshed the item from the update's answer
+    started = time.perf_counter()
     status, error = _send(delivery)
+    duration_ms = int((time.perf_counter() - started) * 1000)
     done = max(now, now_ms())  # `now` may be ahead: a pass run as if later (tests)
+    if status is None or not 200 <= status < 300:
+        error = (error or f"the receiver answered HTTP {status}")[:MAX_ERROR_CHARS]
+    # The claim makes this sender the only writer of the log until the update below.
+    logged = DeliveryAttempt(number=attempts, started_at=now, duration_ms=duration_ms, status=status, error=error)
     actions = [WebhookDelivery.sending_until.remove(), WebhookDelivery.last_status.set(status)
-               if status is not None else WebhookDelivery.last_status.remove()]
+               if status is not None else WebhookDelivery.last_status.remove(),
+               WebhookDelivery.attempt_log.set([*(delivery.attempt_log or []), logged][-MAX_LOGGED_ATTEMPTS:])]
     if status is not None and 200 <= status < 300:
         outcome = "delivered"
         actions += [WebhookDelivery.status.set(outcome), WebhookDelivery.delivered_at.set(done),
                     WebhookDelivery.last_error.remove(), WebhookDelivery.due.remove(),
                     WebhookDelivery.next_attempt_at.remove()]
     else:
-        error = error or f"the receiver answered HTTP {status}"
-        actions.append(WebhookDelivery.last_error.set(error[:500]))
+        actions.append(WebhookDelivery.last_error.set(error))
         if attempts >= int(delivery.attempt_limit):
             outcome = "failed"
             actions += [WebhookDelivery.status.set(outcome), WebhookDelivery.due.remove(),

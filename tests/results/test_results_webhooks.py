@@ -181,6 +181,12 @@ def test_500s_are_retried_with_backoff_then_delivered(api, requester, hooked):
     (done,) = deliveries(api, requester, project_id)["items"]
     assert (done["status"], done["attempts"], done["last_status"], done["next_attempt_at"]) == \
         ("delivered", 3, 200, None)
+    # Every attempt stays in the log, not only the last one.
+    log = done["attempt_log"]
+    assert [(a["number"], a["status"], a["error"]) for a in log] == [
+        (1, 500, "the receiver answered HTTP 500"), (2, 503, "the receiver answered HTTP 503"), (3, 200, None)]
+    assert log[0]["started_at"] < log[1]["started_at"] < log[2]["started_at"]
+    assert all(a["duration_ms"] >= 0 for a in log)
     bodies = {body for _, body in target.requests}
     assert len(target.requests) == 3 and len(bodies) == 1  # the same event each time
     assert all(verify(secret, headers["Foule-Signature"], body) for headers, body in target.requests)
@@ -207,6 +213,7 @@ def test_a_delivery_is_given_up_after_n_attempts_then_replayed(api, requester, h
     retry_pass(10)  # the receiver answers 200 now
     (done,) = deliveries(api, requester, project_id)["items"]
     assert (done["status"], done["attempts"]) == ("delivered", MAX_ATTEMPTS + 2)
+    assert [a["status"] for a in done["attempt_log"]] == [500] * (MAX_ATTEMPTS + 1) + [200]
     assert len({body for _, body in target.requests}) == 1
     assert all(verify(secret, h["Foule-Signature"], b) for h, b in target.requests)
 
@@ -286,3 +293,16 @@ def test_the_scheduled_function_runs_the_webhook_pass(hooked, monkeypatch):
     summaries = housekeeping.run(time_budget_seconds=30)
     assert any(s["project_id"] == project_id and s["status"] == "delivered" for s in summaries["webhooks"])
     assert len(target.requests) == 2
+
+
+def test_the_attempt_log_keeps_the_latest_attempts_only(api, requester, hooked, monkeypatch):
+    from chalicelib.services import webhooks
+
+    monkeypatch.setattr(webhooks, "MAX_LOGGED_ATTEMPTS", 2)  # 20 in production: a bounded item
+    project_id, target, secret = hooked(statuses=[500, 502, 200])
+    publish(project_id)
+    retry_pass(2)
+    retry_pass(10)
+    (done,) = deliveries(api, requester, project_id)["items"]
+    assert (done["status"], done["attempts"]) == ("delivered", 3)
+    assert [(a["number"], a["status"]) for a in done["attempt_log"]] == [(2, 502), (3, 200)]

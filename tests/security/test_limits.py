@@ -4,6 +4,7 @@ Never a 500, never a RecursionError, never a value silently changed on its way t
 """
 import dataclasses
 import json
+import re
 
 import pytest
 
@@ -211,3 +212,22 @@ def test_the_bulk_json_check_agrees_with_the_exact_walk():
         assert api_module._looks_clean(data) == exact
 
     agree()
+
+
+def test_every_path_id_with_control_characters_gets_its_own_not_found_code(api, new_key):
+    """Each kind of id in a path answers like an unknown id of that kind (run_not_found,
+    delivery_not_found, ...), the codes the services use, so a client handles both alike."""
+    admin, _ = new_key("admin")
+    status, document = api.get("/openapi.json")
+    checked = set()
+    for path, operations in document["paths"].items():
+        names = re.findall(r"{(\w+)}", path)
+        for method in operations:
+            for name in names:
+                url = path
+                for other in names:
+                    url = url.replace("{" + other + "}", "a\x1fb" if other == name else "x")
+                status, body = api.request(method.upper(), url, admin, {} if method in ("post", "put", "patch") else None)
+                assert (status, body["error"]["code"]) == (404, f"{name.removesuffix('_id')}_not_found"), (method, path)
+                checked.add(name)
+    assert checked >= {"project_id", "task_id", "lease_id", "run_id", "delivery_id", "worker_id"}
