@@ -78,9 +78,11 @@ def add_batch(caller: Caller, project_id: str, batch: TaskBatch) -> TaskBatchRes
         written, chunk_unchanged, chunk_errors = _create_counted(project, chunk, now)
         created, unchanged = created + written, unchanged + chunk_unchanged
         errors.extend(chunk_errors)
-    # Set from the batch, not from what this call created: a re-sent batch whose first sending
-    # died after writing its tasks still marks the project.
-    if not project.has_gold and any(item.known_answer is not None for _, item in valid):
+    # Set from the gold tasks stored (created now or before), not from what this call created:
+    # a re-sent batch whose first sending died after writing its tasks still marks the project.
+    refused = {e.task_id for e in errors if e.code == "task_exists"}
+    if not project.has_gold and any(item.known_answer is not None and item.task_id not in refused
+                                    for _, item in valid):
         project.update(actions=[Project.has_gold.set(1)])
     errors.sort(key=lambda e: e.index)
     return TaskBatchResult(created=created, unchanged=unchanged, errors=errors)
