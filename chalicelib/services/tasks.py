@@ -67,13 +67,12 @@ def add_batch(caller: Caller, project_id: str, batch: TaskBatch) -> TaskBatchRes
     created = unchanged = 0
     pending = []
     for index, item in valid:
-        error = _compare_existing(index, item, existing.get(item.task_id))
-        if error is None and item.task_id in existing:
-            unchanged += 1
-        elif error is not None:
+        if item.task_id not in existing:
+            pending.append((index, item))
+        elif (error := _compare_existing(index, item, existing[item.task_id])) is not None:
             errors.append(error)
         else:
-            pending.append((index, item))
+            unchanged += 1
     for chunk in _transaction_chunks(pending):
         written, chunk_unchanged, chunk_errors = _create_counted(project, chunk, now)
         created, unchanged = created + written, unchanged + chunk_unchanged
