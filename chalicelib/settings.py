@@ -4,8 +4,9 @@ Table and bucket names come from the infrastructure template's outputs (see infr
 the deployed Lambda gets them as environment variables, and the local stack exports the same
 variables after deploying the template into moto. No other module spells a resource name.
 """
+import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 TABLES = ("api_keys", "projects", "tasks", "assignments", "counters", "workers", "results", "webhooks",
           "ledger")
@@ -32,9 +33,17 @@ class Settings:
     webhook_max_attempts: int
     auto_approve_batch: int
     review_shards: int
+    # The deployment's secret: sealed lease ids and worker pseudonyms are keyed by it
+    # (chalicelib/sealing.py). The local stack derives one per stack (tools/local_stack.py).
+    secret_key_text: str = field(default="", repr=False)
 
     def table(self, name: str) -> str:
         return self.tables[name]
+
+    def secret_key(self) -> bytes:
+        if not self.secret_key_text:
+            raise RuntimeError("FOULE_SECRET_KEY is not set: the deployment's secret keys sealed ids")
+        return hashlib.sha256(self.secret_key_text.encode()).digest()
 
 
 def load() -> Settings:
@@ -67,6 +76,7 @@ def load() -> Settings:
         # Partitions of the index of answers awaiting review: every answer of every project
         # is written to one of them, so there are more than a project's counter shards.
         review_shards=int(env.get("FOULE_REVIEW_SHARDS", "32")),
+        secret_key_text=env.get("FOULE_SECRET_KEY", ""),
     )
 
 

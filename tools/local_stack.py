@@ -8,6 +8,7 @@ CloudFormation: the same template production uses, so there is no second list of
 The tests use `start_moto` and `deploy_stack` from here too.
 """
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -88,9 +89,12 @@ def deploy_stack(endpoint: str, stage: str = "local") -> dict[str, str]:
                                     Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}])
         cloudformation.get_waiter("stack_create_complete").wait(
             StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
-    outputs = cloudformation.describe_stacks(StackName=name)["Stacks"][0]["Outputs"]
-    env = {output_env_var(o["OutputKey"]): o["OutputValue"] for o in outputs}
-    return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, **env}
+    stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    env = {output_env_var(o["OutputKey"]): o["OutputValue"] for o in stack["Outputs"]}
+    # The deployment's secret (sealed ids, pseudonyms): one per stack, so every process that
+    # reads this stack derives the same one, and a new stack has a new one.
+    secret = hashlib.sha256(f"foule-local-secret:{stack['StackId']}".encode()).hexdigest()
+    return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, **env, "FOULE_SECRET_KEY": secret}
 
 
 def did_something(summary) -> bool:
