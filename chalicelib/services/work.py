@@ -14,6 +14,7 @@ import random
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import observability
 from chalicelib.auth import Caller
 from chalicelib.errors import Conflict, Forbidden, NotFound
 from chalicelib.models import Assignment, Project, Task, WorkerStats
@@ -105,6 +106,7 @@ def _try_lease(worker_id: str, project: Project, task: Task) -> LeaseOut | None:
         if conflicted(error):
             return None  # met another lease of the same budget or task: nothing written, try again
         raise
+    observability.metric(observability.LEASES_GRANTED, 1)
     return _lease_out(project, task, lease_id, expires_at)
 
 
@@ -358,6 +360,7 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
             complete_task(ref.project_id, ref.task_id, int(overlap))
     assignment.state, assignment.answer, assignment.submitted_at = "submitted", answer, now
     assignment.reward_cents = reward
+    observability.metric(observability.ANSWERS_ACCEPTED, 1)
     return _receipt(assignment)
 
 
