@@ -30,8 +30,10 @@ $(LINT_VENV)/.installed: requirements-lint.txt
 run: venv
 	$(BIN)/python -m tools.local_stack
 
-# Two workers, each with its own moto server: the long replay test runs beside the rest.
+# ruff first (seconds; ruff.toml), then two workers, each with its own moto server: the long
+# replay test runs beside the rest. tests/test_layering.py checks the import layers.
 test: venv lint-venv
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # With `make run` going in another terminal: replay a real dataset through the HTTP API.

@@ -5,7 +5,6 @@ service function. The aggregator's numpy code is imported only inside the schedu
 so the API function never pays for it at cold start.
 """
 import functools
-import logging
 
 from chalice import Chalice, Rate
 
@@ -29,7 +28,6 @@ from chalicelib.services import (ledger, lifecycle, projects, publishing, qualit
 from chalicelib.settings import settings
 
 app = Chalice(app_name="foule")
-app.log.setLevel(logging.INFO)
 api = Api(app)
 REQUESTER, WORKER, ADMIN = ("requester",), ("worker",), ("admin",)
 RESULTS_READERS = ("requester", "integrator")  # integrator keys: only these routes, only their projects
@@ -142,7 +140,7 @@ def replay_webhook_delivery(caller, project_id, delivery_id):
     return webhooks.replay(caller, project_id, delivery_id)
 
 
-# --- Requesters: their workers' quality (QUALITY) ---------------------------------------
+# --- Requesters: their workers' quality -----------------------------------------------
 @api.route("/projects/{project_id}/workers", "GET", roles=REQUESTER, query=PageQuery, response=WorkerPage,
            summary="The project's workers with answers, gold accuracy, agreement, reliability, blocks")
 def list_workers(caller, project_id, query):
@@ -288,4 +286,5 @@ def openapi_document() -> dict:
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="aggregator")
 def aggregate_changed_projects(event):
     from chalicelib.services import housekeeping  # its passes import numpy lazily
-    return housekeeping.run(time_budget_seconds=settings.aggregator_time_budget_seconds)
+    return housekeeping.run(time_budget_seconds=settings.aggregator_time_budget_seconds,
+                            request_id=getattr(event.context, "aws_request_id", None))

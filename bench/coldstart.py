@@ -1,12 +1,15 @@
 """Cold-start import cost of each Lambda function, against bare imports of its dependencies.
 
-    .venv/bin/python bench/coldstart.py [--runs 7]
+    .venv/bin/python bench/coldstart.py [--runs 7] [--before DIR]
 
 Each measurement is a fresh interpreter (`python -c`) timing one import statement with
 perf_counter, so the figures are import time only (interpreter start excluded). Reports the
 median and min over the runs, and the ratio of each function's import to its baseline:
 - API function: `import app` vs `import chalice, pynamodb, pydantic, boto3`
 - aggregator:   `from chalicelib.services import aggregator` vs the same + numpy
+The cases take turns (one run of each, then the next round), so a burst of load on a shared
+machine falls on all of them alike. `--before DIR` also times `import app` in another checkout
+(e.g. `git archive HEAD~3 | tar -x -C /tmp/before`), in the same rounds, for a before/after ratio.
 A benchmark, not a test: tests/infra checks the behaviour (app imports no numpy).
 """
 import argparse
@@ -26,29 +29,35 @@ CASES = [
 PROBE = "import time; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
 
 
-def measure(statement: str, runs: int) -> list[float]:
+def measure_once(statement: str, cwd: Path = ROOT) -> float:
     env = {"PATH": os.environ.get("PATH", ""), "AWS_DEFAULT_REGION": "us-east-1", "PYTHONDONTWRITEBYTECODE": "1"}
-    times = []
-    for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", PROBE.format(stmt=statement)], cwd=ROOT, env=env,
-                             capture_output=True, text=True, check=True).stdout
-        times.append(float(out.strip().splitlines()[-1]))
-    return times
+    out = subprocess.run([sys.executable, "-c", PROBE.format(stmt=statement)], cwd=cwd, env=env,
+                         capture_output=True, text=True, check=True).stdout
+    return float(out.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--before", type=Path, help="another checkout whose `import app` is timed too")
     args = parser.parse_args()
-    measure("import app", 1)  # warm the OS file cache and the .pyc files once
-    results = {}
+    cases = [(label, statement, ROOT) for label, statement in CASES]
+    if args.before:
+        cases.append((f"before: import app in {args.before}", "import app", args.before.resolve()))
+    for _, statement, cwd in cases:
+        measure_once(statement, cwd)  # warm the OS file cache and the .pyc files once
+    times: dict[str, list[float]] = {label: [] for label, _, _ in cases}
+    for _ in range(args.runs):
+        for label, statement, cwd in cases:
+            times[label].append(measure_once(statement, cwd))
+    results = {label: statistics.median(t) for label, t in times.items()}
     print(f"{'import':58s} {'median s':>9s} {'min s':>7s}   ({args.runs} fresh interpreters each)")
-    for label, statement in CASES:
-        times = measure(statement, args.runs)
-        results[label] = statistics.median(times)
-        print(f"{label:58s} {statistics.median(times):9.3f} {min(times):7.3f}")
+    for label, t in times.items():
+        print(f"{label:58s} {statistics.median(t):9.3f} {min(t):7.3f}")
     api = results[CASES[1][0]] / results[CASES[0][0]]
     agg = results[CASES[3][0]] / results[CASES[2][0]]
+    if args.before:
+        print(f"\nratio before: API function / its baseline: {results[cases[-1][0]] / results[CASES[0][0]]:.2f}")
     print(f"\nratio API function / its baseline:        {api:.2f}")
     print(f"ratio aggregator / baseline + numpy: {agg:.2f}")
     print(f"API function saves {results[CASES[3][0]] - results[CASES[1][0]]:.3f} s by not importing "

@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import re
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Callable
@@ -14,9 +15,8 @@ from typing import Callable
 from botocore.exceptions import BotoCoreError
 from chalice import AuthResponse, Chalice, Response
 from pydantic import BaseModel, ValidationError
-from pynamodb.exceptions import PynamoDBException
 
-from chalicelib import auth
+from chalicelib import auth, observability
 from chalicelib.errors import (BadRequest, FouleError, InternalError, NotFound, PayloadTooLarge,
                                ServiceUnavailable)
 from chalicelib.settings import settings
@@ -82,7 +82,35 @@ class Api:
         self.app = app
         self.routes: list[RouteSpec] = []
         self.authorizer = app.authorizer(name="api_key", ttl_seconds=0)(self._authorize)
+        observability.configure_logging()
+        app.register_middleware(self._observe, "http")  # the outer one: it sees the final response
         app.register_middleware(reshape_chalice_errors, "http")
+
+    def _observe(self, request, get_response):
+        """One log line and the metrics of each request (chalicelib.observability), with the
+        request id, route, caller role and, for an error, its code."""
+        context = request.context or {}
+        authorizer = context.get("authorizer") or {}
+        lambda_context = getattr(self.app, "lambda_context", None)
+        fields = {"request_id": getattr(lambda_context, "aws_request_id", None) or context.get("requestId"),
+                  "method": request.method, "route": context.get("resourcePath") or context.get("path"),
+                  "role": authorizer.get("role") or auth.ANONYMOUS}
+        if authorizer.get("key_id"):
+            fields["key_id"] = authorizer["key_id"]
+        with observability.scope("api", **fields):
+            started = time.perf_counter()
+            response = get_response(request)
+            elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+            body = response.body if isinstance(response.body, dict) else {}
+            code = (body.get("error") or {}).get("code") if response.status_code >= 400 else None
+            observability.metric(observability.REQUEST_MS, elapsed_ms, "Milliseconds")
+            if code:
+                observability.metric(observability.ERRORS, 1, code=code)
+            level = logging.ERROR if response.status_code >= 500 and code != "store_unavailable" else \
+                logging.WARNING if response.status_code >= 500 else logging.INFO
+            observability.log_event("request", level, status=response.status_code, error_code=code,
+                                    duration_ms=elapsed_ms)
+        return response
 
     @staticmethod
     def _authorize(auth_request) -> AuthResponse:

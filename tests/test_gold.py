@@ -2,7 +2,6 @@
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 
 from chalicelib.auth import Caller
 from chalicelib.errors import FouleError

@@ -1,13 +1,12 @@
 """A project's quality rules: validated when set, fired after n answers and not before, once
 per crossing (also under concurrency), visible to the requester and to the worker."""
-import importlib.util
 import threading
 
 import pytest
 
 from chalicelib.models import Assignment, WorkerStats
 from chalicelib.models.workers import FOREVER
-from chalicelib.schemas.quality import Rule, review_available
+from chalicelib.schemas.quality import Rule
 from chalicelib.services import rules
 from tests.scheduled import run_aggregator
 from tests.test_quality import answer
@@ -37,7 +36,6 @@ def worker_row(api, requester, project_id, worker_id):
     ({**GOLD_RULE, "measure": "skipped_in_row", "value": 2.5}, "rules.0"),
     ({**GOLD_RULE, "min_answers": -1}, "rules.0.min_answers"),
     ({**GOLD_RULE, "then": "block"}, "rules.0.then"),                          # a typo is an error
-    *([] if review_available() else [({**GOLD_RULE, "action": "reject_pending"}, "rules.0")]),
 ])
 def test_a_bad_rule_is_a_clear_400(api, requester, rule, where):
     body = {"title": "x", "answer_type": {"kind": "single_choice", "labels": ["cat", "dog"]}, "rules": [rule]}
@@ -201,7 +199,6 @@ def test_scheduled_rules_exclude_a_disagreeing_worker_and_block_a_too_fast_one(
     assert run_aggregator(project_id)[project_id]["answers"] == 8
 
 
-@pytest.mark.skipif(not review_available(), reason="needs chalicelib.services.review (MONEY's branch)")
 def test_reject_pending_rule_rejects_the_workers_submitted_answers(api, make_project, add_tasks, new_key):
     rule = {**GOLD_RULE, "min_answers": 2, "action": "reject_pending"}
     project_id = gold_project(make_project, add_tasks, [rule], n_real=2)
@@ -231,12 +228,6 @@ def test_a_single_too_fast_answer_blocks_after_n_answers(api, requester, make_pr
     assert row["blocked"] and row["block_reason"] == "rule:answer_seconds"
 
 
-# The lease path's enforcement and the skip counter come with the work path's branch (WORK);
-# these run once both are merged.
-HAS_GATES = importlib.util.find_spec("chalicelib.services.gates") is not None
-
-
-@pytest.mark.skipif(not HAS_GATES, reason="the lease path's gates come with WORK's branch")
 def test_a_worker_blocked_by_a_rule_gets_a_403_with_the_reason(api, make_project, add_tasks, new_key):
     project_id = gold_project(make_project, add_tasks, [{**GOLD_RULE, "min_answers": 1}], n_real=1)
     worker, _ = new_key("worker")
@@ -247,7 +238,6 @@ def test_a_worker_blocked_by_a_rule_gets_a_403_with_the_reason(api, make_project
     assert error["error"]["details"]["until"] == FOREVER
 
 
-@pytest.mark.skipif(not hasattr(WorkerStats, "skipped_in_row"), reason="the skip counter comes with WORK's branch")
 def test_skipping_leases_in_a_row_blocks(api, requester, make_project, add_tasks, new_key):
     rule = {"measure": "skipped_in_row", "comparison": ">=", "value": 3, "action": "block",
             "duration_seconds": 600}

@@ -97,26 +97,16 @@ def deploy_stack(endpoint: str, stage: str = "local") -> dict[str, str]:
     return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, **env, "FOULE_SECRET_KEY": secret}
 
 
-def did_something(summary) -> bool:
-    """True if a pass summary counts anything done (a number above zero anywhere in it)."""
-    if isinstance(summary, dict):
-        return any(did_something(v) for v in summary.values())
-    if isinstance(summary, list):
-        return bool(summary)
-    return not isinstance(summary, bool) and isinstance(summary, (int, float)) and summary > 0
-
-
 def aggregation_loop(interval: float, stop) -> None:
-    """Stands in for the EventBridge schedule (chalice local never fires @app.schedule)."""
+    """Stands in for the EventBridge schedule (chalice local never fires @app.schedule). Each
+    run writes the scheduled function's own log lines (chalicelib.observability)."""
+    from chalicelib import observability
     from chalicelib.services import housekeeping
 
+    observability.configure_logging()
     while not stop():
         try:
-            summaries = housekeeping.run(time_budget_seconds=60)
-            for summary in summaries.pop("aggregation"):
-                print(f"[aggregator] published {json.dumps(summary)}", flush=True)
-            if did_something(summaries):
-                print(f"[housekeeping] {json.dumps(summaries)}", flush=True)
+            housekeeping.run(time_budget_seconds=60)
         except Exception as exc:  # keep the loop alive; the next pass retries
             print(f"[aggregator] pass failed: {exc!r}", flush=True)
         for _ in range(int(interval * 10)):

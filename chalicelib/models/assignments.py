@@ -1,8 +1,11 @@
+import zlib
+
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.models.base import meta
+from chalicelib.models.base import meta, shard_partition
+from chalicelib.settings import settings
 
 
 class AnswersByProject(GlobalSecondaryIndex):
@@ -18,6 +21,15 @@ class AnswersByProject(GlobalSecondaryIndex):
 
     answer_shard = UnicodeAttribute(hash_key=True)
     submitted_at = NumberAttribute(range_key=True)
+
+
+# The key attributes of an answers_by_project item (the table's and the index's), for cursors.
+ANSWERS_INDEX_KEY = {"task_key": "S", "worker_id": "S", "answer_shard": "S", "submitted_at": "N"}
+
+
+def answer_shard(project_id: str, task_id: str) -> str:
+    """The answers-index partition of a task's answers (stable, spread over the shards)."""
+    return shard_partition(project_id, zlib.crc32(task_id.encode()) % settings.counter_shards)
 
 
 class AssignmentsByWorker(GlobalSecondaryIndex):
@@ -67,7 +79,7 @@ class Assignment(Model):
     task_id = UnicodeAttribute()
     lease_id = UnicodeAttribute()
     slot = UnicodeAttribute()
-    # leased | submitted | returned | expired (WORK); approved | rejected (review). Items from
+    # leased | submitted | returned | expired (work path); approved | rejected (review). Items from
     # before the rename say "released" for returned. "expired" is written by the cleanup pass;
     # until then a leased assignment past expires_at reads as expired (see lifecycle.state_of).
     state = UnicodeAttribute()

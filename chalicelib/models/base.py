@@ -28,6 +28,12 @@ def connection() -> Connection:
     return _connection
 
 
+def shard_partition(owner: str, shard: int | str) -> str:
+    """The partition key "<owner>#<shard>" of a sharded index (answers, ledger by project): one
+    owner's writes spread over several partitions, read back by services.sharded_paging."""
+    return f"{owner}#{shard}"
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 

@@ -60,9 +60,9 @@ class Project(Model):
     last_run_id = UnicodeAttribute(null=True)
     last_run_at = NumberAttribute(null=True)
     last_run_answers = NumberAttribute(default=0)
-    # QUALITY: the rules (pydantic Rule objects, dumped), validated when set.
+    # The quality rules (pydantic Rule objects, dumped), validated when set.
     rules = JSONAttribute(null=True)
-    # WORK: lifecycle, overlap changes, gold mixing and the lease gates.
+    # Lifecycle, overlap changes, gold mixing and the lease gates.
     adaptive_overlap = JSONAttribute(null=True)  # {min_overlap, max_overlap, target_confidence}
     expires_at = NumberAttribute(null=True)  # epoch ms: no work served after it
     max_lease_extension_seconds = NumberAttribute(default=0)

@@ -45,7 +45,7 @@ class WorkerStats(Model):
     gold_correct = NumberAttribute(default=0)
     reliability = NumberAttribute(null=True)
     reliability_run_id = UnicodeAttribute(null=True)
-    # QUALITY (chalicelib.services.quality and rules): written only there.
+    # Quality figures and blocks (chalicelib.services.quality and rules): written only there.
     model_reliability = NumberAttribute(null=True)  # the aggregation method's P(correct)
     agreement = NumberAttribute(null=True)  # share of answers equal to the published label
     agreement_answers = NumberAttribute(null=True)  # answers that share was measured on
@@ -56,7 +56,7 @@ class WorkerStats(Model):
     excluded = BooleanAttribute(null=True)  # answers left out of aggregation
     exclude_reason = UnicodeAttribute(null=True)
     rules_fired = UnicodeSetAttribute(null=True)  # ids of rules whose condition holds (fired once)
-    # WORK: written in the lease/answer transactions of the work path.
+    # Written in the lease/answer transactions of the work path.
     served = NumberAttribute(default=0)  # leases taken in this project, gold included
     gold_served = NumberAttribute(default=0)
     gold_cursor = UnicodeAttribute(null=True)  # open_order of the last gold task served

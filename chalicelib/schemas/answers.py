@@ -3,6 +3,7 @@
 Single choice is the first kind; the union is discriminated by `kind` so that multiple
 choice, free text and numbers can be added as further members without changing stored data.
 """
+import functools
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, StringConstraints, TypeAdapter, field_validator
@@ -35,9 +36,13 @@ class SingleChoice(Body):
 
 AnswerType = Annotated[Union[SingleChoice], Field(discriminator="kind")]
 
-_answer_types = TypeAdapter(AnswerType)
+
+
+@functools.cache
+def _answer_types() -> TypeAdapter:
+    return TypeAdapter(AnswerType)  # built on first use, like the models (schemas.common.LAZY)
 
 
 def parse_answer_type(stored: dict) -> SingleChoice:
     """A project's stored answer type as its model (which checks answers)."""
-    return _answer_types.validate_python(stored)
+    return _answer_types().validate_python(stored)

@@ -8,14 +8,21 @@ Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Cursor = Annotated[str, StringConstraints(max_length=2048)]
 
 
+# Every schema's validator is built when it is first used, not when its module is imported:
+# a cold start then pays only for the models its first request touches (see bench/coldstart.py).
+LAZY = ConfigDict(defer_build=True)
+
+
 class Body(BaseModel):
     """A request body: unknown fields are refused, so a typo is an error, not a silent no-op."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(LAZY, extra="forbid")
 
 
 class Out(BaseModel):
     """A response body."""
+
+    model_config = LAZY
 
 
 class ErrorDetail(Out):

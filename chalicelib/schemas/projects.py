@@ -8,14 +8,14 @@ from chalicelib.schemas.quality import MAX_RULES, Rule
 
 ProjectStatus = Literal["active", "paused", "closed"]
 
-# Money (MONEY): the defaults Mechanical Turk users know (auto-approval after 3 days; a
+# Review: the defaults Mechanical Turk users know (auto-approval after 3 days; a
 # rejection can be overridden for 30 days).
 DEFAULT_AUTO_APPROVE_SECONDS = 3 * 86_400
 DEFAULT_REJECTION_REVERSAL_SECONDS = 30 * 86_400
 MAX_BUDGET_CENTS = 10**11
 
 
-# --- WORK: adaptive overlap, qualification (lifecycle and gold mixing settings) -----------
+# Adaptive overlap, qualification, lifecycle and gold mixing settings.
 class AdaptiveOverlap(Body):
     min_overlap: int = Field(ge=1, le=100, description="Answers every task gets")
     max_overlap: int = Field(ge=1, le=100, description="Answers a task gets at most")
@@ -58,7 +58,6 @@ class WorkSettingsUpdate(Body):
     gold_rate: float | None = Field(None, ge=0, le=1)
     min_reliability: float | None = Field(None, ge=0, le=1)
     max_lease_extension_seconds: int | None = Field(None, ge=0, le=86_400)
-# --- end WORK -------------------------------------------------------------------------------
 
 
 class ProjectCreate(WorkSettings):
@@ -69,7 +68,7 @@ class ProjectCreate(WorkSettings):
     reward_cents: int = Field(0, ge=0, le=100_000, description="Paid per accepted answer, in cents")
     lease_seconds: int = Field(600, ge=10, le=86_400, description="How long a worker holds a task")
     priority: int = Field(0, ge=-1000, le=1000, description="Higher is served to workers first")
-    # Money (MONEY)
+    # Budget and review
     budget_cents: int | None = Field(
         None, ge=0, le=MAX_BUDGET_CENTS,
         description="Most the project may spend on rewards and bonuses; no lease is handed out that "
@@ -81,7 +80,7 @@ class ProjectCreate(WorkSettings):
     rejection_reversal_seconds: int = Field(
         DEFAULT_REJECTION_REVERSAL_SECONDS, ge=0, le=90 * 86_400,
         description="How long after a rejection the requester can still approve the answer")
-    # QUALITY
+    # Quality rules
     rules: list[Rule] = Field(default_factory=list, max_length=MAX_RULES,
                               description="Quality rules, evaluated per worker (see Rule)")
 
@@ -89,12 +88,12 @@ class ProjectCreate(WorkSettings):
 class ProjectUpdate(WorkSettingsUpdate):
     status: ProjectStatus | None = Field(None, description="Pause, resume or close (final)")
     priority: int | None = Field(None, ge=-1000, le=1000)
-    # Money (MONEY)
+    # Budget and review
     budget_cents: int | None = Field(
         None, ge=0, le=MAX_BUDGET_CENTS,
         description="A new budget for a project created with one; not below what is already "
                     "reserved or spent (409 budget_below_committed)")
-    # QUALITY
+    # Quality rules
     rules: list[Rule] | None = Field(None, max_length=MAX_RULES, description="Replaces the rules")
 
 
@@ -111,15 +110,15 @@ class ProjectOut(Out):
     created_at: int = Field(description="Epoch milliseconds")
     updated_at: int
     last_run_id: str | None = None
-    # Money (MONEY)
+    # Budget and review
     budget_cents: int | None = Field(None, description="Null: unlimited")
     budget_remaining_cents: int | None = Field(
         None, description="Budget not yet reserved by leases, answers awaiting review or payments")
     auto_approve_seconds: int = DEFAULT_AUTO_APPROVE_SECONDS
     rejection_reversal_seconds: int = DEFAULT_REJECTION_REVERSAL_SECONDS
-    # QUALITY
+    # Quality rules
     rules: list[Rule] = Field(default_factory=list)
-    # WORK
+    # Lifecycle, overlap and gold mixing
     adaptive_overlap: AdaptiveOverlap | None = None
     expires_at: int | None = None
     max_lease_extension_seconds: int = 0
@@ -149,7 +148,7 @@ class Progress(Out):
     last_run_id: str | None
     last_run_at: int | None
     answers_in_last_run: int
-    # Money (MONEY)
+    # Budget and review
     approved: int = Field(0, description="Answers approved (by the requester or automatically)")
     rejected: int = Field(0, description="Answers rejected (and not reversed)")
     awaiting_review: int = Field(0, description="Answers submitted and not yet reviewed")
@@ -165,7 +164,3 @@ class AggregationQueued(Out):
     project_id: str
     status: Literal["queued"] = "queued"
     requested_at: int
-
-
-# Moved to chalicelib.schemas.results; re-exported for existing imports.
-from chalicelib.schemas.results import ResultFile, Results  # noqa: E402,F401

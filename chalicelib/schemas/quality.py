@@ -17,15 +17,6 @@ CHEAP_MEASURES = ("gold_accuracy", "answer_seconds", "skipped_in_row")
 SHARES = ("gold_accuracy", "agreement")
 
 
-def review_available() -> bool:
-    """Whether the review service (chalicelib.services.review) can reject pending answers."""
-    try:
-        from chalicelib.services import review
-    except ImportError:
-        return False
-    return hasattr(review, "reject_pending_of_worker")
-
-
 class Rule(Body):
     """When <measure> <comparison> <value> after at least <min_answers> answers, then <action>
     [for <duration_seconds>].
@@ -58,9 +49,6 @@ class Rule(Body):
             raise ValueError("skipped_in_row counts leases: value must be a whole number")
         if self.duration_seconds is not None and self.action != "block":
             raise ValueError("duration_seconds applies to the block action only")
-        if self.action == "reject_pending" and not review_available():
-            raise ValueError("reject_pending needs the review of assignments, which this "
-                             "deployment does not have")
         return self
 
     @property

@@ -46,7 +46,7 @@ class WorkerProjectStats(Out):
     project_id: str
     answers: int
     reliability: float | None = Field(description="As of the project's latest aggregation run")
-    # QUALITY: a block in force on this project
+    # A block in force on this project
     blocked_until: int | None = Field(None, description="Epoch ms; 9007199254740992 = for good")
     block_reason: str | None = Field(None, description='"requester" or "rule:<measure>"')
     block_message: str | None = None

@@ -5,7 +5,7 @@ its last run is older than the minimum interval. A project with no change costs 
 its counter shards. Answers are read from the sharded answers index (never a Scan), one
 paginated query per shard in parallel threads, aggregated by chalicelib.aggregation with the
 project's gold tasks as known labels, stored per task and per worker, and published to S3.
-Memory: the answers are held as numpy columns (chalicelib.services.aggregator.Answers) and
+Memory: the answers are held as numpy columns (chalicelib.services.aggregator.AnswerColumns) and
 the files are rendered as they are uploaded (chalicelib.services.result_files), so a run
 holds neither a Python object per answer nor a whole file.
 
@@ -33,10 +33,10 @@ from typing import NamedTuple
 import numpy as np
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import aggregation
+from chalicelib import aggregation, observability
 from chalicelib.models import Assignment, Project, Task, TaskResult
 from chalicelib.models.aggregation_lock import ProjectAggregation
-from chalicelib.models.base import now_ms
+from chalicelib.models.base import now_ms, shard_partition
 from chalicelib.services import counters, overlap, publishing, quality, result_files, webhooks
 from chalicelib.settings import settings
 
@@ -64,7 +64,7 @@ def run_due_projects(time_budget_seconds: float = 600) -> list[dict]:
         if is_due(project, totals, now_ms()):
             try:
                 summary = aggregate_project(project)
-            except Exception as error:  # noqa: BLE001 - one project must not stop the others
+            except Exception as error:  # one project must not stop the others
                 log.exception("aggregation of %s failed", project.project_id)
                 failures.append(f"{project.project_id}: {error!r}")
                 continue
@@ -132,7 +132,7 @@ def release(project_id: str, owner: str) -> None:
 ANSWER_FIELDS = ["task_id", "worker_id", "answer", "submitted_at", "time_spent_ms"]
 
 
-class Answers(NamedTuple):
+class AnswerColumns(NamedTuple):
     """A project's answers as numpy columns (28 bytes an answer, where a tuple of Python
     objects took ~370): tasks and workers as indexes into their sorted distinct ids."""
 
@@ -144,7 +144,7 @@ class Answers(NamedTuple):
     submitted_at: np.ndarray  # int64, epoch ms
     time_spent_ms: np.ndarray  # int64, -1 when the worker sent none (it is never negative)
 
-    def without_workers(self, excluded: set[str]) -> "Answers":
+    def without_workers(self, excluded: set[str]) -> "AnswerColumns":
         """These answers minus those of the given workers, ids renumbered (a task answered only
         by them drops out)."""
         keep = np.isin(self.worker, [i for i, w in enumerate(self.worker_ids) if w in excluded], invert=True)
@@ -154,7 +154,7 @@ class Answers(NamedTuple):
         task_position[tasks_left] = np.arange(len(tasks_left), dtype=np.int32)
         worker_position = np.zeros(len(self.worker_ids), dtype=np.int32)
         worker_position[workers_left] = np.arange(len(workers_left), dtype=np.int32)
-        return Answers([self.task_ids[i] for i in tasks_left.tolist()],
+        return AnswerColumns([self.task_ids[i] for i in tasks_left.tolist()],
                        [self.worker_ids[i] for i in workers_left.tolist()],
                        task_position[task], worker_position[worker], self.label[keep],
                        self.submitted_at[keep], self.time_spent_ms[keep])
@@ -165,7 +165,7 @@ def load_shard(project_id: str, shard: int, label_index: dict) -> tuple:
     appearance (the shard's own numbering, mapped to the sorted ids by load_answers)."""
     tasks, workers = {}, {}
     t, w, y, submitted, spent = array("i"), array("i"), array("i"), array("q"), array("q")
-    for a in Assignment.answers_by_project.query(f"{project_id}#{shard}", attributes_to_get=ANSWER_FIELDS):
+    for a in Assignment.answers_by_project.query(shard_partition(project_id, shard), attributes_to_get=ANSWER_FIELDS):
         t.append(tasks.setdefault(a.task_id, len(tasks)))
         w.append(workers.setdefault(a.worker_id, len(workers)))
         y.append(label_index[a.answer])
@@ -174,7 +174,7 @@ def load_shard(project_id: str, shard: int, label_index: dict) -> tuple:
     return list(tasks), list(workers), t, w, y, submitted, spent
 
 
-def load_answers(project_id: str, labels: list) -> Answers:
+def load_answers(project_id: str, labels: list) -> AnswerColumns:
     label_index = {label: i for i, label in enumerate(labels)}
     shards = settings.counter_shards
     with ThreadPoolExecutor(max_workers=min(8, shards)) as pool:
@@ -194,7 +194,7 @@ def load_answers(project_id: str, labels: list) -> Answers:
         return np.concatenate([np.array([position[i] for i in part[ids_index]], dtype=np.int32)
                                [np.frombuffer(part[index], dtype=np.int32)] for part in parts])
 
-    return Answers(task_ids, worker_ids, ids(2, 0, task_position), ids(3, 1, worker_position),
+    return AnswerColumns(task_ids, worker_ids, ids(2, 0, task_position), ids(3, 1, worker_position),
                    values(4, np.int32), values(5, np.int64), values(6, np.int64))
 
 
@@ -249,10 +249,11 @@ def aggregate_project(project: Project, *, run_id: str | None = None,
 
 
 def _run(project: Project, run_id: str, created_at: int, salt: str) -> dict:
+    started = time.perf_counter()
     project_id = project.project_id
     labels = project.answer_type["labels"]
     answers = load_answers(project_id, labels)
-    answers, worker_records = quality.without_excluded(project, answers)  # QUALITY
+    answers, worker_records = quality.without_excluded(project, answers)
     payloads, known, payload_fields = load_tasks(project_id, answers.task_ids, labels)
     n, n_tasks, n_workers = len(answers.task), len(answers.task_ids), len(answers.worker_ids)
     t, w, y = answers.task, answers.worker, answers.label
@@ -288,8 +289,8 @@ def _run(project: Project, run_id: str, created_at: int, salt: str) -> dict:
                                                                  "gold_accuracy", "reliability"]),
              "answers.jsonl.gz": result_files.gzipped(result_files.jsonl(raw_answers(answers, labels, aliases)))}
     store_results(project_id, run_id, rows())
-    overlap.after_run(project, rows())  # WORK: adaptive overlap from this run's confidence
-    quality.after_run(project, run_id, answers, worker_records, result.labels,  # QUALITY: figures and rules
+    overlap.after_run(project, rows())  # adaptive overlap from this run's confidence
+    quality.after_run(project, run_id, answers, worker_records, result.labels,  # worker figures and rules
                       dict(zip(answers.worker_ids, result.worker_reliability.tolist())))
     manifest = publishing.publish_run(project_id, run_id, files, {
         "format_version": FORMAT_VERSION, "created_at": created_at, "created_at_iso": created_iso,
@@ -299,12 +300,19 @@ def _run(project: Project, run_id: str, created_at: int, salt: str) -> dict:
     # Recorded before the run is marked done (a crash then cannot lose it), sent after.
     delivery = webhooks.record_publication(manifest, publishing.manifest_key(project_id, run_id))
     mark_run(project, run_id, created_at, n)
+    # Publication lag: from the newest answer in the run to the run being readable.
+    lag_ms = now_ms() - int(answers.submitted_at.max()) if n else None
+    duration_ms = round((time.perf_counter() - started) * 1000, 1)
     webhooks.first_attempt(delivery)
-    log.info("published %s run %s: %d answers, %d tasks", project_id, run_id, n, n_tasks)
+    observability.metric(observability.AGGREGATION_MS, duration_ms, "Milliseconds")
+    if lag_ms is not None:
+        observability.metric(observability.PUBLICATION_LAG_MS, lag_ms, "Milliseconds")
+    observability.log_event("published", project_id=project_id, run_id=run_id, method=method, answers=n,
+                            tasks=n_tasks, duration_ms=duration_ms, publication_lag_ms=lag_ms)
     return {"project_id": project_id, "run_id": run_id, "answers": n, "tasks": n_tasks}
 
 
-def raw_answers(answers: Answers, labels: list, aliases: list[str]):
+def raw_answers(answers: AnswerColumns, labels: list, aliases: list[str]):
     """Every answer, ordered by task id, submission time, then worker: one dict at a time."""
     order = np.lexsort((answers.worker, answers.submitted_at, answers.task))
     for start in range(0, len(order), result_files.CHUNK_LINES):

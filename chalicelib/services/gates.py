@@ -1,7 +1,7 @@
 """Who may get work from a project, and whether the next task should be gold.
 
 Read from the worker's per-project record (WorkerStats(worker, project)), fetched once per
-request (one BatchGet for all candidate projects of `next`). QUALITY writes the block fields
+request (one BatchGet for all candidate projects of `next`). The quality service writes the block fields
 and reliability; the work path writes the counts (answers, gold answers, leases served).
 """
 import hashlib

@@ -11,6 +11,7 @@ has had many gold tasks does not re-try them one by one.
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import observability
 from chalicelib.models import Assignment, Project, Task, WorkerStats
 from chalicelib.models.assignments import task_key
 from chalicelib.models.base import connection, conflicted, failed_conditions, now_ms
@@ -45,6 +46,7 @@ def try_lease(worker_id: str, project: Project, task: Task, stream_actions: list
         if any(failed_conditions(error)) or conflicted(error):
             return None  # had it, cancelled, or met this worker's concurrent lease: try another
         raise
+    observability.metric(observability.LEASES_GRANTED, 1)
     return lease_id, expires_at
 
 

@@ -11,6 +11,8 @@ must never load.
 import logging
 import time
 
+from chalicelib import observability
+
 log = logging.getLogger("foule.housekeeping")
 
 
@@ -43,7 +45,7 @@ def _live_projects():
 
 
 def _expire_leases(deadline: float) -> dict:
-    """WORK: lapsed leases marked expired and their slots freed (open tasks of live projects)."""
+    """Lapsed leases marked expired and their slots freed (open tasks of live projects)."""
     from chalicelib.services import lifecycle
 
     expired = 0
@@ -55,7 +57,7 @@ def _expire_leases(deadline: float) -> dict:
 
 
 def _sync_overlap(deadline: float) -> dict:
-    """WORK: a project's changed overlap carried to its tasks (re-opened or completed)."""
+    """A project's changed overlap carried to its tasks (re-opened or completed)."""
     from chalicelib.services import overlap
 
     synced = pending = 0
@@ -75,15 +77,36 @@ def passes() -> list:
             ("overlap_sync", _sync_overlap), ("lease_expiry", _expire_leases)]
 
 
-def run(time_budget_seconds: float) -> dict:
+def did_something(summary) -> bool:
+    """True if a pass summary counts anything done (a number above zero anywhere in it)."""
+    if isinstance(summary, dict):
+        return any(did_something(v) for v in summary.values())
+    if isinstance(summary, list):
+        return bool(summary)
+    return not isinstance(summary, bool) and isinstance(summary, (int, float)) and summary > 0
+
+
+def run(time_budget_seconds: float, request_id: str | None = None) -> dict:
+    """Every pass, one log line and one duration metric each (chalicelib.observability)."""
     deadline = time.monotonic() + time_budget_seconds
     summaries, failures = {}, []
     for name, run_pass in passes():
-        try:
-            summaries[name] = run_pass(deadline)
-        except Exception as error:  # noqa: BLE001 - one pass must not stop the others
-            log.exception("scheduled pass %s failed", name)
-            failures.append(f"{name}: {error!r}")
+        with observability.scope("scheduler", request_id=request_id, scheduled_pass=name):
+            started = time.perf_counter()
+            try:
+                summaries[name] = run_pass(deadline)
+            except Exception as error:  # one pass must not stop the others
+                log.exception("scheduled pass %s failed", name)
+                failures.append(f"{name}: {error!r}")
+            elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+            observability.metric(observability.SCHEDULED_PASS_MS, elapsed_ms, "Milliseconds",
+                                 scheduled_pass=name)
+            summary = summaries.get(name)
+            failed = name not in summaries
+            # A pass with nothing to do is a DEBUG line: the local stack runs them every few seconds.
+            observability.log_event("scheduled pass", logging.INFO if failed or did_something(summary)
+                                    else logging.DEBUG, duration_ms=elapsed_ms, failed=failed,
+                                    **({"summary": summary} if isinstance(summary, dict) else {}))
     if failures:
         raise HousekeepingFailed("; ".join(failures))
     return summaries

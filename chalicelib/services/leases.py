@@ -6,11 +6,9 @@ worker (403) from one that does not exist (404) without any index.
 import base64
 import json
 import secrets
-import zlib
 from dataclasses import dataclass
 
 from chalicelib.errors import NotFound
-from chalicelib.settings import settings
 
 
 @dataclass(frozen=True)
@@ -36,8 +34,3 @@ def parse(lease_id: str) -> LeaseRef:
     except (ValueError, TypeError, UnicodeDecodeError):
         raise NotFound("No such lease.", code="lease_not_found") from None
     return LeaseRef(*fields)
-
-
-def answer_shard(project_id: str, task_id: str) -> str:
-    """The answers-index partition of a task's answers (stable, spread over the shards)."""
-    return f"{project_id}#{zlib.crc32(task_id.encode()) % settings.counter_shards}"

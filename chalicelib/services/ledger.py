@@ -23,7 +23,7 @@ from chalicelib.auth import Caller
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models import Assignment, LedgerEntry, Project, WorkerStats
 from chalicelib.models.assignments import task_key
-from chalicelib.models.base import connection, conflicted, failed_conditions, now_ms
+from chalicelib.models.base import connection, conflicted, failed_conditions, now_ms, shard_partition
 from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.ledger import (Balance, BonusIn, BonusOut, LedgerEntryOut, LedgerPage,
                                        PaymentOut, PaymentPage)
@@ -103,7 +103,7 @@ def new_entry(entry_id: str, kind: str, worker_id: str, project_id: str, cents: 
               task_id: str | None = None, assignment_id: str | None = None,
               reason: str | None = None) -> LedgerEntry:
     return LedgerEntry(entry_id, kind=kind, worker_id=worker_id, project_id=project_id,
-                       project_shard=f"{project_id}#{counters.random_shard()}", cents=cents,
+                       project_shard=shard_partition(project_id, counters.random_shard()), cents=cents,
                        created_at=now_ms(), task_id=task_id, assignment_id=assignment_id, reason=reason)
 
 

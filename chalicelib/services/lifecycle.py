@@ -144,7 +144,7 @@ def _cancel_one(project_id: str, task: Task | None, now: int) -> str:
 # --- Cleanup pass: expired leases ---------------------------------------------------------
 def _release_reservation(tx, project_id: str) -> None:
     """The budget a lapsed lease reserved goes back: its freed slot, when leased again, is a
-    never-used slot for the ledger and reserves anew (MONEY's work._try_lease `reclaimed`)."""
+    never-used slot for the ledger and reserves anew (work._try_lease `reclaimed`)."""
     terms = projects.terms(project_id)
     ledger.release_in(tx, terms, terms.reward_cents)
 

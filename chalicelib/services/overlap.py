@@ -80,7 +80,7 @@ def sync_project(project: Project, deadline: float, page_size: int = 100) -> boo
         try:
             project.update(actions=[Project.overlap_sync.set({"cursor": start})] if start
                            else [Project.overlap_sync.remove()], condition=same_change)
-        except Exception:  # noqa: BLE001 - UpdateError: the overlap changed again; next pass restarts
+        except Exception:  # UpdateError: the overlap changed again; next pass restarts
             return False
         if not start:
             return True

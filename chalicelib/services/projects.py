@@ -1,6 +1,7 @@
 """Projects: a requester's container of tasks, with the rules every task of it follows."""
 import functools
 import secrets
+import time
 from dataclasses import dataclass
 
 from pynamodb.exceptions import UpdateError
@@ -14,7 +15,8 @@ from chalicelib.schemas.projects import (DEFAULT_AUTO_APPROVE_SECONDS,
                                          DEFAULT_REJECTION_REVERSAL_SECONDS, AggregationQueued,
                                          Progress, ProjectCreate, ProjectOut, ProjectPage,
                                          ProjectUpdate)
-from chalicelib.services import counters, paging, rules
+from chalicelib.schemas.quality import Rule, parse_rules
+from chalicelib.services import counters, ledger, paging
 
 LIVE = "live"
 
@@ -31,12 +33,12 @@ def to_out(project: Project) -> ProjectOut:
                       lease_seconds=int(project.lease_seconds), priority=int(project.priority),
                       status=project.status, created_at=int(project.created_at),
                       updated_at=int(project.updated_at), last_run_id=project.last_run_id,
-                      rules=project.rules or [],  # QUALITY
+                      rules=project.rules or [],
                       **_money_out(project), **work_settings_out(project))
 
 
 def _money_out(project: Project) -> dict:
-    """Money (MONEY): the budget and review settings of a project."""
+    """The budget and review settings of a project."""
     def number(value):
         return None if value is None else int(value)
     return dict(budget_cents=number(project.budget_cents),
@@ -48,7 +50,7 @@ def _money_out(project: Project) -> dict:
                     is not None else DEFAULT_REJECTION_REVERSAL_SECONDS))
 
 
-# --- WORK: lifecycle and gold-mixing settings ---------------------------------------------
+# Lifecycle, overlap and gold-mixing settings.
 def work_settings_out(project: Project) -> dict:
     return {"adaptive_overlap": project.adaptive_overlap, "expires_at": project.expires_at,
             "max_lease_extension_seconds": int(project.max_lease_extension_seconds or 0),
@@ -67,7 +69,7 @@ def work_settings_in(body: ProjectCreate) -> dict:
 
 
 def work_settings_update(project: Project, body: ProjectUpdate) -> list:
-    """Update actions for the WORK settings a PATCH changes. An overlap change is recorded on
+    """Update actions for the work settings a PATCH changes. An overlap change is recorded on
     the project and carried to its tasks by the housekeeping pass (lifecycle.sync_overlap)."""
     given = body.model_fields_set
     actions = []
@@ -86,7 +88,6 @@ def work_settings_update(project: Project, body: ProjectUpdate) -> list:
         actions.append(Project.min_reliability.set(body.min_reliability) if body.min_reliability is not None
                        else Project.min_reliability.remove())
     return actions
-# --- end WORK -------------------------------------------------------------------------------
 
 
 def create(caller: Caller, body: ProjectCreate) -> ProjectOut:
@@ -97,12 +98,11 @@ def create(caller: Caller, body: ProjectCreate) -> ProjectOut:
                       reward_cents=body.reward_cents, lease_seconds=body.lease_seconds,
                       priority=body.priority, status="active", created_at=now, updated_at=now,
                       live=LIVE, live_order=live_order(body.priority, now),
-                      # Money (MONEY)
                       budget_cents=body.budget_cents, budget_remaining_cents=body.budget_cents,
                       auto_approve_seconds=body.auto_approve_seconds,
                       rejection_reversal_seconds=body.rejection_reversal_seconds,
-                      rules=[r.model_dump(mode="json") for r in body.rules],  # QUALITY
-                      **work_settings_in(body))  # WORK
+                      rules=[r.model_dump(mode="json") for r in body.rules],
+                      **work_settings_in(body))
     project.save(condition=Project.project_id.does_not_exist())
     return to_out(project)
 
@@ -120,7 +120,7 @@ class Terms:
 
     answer_type: SingleChoice
     reward_cents: int
-    # Money (MONEY): whether a budget exists is fixed at creation (its amount is not: it is
+    # Whether a budget exists is fixed at creation (its amount is not: it is
     # never read from here), and so is the auto-approval delay.
     project_id: str = ""
     budgeted: bool = False
@@ -134,6 +134,31 @@ def terms(project_id: str) -> Terms:
     return Terms(parse_answer_type(project.answer_type), int(project.reward_cents),
                  project_id=project.project_id, budgeted=project.budgeted,
                  auto_approve_seconds=_money_out(project)["auto_approve_seconds"])
+
+
+# The answer path reads a project's rules at most this often per process (one read per
+# project per container every 5 minutes, instead of one per answer): a PATCH of the rules
+# takes effect on answers within this delay (at once in this process, and in the scheduled
+# evaluation, which reads the project).
+RULES_CACHE_SECONDS = 300
+_rules_cache: dict[str, tuple[float, list[Rule]]] = {}
+
+
+def project_rules(project: Project) -> list[Rule]:
+    rules = parse_rules(project.rules)
+    _rules_cache[project.project_id] = (time.monotonic() + RULES_CACHE_SECONDS, rules)
+    return rules
+
+
+def cached_rules(project_id: str) -> list[Rule]:
+    hit = _rules_cache.get(project_id)
+    if hit and hit[0] > time.monotonic():
+        return hit[1]
+    try:
+        project = Project.get(project_id, attributes_to_get=["project_id", "rules"])
+    except Project.DoesNotExist:
+        return []
+    return project_rules(project)
 
 
 def get_owned(caller: Caller, project_id: str, consistent: bool = False) -> Project:
@@ -167,8 +192,7 @@ ALLOWED_MOVES = {"active": {"active", "paused", "closed"}, "paused": {"active", 
 
 def update(caller: Caller, project_id: str, body: ProjectUpdate) -> ProjectOut:
     project = get_owned(caller, project_id, consistent=True)
-    if body.budget_cents is not None:  # Money (MONEY): its own conditional write
-        from chalicelib.services import ledger
+    if body.budget_cents is not None:  # its own conditional write
         project = ledger.change_budget(project, body.budget_cents)
     status = body.status or project.status
     if status not in ALLOWED_MOVES[project.status]:
@@ -176,9 +200,9 @@ def update(caller: Caller, project_id: str, body: ProjectUpdate) -> ProjectOut:
     priority = project.priority if body.priority is None else body.priority
     actions = [Project.status.set(status), Project.priority.set(priority),
                Project.updated_at.set(now_ms())] + work_settings_update(project, body)
-    if body.rules is not None:  # QUALITY
+    if body.rules is not None:
         actions.append(Project.rules.set([r.model_dump(mode="json") for r in body.rules]))
-        rules.forget(project_id)
+        _rules_cache.pop(project_id, None)  # this process applies the new rules at once
     # A closed project stays in the live index until the aggregator has published its last
     # answers; the aggregator then removes it.
     actions.append(Project.live_order.set(live_order(int(priority), int(project.created_at))))
@@ -208,7 +232,7 @@ def progress(caller: Caller, project_id: str) -> Progress:
 
 
 def _money_progress(project: Project, sums: dict) -> dict:
-    """Money (MONEY): reviews and spending from the counters, the budget from the project."""
+    """Reviews and spending from the counters, the budget from the project."""
     budget, remaining = project.budget_cents, project.budget_remaining_cents
     reserved = None if budget is None else int(budget) - int(remaining) - sums["paid_cents"]
     return dict(approved=sums["approved"], rejected=sums["rejected"],

@@ -124,7 +124,7 @@ def announce(project_id: str, run_id: str, key: str) -> bool:
     for attempt in range(1, ANNOUNCE_ATTEMPTS + 1):
         try:
             response = events().put_events(Entries=[entry])
-        except Exception:  # noqa: BLE001 - never undo a publication for an announcement
+        except Exception:  # never undo a publication for an announcement
             log.exception("ResultsPublished event for %s run %s not sent", project_id, run_id)
             return False
         if not response.get("FailedEntryCount"):

@@ -17,7 +17,7 @@ from chalicelib.models import Project, WorkerStats
 from chalicelib.models.base import now_ms
 from chalicelib.models.workers import ALL_PROJECTS, FOREVER
 from chalicelib.schemas.quality import BlockIn, WorkerDetail, WorkerOut, WorkerPage
-from chalicelib.services import paging, projects
+from chalicelib.services import paging, projects, rules
 
 # The aggregation's estimate weighs as much as this many gold answers (see `reliability`).
 # Chosen on bench/RESULTS.md "Worker reliability" among 4, 8, 16, 32: 16 has a mean error
@@ -179,7 +179,7 @@ def exclude(caller: Caller, project_id: str, worker_id: str, excluded: bool) -> 
 
 # --- Hooks of the aggregator -------------------------------------------------------------------
 def without_excluded(project: Project, answers) -> tuple[object, dict[str, WorkerStats]]:
-    """The run's answers (aggregator.Answers columns) minus those of excluded workers, and the
+    """The run's answers (aggregator.AnswerColumns) minus those of excluded workers, and the
     records of the workers kept (read once, in batches, for `after_run`)."""
     found = batch_get([(w, project.project_id) for w in answers.worker_ids])
     records = {w: s for (w, _), s in found.items()}
@@ -226,9 +226,7 @@ def after_run(project: Project, run_id: str, answers, records: dict[str, WorkerS
               published_labels, model_reliability: dict[str, float]) -> dict:
     """Write each worker's run figures and reliability, then evaluate the project's rules on
     them (all rules: the cheap ones too, as a catch-up for an answer whose check failed)."""
-    from chalicelib.services import rules
-
-    project_rules = rules.project_rules(project)
+    project_rules = projects.project_rules(project)
     figures = run_figures(answers, published_labels)
     fired = 0
     for worker_id, fig in figures.items():

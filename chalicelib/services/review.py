@@ -20,7 +20,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.auth import Caller
 from chalicelib.errors import Conflict, FouleError, NotFound
 from chalicelib.models import Assignment, Project, WorkerStats
-from chalicelib.models.assignments import task_key
+from chalicelib.models.assignments import ANSWERS_INDEX_KEY, task_key
 from chalicelib.models.base import connection, conflicted, failed_conditions, now_ms
 from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.common import ErrorDetail
@@ -238,9 +238,6 @@ def reject_pending_of_worker(project_id: str, worker_id: str, reason: str) -> in
 
 
 # --- The requester's listing ------------------------------------------------------------------
-LISTING_KEY = {"task_key": "S", "worker_id": "S", "answer_shard": "S", "submitted_at": "N"}
-
-
 def _out(a: Assignment) -> ReviewAssignmentOut:
     return ReviewAssignmentOut(assignment_id=a.lease_id, task_id=a.task_id, worker_id=a.worker_id,
                                state=a.state, answer=a.answer, submitted_at=int(a.submitted_at),
@@ -256,6 +253,6 @@ def list_page(caller: Caller, project_id: str, state: str | None, limit: int,
     """A project's answered assignments, from the sharded answers index (see sharded_paging)."""
     projects.get_owned(caller, project_id)
     items, next_cursor = sharded_paging.page(
-        Assignment, Assignment.answers_by_project, project_id, "answer_shard", LISTING_KEY, limit, cursor,
+        Assignment, Assignment.answers_by_project, project_id, "answer_shard", ANSWERS_INDEX_KEY, limit, cursor,
         filter_condition=(Assignment.state == state) if state else None)
     return ReviewAssignmentPage(items=[_out(a) for a in items], next_cursor=next_cursor)

@@ -13,7 +13,6 @@ holds anew. A block that expires, or that the requester lifts, does not re-arm t
 worker is not blocked again for the same crossing.
 """
 import logging
-import time
 from dataclasses import dataclass
 
 from pynamodb.exceptions import UpdateError
@@ -21,39 +20,10 @@ from pynamodb.exceptions import UpdateError
 from chalicelib.models import Project, WorkerStats
 from chalicelib.models.base import now_ms
 from chalicelib.models.workers import FOREVER
-from chalicelib.schemas.quality import CHEAP_MEASURES, Rule, parse_rules
+from chalicelib.schemas.quality import CHEAP_MEASURES, Rule
+from chalicelib.services import projects, review
 
 log = logging.getLogger("foule.rules")
-
-# The answer path reads a project's rules at most this often per process (one read per
-# project per container every 5 minutes, instead of one per answer): a PATCH of the rules
-# takes effect on answers within this delay (at once in this process, and in the scheduled
-# evaluation, which reads the project).
-RULES_CACHE_SECONDS = 300
-_cache: dict[str, tuple[float, list[Rule]]] = {}
-
-
-def project_rules(project: Project) -> list[Rule]:
-    rules = parse_rules(project.rules)
-    _cache[project.project_id] = (time.monotonic() + RULES_CACHE_SECONDS, rules)
-    return rules
-
-
-def forget(project_id: str) -> None:
-    """Drop this process's copy of a project's rules (they were just changed)."""
-    _cache.pop(project_id, None)
-
-
-def cached_rules(project_id: str) -> list[Rule]:
-    hit = _cache.get(project_id)
-    if hit and hit[0] > time.monotonic():
-        return hit[1]
-    try:
-        project = Project.get(project_id, attributes_to_get=["project_id", "rules"])
-    except Project.DoesNotExist:
-        return []
-    return project_rules(project)
-
 
 @dataclass
 class Measures:
@@ -144,8 +114,6 @@ def fire(project_id: str, worker_id: str, rule: Rule, value: float) -> bool:
     else:  # reject_pending: marked first, so that the rejections happen once per crossing
         fired = _conditional(stats, mark, not_fired)
         if fired:
-            from chalicelib.services import review
-
             review.reject_pending_of_worker(project_id, worker_id, rule.message or (
                 f"Rejected by a rule of this project: {rule.measure} {rule.comparison} {rule.value:g}."))
     if fired:
@@ -166,7 +134,7 @@ def after_answer(project: Project | str, worker_id: str, stats: WorkerStats | No
     evaluation catches up on gold accuracy and skips."""
     project_id = project if isinstance(project, str) else project.project_id
     try:
-        rules = cached_rules(project_id) if isinstance(project, str) else project_rules(project)
+        rules = projects.cached_rules(project_id) if isinstance(project, str) else projects.project_rules(project)
         rules = [r for r in rules if r.measure in CHEAP_MEASURES]
         if not rules:
             return []
@@ -175,6 +143,6 @@ def after_answer(project: Project | str, worker_id: str, stats: WorkerStats | No
         measures = Measures.of(stats)
         measures.answer_seconds = answer_seconds
         return evaluate(project_id, worker_id, rules, measures, set(stats.rules_fired or ()), cheap_only=True)
-    except Exception:  # noqa: BLE001 - see the docstring
+    except Exception:  # see the docstring
         log.exception("rules after an answer of %s on %s failed", worker_id, project_id)
         return []

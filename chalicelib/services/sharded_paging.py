@@ -11,6 +11,7 @@ import base64
 import json
 
 from chalicelib.errors import BadRequest
+from chalicelib.models.base import shard_partition
 from chalicelib.services import paging
 from chalicelib.settings import settings
 
@@ -29,7 +30,7 @@ def _decode(cursor: str | None, owner: str, shard_attribute: str, key_types: dic
         raise BadRequest("The cursor is not one this listing issued.", code="invalid_cursor") from None
     if not data:
         return shard, None
-    return shard, paging.decode(paging.encode(data), key_types, shard_attribute, f"{owner}#{shard}")
+    return shard, paging.decode(paging.encode(data), key_types, shard_attribute, shard_partition(owner, shard))
 
 
 def page(model, index, owner: str, shard_attribute: str, key_types: dict, limit: int,
@@ -39,7 +40,7 @@ def page(model, index, owner: str, shard_attribute: str, key_types: dict, limit:
     shard, start = _decode(cursor, owner, shard_attribute, key_types)
     items, read = [], 0
     while shard < settings.counter_shards and len(items) < limit and read < read_limit:
-        pages = index.query(f"{owner}#{shard}", last_evaluated_key=start, scan_index_forward=False,
+        pages = index.query(shard_partition(owner, shard), last_evaluated_key=start, scan_index_forward=False,
                             page_size=limit - len(items), filter_condition=filter_condition).page_iter
         response = next(pages)  # one request of at most `page_size` items: never more than asked
         items.extend(model.from_raw_data(raw) for raw in response.get("Items", []))

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pynamodb.exceptions import DeleteError, UpdateError
 
 from chalicelib.auth import Caller
-from chalicelib.errors import Conflict, NotFound
+from chalicelib.errors import NotFound
 from chalicelib.models.base import now_ms
 from chalicelib.models.webhooks import DUE, ENDPOINT, DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from chalicelib.schemas.webhooks import (AttemptOut, DeliveryOut, DeliveryPage, WebhookCreated, WebhookIn,
@@ -173,7 +173,7 @@ def record_publication(manifest: dict, manifest_key: str) -> WebhookDelivery | N
                                    next_attempt_at=created, due=DUE)
         delivery.save(condition=WebhookDelivery.item.does_not_exist())
         return delivery
-    except Exception:  # noqa: BLE001 - see the docstring
+    except Exception:  # see the docstring
         log.exception("webhook delivery for %s run %s not recorded", project_id, manifest.get("run_id"))
         return None
 
@@ -184,7 +184,7 @@ def first_attempt(delivery: WebhookDelivery | None) -> str | None:
         return None
     try:
         return attempt(delivery, now_ms())
-    except Exception:  # noqa: BLE001 - the scheduled pass retries it
+    except Exception:  # the scheduled pass retries it
         log.exception("first attempt of webhook delivery %s failed", delivery.item)
         return "pending"
 
@@ -264,7 +264,7 @@ def _send(delivery: WebhookDelivery) -> tuple[int | None, str | None]:
     try:
         target = webhook_http.check_url(endpoint.url)
         return webhook_http.post(target, body, headers, settings.webhook_timeout_seconds), None
-    except Exception as error:  # noqa: BLE001 - refused URL, DNS, refused connection, timeout, TLS
+    except Exception as error:  # refused URL, DNS, refused connection, timeout, TLS
         message = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
         return None, message
 

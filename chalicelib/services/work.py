@@ -14,10 +14,11 @@ import random
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import observability
 from chalicelib.auth import Caller
 from chalicelib.errors import Conflict, Forbidden, NotFound
 from chalicelib.models import Assignment, Project, Task, WorkerStats
-from chalicelib.models.assignments import task_key
+from chalicelib.models.assignments import answer_shard, task_key
 from chalicelib.models.base import connection, conflicted, failed_conditions, now_ms
 from chalicelib.models.tasks import ANSWERED
 from chalicelib.models.workers import ALL_PROJECTS
@@ -105,6 +106,7 @@ def _try_lease(worker_id: str, project: Project, task: Task) -> LeaseOut | None:
         if conflicted(error):
             return None  # met another lease of the same budget or task: nothing written, try again
         raise
+    observability.metric(observability.LEASES_GRANTED, 1)
     return _lease_out(project, task, lease_id, expires_at)
 
 
@@ -329,7 +331,7 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
                       actions=[Assignment.state.set("submitted"), Assignment.answer.set(answer),
                                Assignment.submitted_at.set(now), Assignment.reward_cents.set(reward),
                                Assignment.time_spent_ms.set(body.time_spent_ms),
-                               Assignment.answer_shard.set(leases.answer_shard(ref.project_id, ref.task_id)),
+                               Assignment.answer_shard.set(answer_shard(ref.project_id, ref.task_id)),
                                *[getattr(Assignment, name).set(value) for name, value in
                                  review.review_index_keys(terms.auto_approve_seconds, now).items()],
                                *([Assignment.live_gold.remove()] if slotless else [])],
@@ -348,7 +350,7 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
             return _receipt(latest)
         raise Conflict("This lease has expired; its slot may have gone to another worker.",
                        code="lease_expired") from None
-    rules.after_answer(ref.project_id, caller.owner_id,  # QUALITY: the cheap rules
+    rules.after_answer(ref.project_id, caller.owner_id,  # the cheap rules
                        answer_seconds=None if body.time_spent_ms is None else body.time_spent_ms / 1000)
     if not slotless:
         task = Task.get(ref.project_id, ref.task_id, consistent_read=True,
@@ -358,6 +360,7 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
             complete_task(ref.project_id, ref.task_id, int(overlap))
     assignment.state, assignment.answer, assignment.submitted_at = "submitted", answer, now
     assignment.reward_cents = reward
+    observability.metric(observability.ANSWERS_ACCEPTED, 1)
     return _receipt(assignment)
 
 
@@ -384,7 +387,7 @@ def release(caller: Caller, lease_id: str) -> Released:
             tx.update(WorkerStats(caller.owner_id, ref.project_id), actions=[WorkerStats.skipped_in_row.add(1)])
             terms = projects.terms(ref.project_id)
             ledger.release_in(tx, terms, terms.reward_cents)
-        rules.after_answer(ref.project_id, caller.owner_id)  # QUALITY: skipped_in_row
+        rules.after_answer(ref.project_id, caller.owner_id)  # skipped_in_row
     except TransactWriteError as error:
         if not any(failed_conditions(error)):
             raise

@@ -16,7 +16,6 @@ operation (12 and 6 here; bench/RESULTS.md gives a longer run), FOULE_FUZZ_SEED 
 import collections
 import json
 import os
-import secrets
 import urllib.parse
 
 import jsonschema

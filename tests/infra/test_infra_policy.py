@@ -187,7 +187,7 @@ def run_flow(api, admin, receiver):
 
     status, project = api.post("/projects", req, {
         "title": "Cat or dog?", "answer_type": {"kind": "single_choice", "labels": ["cat", "dog"]},
-        "overlap": 1, "reward_cents": 3, "auto_approve_seconds": 0, "budget_cents": 1000, "gold_rate": 1, "rules": [  # WORK: gold first, t1 served too
+        "overlap": 1, "reward_cents": 3, "auto_approve_seconds": 0, "budget_cents": 1000, "gold_rate": 1, "rules": [  # gold first, t1 served too
             {"measure": "gold_accuracy", "comparison": "<", "value": 0.5, "min_answers": 1, "action": "block"}]})
     assert status == 201, project
     pid = project["project_id"]

@@ -124,7 +124,7 @@ def test_aggregators_racing_on_one_project_publish_exactly_once(api, requester, 
         barrier.wait(30)
         try:
             outcomes.append(aggregator.aggregate_project(project))
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             errors.append(error)
 
     threads = [threading.Thread(target=run) for _ in range(4)]
