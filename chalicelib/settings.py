@@ -8,7 +8,7 @@ import os
 from dataclasses import dataclass
 
 TABLES = ("api_keys", "projects", "tasks", "assignments", "counters", "workers", "results", "webhooks",
-          "ledger")
+          "ledger", "audit", "usage")
 
 
 def table_env_var(table: str) -> str:
@@ -32,6 +32,14 @@ class Settings:
     webhook_max_attempts: int
     auto_approve_batch: int
     review_shards: int
+    # Keys, limits and retention (see services.keys, services.rate_limits).
+    rate_limiter: str
+    default_rate_limit: float
+    default_burst_limit: int
+    default_quota_limit: int | None
+    default_quota_period: str
+    expired_lease_retention_days: int
+    webhook_log_retention_days: int
 
     def table(self, name: str) -> str:
         return self.tables[name]
@@ -67,6 +75,17 @@ def load() -> Settings:
         # Partitions of the index of answers awaiting review: every answer of every project
         # is written to one of them, so there are more than a project's counter shards.
         review_shards=int(env.get("FOULE_REVIEW_SHARDS", "32")),
+        # Per-key limits enforced by the API with a DynamoDB counter ("store"), or "off". The
+        # defaults apply to keys without their own; high enough that no test is ever throttled.
+        rate_limiter=env.get("FOULE_RATE_LIMITER", "store"),
+        default_rate_limit=float(env.get("FOULE_RATE_LIMIT", "200")),
+        default_burst_limit=int(env.get("FOULE_BURST_LIMIT", "400")),
+        default_quota_limit=int(env["FOULE_QUOTA_LIMIT"]) if env.get("FOULE_QUOTA_LIMIT") else None,
+        default_quota_period=env.get("FOULE_QUOTA_PERIOD", "DAY"),
+        # Time to live (DynamoDB deletes the items after it): expired leases' assignments and
+        # webhook deliveries.
+        expired_lease_retention_days=int(env.get("FOULE_EXPIRED_LEASE_RETENTION_DAYS", "30")),
+        webhook_log_retention_days=int(env.get("FOULE_WEBHOOK_LOG_RETENTION_DAYS", "30")),
     )
 
 

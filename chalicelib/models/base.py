@@ -3,6 +3,7 @@ import time
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.models import Model
 
 from chalicelib.settings import settings
 
@@ -26,6 +27,11 @@ def connection() -> Connection:
     if _connection is None:
         _connection = Connection(region=settings.region)
     return _connection
+
+
+def put_new(tx, item: Model) -> None:
+    """Put an item that must not exist yet (an append-only entry) inside a TransactWrite."""
+    tx.save(item, condition=type(item)._hash_key_attribute().does_not_exist())
 
 
 def now_ms() -> int:
