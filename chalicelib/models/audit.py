@@ -10,7 +10,7 @@ class AuditEntry(Model):
     Append-only: the app only ever puts new items (in the transaction of the action itself,
     see services.audit), and its IAM policy grants no UpdateItem or DeleteItem on the table.
     A log is a partition: "project#<project_id>" for what concerns a project, "account#<id>"
-    for an account's own keys. `entry_id` ("<ms, 13 digits>#<random>") sorts by time.
+    for an account's own keys. `entry_id` ("<microseconds, 16 digits>#<random>") sorts by time.
     `worker_id` is the raw id: services.audit maps it for whoever reads the log.
     """
 

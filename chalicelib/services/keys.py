@@ -52,7 +52,7 @@ def to_out(record: ApiKey, now: int | None = None) -> KeyOut:
                   limits=KeyLimitsOut(**vars(limits)) if limits else None)
 
 
-def _audit_entries(caller: Caller, record: ApiKey, action: str, details: dict | None = None) -> list:
+def audit_entries(caller: Caller, record: ApiKey, action: str, details: dict | None = None) -> list:
     """key_* entries: one in each project log an integrator key reads, else the account's."""
     common = dict(key_id=record.key_id, details={"role": record.role, "name": record.name or "", **(details or {})})
     if record.project_ids:
@@ -97,7 +97,7 @@ def create(caller: Caller, body: KeyCreate) -> KeyCreated:
     secret, record = auth.create_key(body.role, owner_id, body.name, body.project_ids, key_id=key_id,
                                      expires_at=body.expires_at, limits=_limits(body.limits),
                                      account_id=account_id, created_by=caller.owner_id,
-                                     extra_puts=_audit_entries(caller, planned, "key_created"))
+                                     extra_puts=audit_entries(caller, planned, "key_created"))
     return KeyCreated(key=secret, **to_out(record).model_dump())
 
 
@@ -128,12 +128,12 @@ def list_page(caller: Caller, account_id: str | None, limit: int, cursor: str | 
 
 def revoke(caller: Caller, key_id: str) -> KeyOut:
     record = managed(caller, key_id)
-    return to_out(auth.revoke(record, extra_puts=_audit_entries(caller, record, "key_revoked")))
+    return to_out(auth.revoke(record, extra_puts=audit_entries(caller, record, "key_revoked")))
 
 
 def rotate(caller: Caller, key_id: str, body: KeyRotate) -> KeyCreated:
     record = managed(caller, key_id)
-    entries = _audit_entries(caller, record, "key_rotated", {"grace_seconds": body.grace_seconds})
+    entries = audit_entries(caller, record, "key_rotated", {"grace_seconds": body.grace_seconds})
     secret, record = auth.rotate(record, body.grace_seconds, extra_puts=entries)
     return KeyCreated(key=secret, **to_out(record).model_dump())
 
@@ -153,5 +153,5 @@ def update(caller: Caller, key_id: str, body: KeyUpdate) -> KeyOut:
     details = {"expires_at": body.expires_at} if "expires_at" in sent else {}
     if "limits" in sent:
         details["limits"] = body.limits.model_dump() if body.limits else None
-    entries = _audit_entries(caller, record, "key_changed", details)
+    entries = audit_entries(caller, record, "key_changed", details)
     return to_out(auth.change(record, **changes, extra_puts=entries))
