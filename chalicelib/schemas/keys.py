@@ -7,14 +7,15 @@ from chalicelib.schemas.common import Body, Cursor, Identifier, Out
 Role = Literal["admin", "requester", "worker", "integrator"]
 MAX_SCOPE = 50  # an integrator key's projects; each gets an audit entry in the key's transaction
 MAX_GRACE_SECONDS = 7 * 86400
+MAX_TIME_MS = 2**53  # a JSON-safe integer, far beyond any real expiry
 
 
 class KeyLimitsIn(Body):
     """Like an API Gateway usage plan: throttle (rate, burst) and an optional quota."""
 
-    rate_limit: float = Field(gt=0, le=10_000, description="Requests per second, sustained")
+    rate_limit: float = Field(ge=0.0001, le=10_000, description="Requests per second, sustained")
     burst_limit: int = Field(ge=1, le=20_000, description="Requests at once")
-    quota_limit: int | None = Field(None, ge=1, description="Requests per quota_period (none: no quota)")
+    quota_limit: int | None = Field(None, ge=1, le=10**12, description="Requests per quota_period (none: no quota)")
     quota_period: Literal["DAY", "MONTH"] = "DAY"
 
 
@@ -32,7 +33,7 @@ class KeyCreate(Body):
     project_ids: list[Identifier] | None = Field(
         None, min_length=1, max_length=MAX_SCOPE,
         description="integrator keys only (and required for them): the projects whose results it may read")
-    expires_at: int | None = Field(None, ge=0, description="Epoch ms; the key is refused from then on")
+    expires_at: int | None = Field(None, ge=0, le=MAX_TIME_MS, description="Epoch ms; the key is refused from then on")
     limits: KeyLimitsIn | None = Field(None, description="Admins: this key's own limits (default: the deployment's)")
 
     @model_validator(mode="after")
@@ -80,5 +81,5 @@ class KeyRotate(Body):
 
 
 class KeyUpdate(Body):
-    expires_at: int | None = Field(None, ge=0, description="Epoch ms; null: never")
+    expires_at: int | None = Field(None, ge=0, le=MAX_TIME_MS, description="Epoch ms; null: never")
     limits: KeyLimitsIn | None = Field(None, description="Admins only; null: the deployment's defaults")
