@@ -10,8 +10,9 @@ from chalice import Chalice, Rate
 
 from chalicelib import auth, openapi
 from chalicelib.api import Api
+from chalicelib.schemas.audit import AccountAuditQuery, AuditPage
 from chalicelib.schemas.common import PageQuery
-from chalicelib.schemas.keys import KeyCreate, KeyCreated
+from chalicelib.schemas.keys import KeyCreate, KeyCreated, KeyOut, KeyPage, KeyQuery, KeyRotate, KeyUpdate
 from chalicelib.schemas.ledger import BonusIn, BonusOut, LedgerPage, PaymentPage
 from chalicelib.schemas.projects import (AggregationQueued, Progress, ProjectCreate, ProjectOut,
                                          ProjectPage, ProjectUpdate)
@@ -23,8 +24,8 @@ from chalicelib.schemas.tasks import CancelRequest, CancelResult, TaskBatch, Tas
 from chalicelib.schemas.webhooks import DeliveryOut, DeliveryPage, WebhookCreated, WebhookIn, WebhookOut, WebhookRemoved
 from chalicelib.schemas.work import (AnswerBatch, AnswerBatchResult, AnswerIn, AnswerReceipt, AssignmentPage,
                                      ExtendIn, LeaseExtended, LeaseOut, NextTaskRequest, Released, WorkerProfile)
-from chalicelib.services import (ledger, lifecycle, projects, publishing, quality, review, tasks, webhooks, work,
-                                 workers)
+from chalicelib.services import (audit, keys, ledger, lifecycle, projects, publishing, quality, review, tasks,
+                                 webhooks, work, workers)
 from chalicelib.settings import settings
 
 app = Chalice(app_name="foule")
@@ -248,7 +249,7 @@ def reject_assignments(caller, body):
 @api.route("/projects/{project_id}/bonuses", "POST", roles=REQUESTER, body=BonusIn, response=BonusOut,
            status=201, summary="Pay a worker a bonus from the budget; once per client_token")
 def send_bonus(caller, project_id, body):
-    return ledger.send_bonus(projects.get_owned(caller, project_id, consistent=True), body)
+    return ledger.send_bonus(projects.get_owned(caller, project_id, consistent=True), body, caller)
 
 
 @api.route("/projects/{project_id}/payments", "GET", roles=REQUESTER, query=PageQuery, response=PaymentPage,
@@ -263,15 +264,58 @@ def my_ledger(caller, query):
     return ledger.history(caller, query.limit, query.cursor)
 
 
-# --- Admin and description ----------------------------------------------------------------
-@api.route("/keys", "POST", roles=ADMIN, body=KeyCreate, response=KeyCreated, status=201,
-           summary="Create an API key (the secret is shown once)")
+# --- Keys and the audit log (chalicelib/services/keys.py, audit.py) ----------------------------
+KEY_MANAGERS = ("requester",)  # and admins: a requester manages its own account's keys
+
+
+@api.route("/keys", "POST", roles=KEY_MANAGERS, body=KeyCreate, response=KeyCreated, status=201,
+           summary="Create a key (the secret is shown once); a requester: integrator keys for its projects")
 def create_key(caller, body):
-    secret, key = auth.create_key(body.role, body.owner_id, body.name, body.project_ids)
-    return KeyCreated(key=secret, key_id=key.key_id, role=key.role, owner_id=key.owner_id,
-                      project_ids=sorted(key.project_ids) if key.project_ids else None)
+    return keys.create(caller, body)
 
 
+@api.route("/keys", "GET", roles=KEY_MANAGERS, query=KeyQuery, response=KeyPage,
+           summary="The keys you manage, newest first (never a secret); admins: any account's")
+def list_keys(caller, query):
+    return keys.list_page(caller, query.account_id, query.limit, query.cursor)
+
+
+@api.route("/keys/{key_id}", "GET", roles=KEY_MANAGERS, response=KeyOut, summary="Read a key (never its secret)")
+def read_key(caller, key_id):
+    return keys.read(caller, key_id)
+
+
+@api.route("/keys/{key_id}", "PATCH", roles=KEY_MANAGERS, body=KeyUpdate, response=KeyOut,
+           summary="Change a key's expiry (and, admins, its limits)")
+def update_key(caller, key_id, body):
+    return keys.update(caller, key_id, body)
+
+
+@api.route("/keys/{key_id}", "DELETE", roles=KEY_MANAGERS, response=KeyOut,
+           summary="Revoke a key: every secret of it is refused from the next request on")
+def revoke_key(caller, key_id):
+    return keys.revoke(caller, key_id)
+
+
+@api.route("/keys/{key_id}/rotate", "POST", roles=KEY_MANAGERS, body=KeyRotate, response=KeyCreated,
+           summary="A new secret for the key; the current one works for grace_seconds more")
+def rotate_key(caller, key_id, body):
+    return keys.rotate(caller, key_id, body)
+
+
+@api.route("/projects/{project_id}/audit", "GET", roles=REQUESTER, query=PageQuery, response=AuditPage,
+           summary="The project's audit log, newest first: money and access actions")
+def project_audit(caller, project_id, query):
+    return audit.project_page(caller, project_id, query.limit, query.cursor)
+
+
+@api.route("/audit", "GET", roles=REQUESTER, query=AccountAuditQuery, response=AuditPage,
+           summary="Your account's audit log (its keys), newest first; admins: any account's")
+def account_audit(caller, query):
+    return audit.account_page(caller, query.account_id, query.limit, query.cursor)
+
+
+# --- Description ----------------------------------------------------------------------------
 @api.route("/openapi.json", "GET", roles=None, summary="This description")
 def openapi_description():
     return openapi_document()

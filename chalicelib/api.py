@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from chalicelib import auth, observability
 from chalicelib.errors import (BadRequest, FouleError, InternalError, NotFound, PayloadTooLarge,
                                ServiceUnavailable)
+from chalicelib.services import rate_limits
 from chalicelib.settings import settings
 
 log = logging.getLogger("foule")
@@ -126,7 +127,9 @@ class Api:
         # (ids cannot contain commas).
         return AuthResponse(routes=["*"], principal_id=caller.owner_id or "anonymous",
                             context={"role": caller.role, "key_id": caller.key_id,
-                                     "project_ids": ",".join(caller.project_ids)})
+                                     "project_ids": ",".join(caller.project_ids),
+                                     "limits": caller.limits.encode() if caller.limits else "",
+                                     "refusal": caller.refusal})
 
     def route(self, path: str, method: str, *, roles: tuple | None, summary: str,
               body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
@@ -166,6 +169,7 @@ class Api:
             if caller.role == KEY_LOOKUP_FAILED:
                 raise store_unavailable()
             auth.require(caller, roles)
+            rate_limits.admit(caller)  # before anything is done: a refused request is safe to resend
             kwargs["caller"] = caller
         check_path_params(path_params)
         if body_model is not None:
@@ -186,7 +190,8 @@ class Api:
         role = context.get("role", auth.ANONYMOUS)
         owner = context.get("principalId", "")
         scope = tuple(p for p in context.get("project_ids", "").split(",") if p)
-        return auth.Caller(role, owner if role != auth.ANONYMOUS else "", context.get("key_id", ""), scope)
+        return auth.Caller(role, owner if role != auth.ANONYMOUS else "", context.get("key_id", ""), scope,
+                           auth.KeyLimits.decode(context.get("limits", "")), context.get("refusal", ""))
 
 
 # Chalice answers some bad requests itself (e.g. a body that is not application/json) in

@@ -50,6 +50,10 @@ class UnsupportedMediaType(FouleError):
     status, code = 415, "unsupported_media_type"
 
 
+class TooManyRequests(FouleError):
+    status, code = 429, "rate_limited"
+
+
 class ServiceUnavailable(FouleError):
     status, code = 503, "service_unavailable"
 

@@ -9,6 +9,8 @@ ERROR_STATUSES = {"400": "Invalid request", "401": "Missing or invalid API key",
                   "403": "Wrong role, or not the owner", "404": "Unknown id",
                   "409": "Conflict with the current state", "413": "Body too large",
                   "415": "Body is not application/json",
+                  "429": "The key's rate limit or quota is used up (rate_limited, quota_exceeded): "
+                         "nothing was done; resend after Retry-After seconds",
                   "503": "The store is busy: retry after Retry-After seconds"}
 
 

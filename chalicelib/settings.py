@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 
 TABLES = ("api_keys", "projects", "tasks", "assignments", "counters", "workers", "results", "webhooks",
-          "ledger")
+          "ledger", "audit", "usage")
 
 
 def table_env_var(table: str) -> str:
@@ -33,6 +33,14 @@ class Settings:
     webhook_max_attempts: int
     auto_approve_batch: int
     review_shards: int
+    # Keys, limits and retention (see services.keys, services.rate_limits).
+    rate_limiter: str
+    default_rate_limit: float
+    default_burst_limit: int
+    default_quota_limit: int | None
+    default_quota_period: str
+    expired_lease_retention_days: int
+    webhook_log_retention_days: int
     # The deployment's secret: sealed lease ids and worker pseudonyms are keyed by it
     # (chalicelib/sealing.py). The local stack derives one per stack (tools/local_stack.py).
     secret_key_text: str = field(default="", repr=False)
@@ -76,6 +84,17 @@ def load() -> Settings:
         # Partitions of the index of answers awaiting review: every answer of every project
         # is written to one of them, so there are more than a project's counter shards.
         review_shards=int(env.get("FOULE_REVIEW_SHARDS", "32")),
+        # Per-key limits enforced by the API with a DynamoDB counter ("store"), or "off". The
+        # defaults apply to keys without their own; high enough that no test is ever throttled.
+        rate_limiter=env.get("FOULE_RATE_LIMITER", "store"),
+        default_rate_limit=float(env.get("FOULE_RATE_LIMIT", "200")),
+        default_burst_limit=int(env.get("FOULE_BURST_LIMIT", "400")),
+        default_quota_limit=int(env["FOULE_QUOTA_LIMIT"]) if env.get("FOULE_QUOTA_LIMIT") else None,
+        default_quota_period=env.get("FOULE_QUOTA_PERIOD", "DAY"),
+        # Time to live (DynamoDB deletes the items after it): expired leases' assignments and
+        # webhook deliveries.
+        expired_lease_retention_days=int(env.get("FOULE_EXPIRED_LEASE_RETENTION_DAYS", "30")),
+        webhook_log_retention_days=int(env.get("FOULE_WEBHOOK_LOG_RETENTION_DAYS", "30")),
         secret_key_text=env.get("FOULE_SECRET_KEY", ""),
     )
 

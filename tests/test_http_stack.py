@@ -180,3 +180,29 @@ def test_a_replay_of_rte_loses_nothing_and_beats_majority_vote(api_url, datasets
     scored = [t for t in tasks if t in gold and t not in revealed]
     assert result["scored_tasks"] == len(scored) == REPLAY_TASKS - len(revealed)
     assert result["accuracy"] >= majority_vote_accuracy(datasets_dir / "rte", scored)
+
+
+def test_racing_requests_of_one_key_get_exactly_its_limit_through(api_url, new_key):
+    """12 clients at once with a key limited to 5 requests per window (5 / 0.001 = 5,000 s):
+    5 answers, 7 refusals with 429 rate_limited and Retry-After (services/rate_limits.py)."""
+    import time
+
+    admin, _ = new_key("admin")
+    status, key = call("POST", f"{api_url}/keys", admin, {"role": "worker"})
+    assert status == 201
+    status, _ = call("PATCH", f"{api_url}/keys/{key['key_id']}", admin,
+                     {"limits": {"rate_limit": 0.001, "burst_limit": 5}})
+    assert status == 200
+    window_ms = 5_000_000
+    started = time.time() * 1000
+
+    def get_me(i):
+        response = requests.get(f"{api_url}/me", headers={"Authorization": f"Bearer {key['key']}"}, timeout=30)
+        return response.status_code, response.headers.get("Retry-After"), response.json()
+
+    results = race(12, get_me)
+    if int(started // window_ms) != int(time.time() * 1000 // window_ms):
+        pytest.skip("the race straddled two throttle windows (about 1 run in 5,000)")
+    assert sorted(status for status, _, _ in results) == [200] * 5 + [429] * 7
+    refused = [(after, body) for status, after, body in results if status == 429]
+    assert all(int(after) >= 1 and body["error"]["code"] == "rate_limited" for after, body in refused)

@@ -104,7 +104,7 @@ def test_a_bonus_sent_twice_at_once_pays_once_with_the_same_answer(api, requeste
     project_id, key, worker_id, _ = worked()
     owner = lookup(f"Bearer {requester}")
     body = BonusIn(worker_id=worker_id, cents=25, reason="Great work", client_token="tok-1")
-    results = race(8, lambda i: ledger.send_bonus(projects.get_owned(owner, project_id), body))
+    results = race(8, lambda i: ledger.send_bonus(projects.get_owned(owner, project_id), body, owner))
     assert len({r.model_dump_json() for r in results}) == 1
     assert money(api, key) == (5, 25)
     status, again = api.post(f"/projects/{project_id}/bonuses", requester, body.model_dump())

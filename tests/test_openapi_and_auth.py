@@ -38,6 +38,9 @@ def test_admin_creates_keys_and_others_cannot(api, new_key):
     assert api.get("/me", created["key"])[0] == 200
     requester, _ = new_key("requester")
     status, body = api.post("/keys", requester, {"role": "admin"})
+    assert status == 403 and body["error"]["code"] == "role_not_allowed"
+    worker, _ = new_key("worker")
+    status, body = api.post("/keys", worker, {"role": "worker"})
     assert status == 403 and body["error"]["code"] == "wrong_role"
 
 
@@ -46,7 +49,8 @@ def test_keys_are_stored_only_as_hashes(new_key):
 
     secret, owner = new_key("requester")
     stored = [k for k in ApiKey.scan() if k.owner_id == owner]
-    assert len(stored) == 1 and secret not in str(stored[0].attribute_values)
+    assert sorted(k.is_record for k in stored) == [False, True]  # its secret item and its record
+    assert all(secret not in str(k.attribute_values) for k in stored)
 
 
 def test_a_revoked_key_stops_working_at_once(api, new_key):
@@ -56,7 +60,7 @@ def test_a_revoked_key_stops_working_at_once(api, new_key):
     assert api.get("/me", worker)[0] == 200
     assert auth.revoke_key(worker)
     status, body = api.get("/me", worker)
-    assert status == 401 and body["error"]["code"] == "invalid_api_key"
+    assert status == 401 and body["error"]["code"] == "key_revoked"
 
 
 def test_a_missing_key_is_refused(api):

@@ -1,6 +1,7 @@
 """Key administration, straight against the store (for bootstrapping the first admin key).
 
-    python -m tools.admin create-key --role requester [--owner OWNER_ID] [--name NAME]
+    python -m tools.admin create-key --role requester [--owner OWNER_ID] [--name NAME] [--expires-at MS]
+    python -m tools.admin revoke-key --key-id KEY_ID      (no secret needed)
     python -m tools.admin revoke-key --key SECRET
 
 Table names and the endpoint come from the environment (FOULE_TABLE_*, AWS_ENDPOINT_URL),
@@ -28,18 +29,31 @@ def main(argv=None) -> int:
     create.add_argument("--role", choices=["admin", "requester", "worker"], required=True)
     create.add_argument("--owner", help="add a key to this existing owner id")
     create.add_argument("--name", default="")
+    create.add_argument("--expires-at", type=int, help="epoch ms after which the key is refused")
     revoke = commands.add_parser("revoke-key", help="revoke a key: it stops working at once")
-    revoke.add_argument("--key", required=True)
+    which = revoke.add_mutually_exclusive_group(required=True)
+    which.add_argument("--key-id", help="the key's public id (key-...)")
+    which.add_argument("--key", help="the secret itself")
     args = parser.parse_args(argv)
 
     load_local_environment()
     from chalicelib import auth  # after the environment names the tables
 
     if args.command == "create-key":
-        secret, key = auth.create_key(args.role, args.owner, args.name)
+        secret, key = auth.create_key(args.role, args.owner, args.name, expires_at=args.expires_at)
         print(json.dumps({"key": secret, "key_id": key.key_id, "role": key.role, "owner_id": key.owner_id}))
         return 0
-    if not auth.revoke_key(args.key):
+    if args.key_id:
+        record = auth.get_record(args.key_id)
+        found = record is not None
+        if found:  # logged like an admin's revocation through the API, by "tools.admin"
+            from chalicelib.services import keys
+
+            actor = auth.Caller("admin", "tools.admin")
+            auth.revoke(record, extra_puts=keys.audit_entries(actor, record, "key_revoked"))
+    else:
+        found = auth.revoke_key(args.key)
+    if not found:
         print("no such key", file=sys.stderr)
         return 1
     print("revoked")

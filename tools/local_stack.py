@@ -91,10 +91,28 @@ def deploy_stack(endpoint: str, stage: str = "local") -> dict[str, str]:
             StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
     env = {output_env_var(o["OutputKey"]): o["OutputValue"] for o in stack["Outputs"]}
+    enable_time_to_live(endpoint, stage)
     # The deployment's secret (sealed ids, pseudonyms): one per stack, so every process that
     # reads this stack derives the same one, and a new stack has a new one.
     secret = hashlib.sha256(f"foule-local-secret:{stack['StackId']}".encode()).hexdigest()
     return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, **env, "FOULE_SECRET_KEY": secret}
+
+
+def enable_time_to_live(endpoint: str, stage: str) -> None:
+    """moto's CloudFormation ignores a table's TimeToLiveSpecification: apply it as AWS would,
+    so the local tables say what the template says (moto never deletes expired items itself)."""
+    import boto3
+
+    from tools.package import load_cfn
+
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+    for resource in load_cfn(TEMPLATE)["Resources"].values():
+        spec = resource.get("Properties", {}).get("TimeToLiveSpecification")
+        if resource["Type"] == "AWS::DynamoDB::Table" and spec:
+            table = resource["Properties"]["TableName"]["Fn::Sub"].replace("${Stage}", stage)
+            if dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]["TimeToLiveStatus"] != "ENABLED":
+                dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification=spec)
 
 
 def aggregation_loop(interval: float, stop) -> None:

@@ -100,6 +100,9 @@ class Assignment(Model):
     reviewed_at = NumberAttribute(null=True)
     review_reason = UnicodeAttribute(null=True)
     reviewed_by = UnicodeAttribute(null=True)  # "auto", or the requester's id
+    # Time to live (epoch seconds), set when a lease expires unanswered: DynamoDB deletes the
+    # item then (see services.lifecycle). A new lease replaces the whole item, so never a live one.
+    purge_at = NumberAttribute(null=True)
 
     answers_by_project = AnswersByProject()
     by_worker = AssignmentsByWorker()

@@ -3,6 +3,7 @@ import time
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
+from pynamodb.models import Model
 
 from chalicelib.settings import settings
 
@@ -32,6 +33,11 @@ def shard_partition(owner: str, shard: int | str) -> str:
     """The partition key "<owner>#<shard>" of a sharded index (answers, ledger by project): one
     owner's writes spread over several partitions, read back by services.sharded_paging."""
     return f"{owner}#{shard}"
+
+
+def put_new(tx, item: Model) -> None:
+    """Put an item that must not exist yet (an append-only entry) inside a TransactWrite."""
+    tx.save(item, condition=type(item)._hash_key_attribute().does_not_exist())
 
 
 def now_ms() -> int:

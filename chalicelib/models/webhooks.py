@@ -82,5 +82,8 @@ class WebhookDelivery(Model):
     replayed_at = NumberAttribute(null=True)
     # The latest attempts, oldest first (at most MAX_LOGGED_ATTEMPTS in services/webhooks).
     attempt_log = ListAttribute(of=DeliveryAttempt, null=True)
+    # Time to live (epoch seconds): FOULE_WEBHOOK_LOG_RETENTION_DAYS after creation or the
+    # latest replay (see services.webhooks.purge_time).
+    purge_at = NumberAttribute(null=True)
 
     due_deliveries = DueDeliveries()

@@ -27,7 +27,7 @@ from chalicelib.models.base import connection, conflicted, failed_conditions, no
 from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.ledger import (Balance, BonusIn, BonusOut, LedgerEntryOut, LedgerPage,
                                        PaymentOut, PaymentPage)
-from chalicelib.services import counters, leases, paging, sharded_paging
+from chalicelib.services import audit, counters, leases, paging, sharded_paging
 
 
 class BudgetExhausted(Exception):
@@ -146,15 +146,16 @@ def _bonus_target(project: Project, body: BonusIn) -> tuple[str, str | None, str
     return ref.worker_id, body.assignment_id, ref.task_id
 
 
-def send_bonus(project: Project, body: BonusIn) -> BonusOut:
-    """Pay a bonus once per client token: a re-sent request gets the first bonus back."""
+def send_bonus(project: Project, body: BonusIn, actor: Caller) -> BonusOut:
+    """Pay a bonus once per client token: a re-sent request gets the first bonus back (and
+    the audit log, written with the payment, has one entry)."""
     worker_id, assignment_id, task_id = _bonus_target(project, body)
     entry = new_entry(bonus_entry_id(project.project_id, body.client_token), "bonus", worker_id,
                       project.project_id, body.cents, task_id=task_id, assignment_id=assignment_id,
                       reason=body.reason)
     for _ in range(3):
         try:
-            return _pay_bonus(project, entry)
+            return _pay_bonus(project, entry, actor)
         except TransactWriteError as error:
             if not conflicted(error):
                 raise
@@ -162,16 +163,21 @@ def send_bonus(project: Project, body: BonusIn) -> BonusOut:
                    code="concurrent_update")
 
 
-def _pay_bonus(project: Project, entry: LedgerEntry) -> BonusOut:
+def _pay_bonus(project: Project, entry: LedgerEntry, actor: Caller) -> BonusOut:
     worker_id, cents = entry.worker_id, int(entry.cents)
     try:
         with TransactWrite(connection=connection()) as tx:
             # Only a worker who answered in this project can get its bonus.
             pay_in(tx, entry, [], project_scope_condition=WorkerStats.answers >= 1)
+            audit.put_in(tx, audit.entry(audit.project_log(project.project_id), "bonus", actor,
+                                         project_id=project.project_id, worker_id=worker_id,
+                                         assignment_id=entry.assignment_id, cents=cents, reason=entry.reason,
+                                         details={"bonus_id": entry.entry_id}))
             counters.add_in(tx, project.project_id, paid_cents=cents, bonus_cents=cents)
             reserve_in(tx, project, cents)
     except TransactWriteError as error:
-        already_paid, _, not_a_worker = (failed_conditions(error) + [False] * 3)[:3]
+        # Puts first (the entry, then the audit entry), then the worker's two records.
+        already_paid, _, _, not_a_worker = (failed_conditions(error) + [False] * 4)[:4]
         if already_paid:
             return _same_bonus(entry)
         if not_a_worker:

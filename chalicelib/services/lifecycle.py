@@ -20,6 +20,7 @@ from chalicelib.schemas.work import (AnswerBatch, AnswerBatchItemResult, AnswerB
                                      AssignmentPage, ExtendIn, LeaseExtended)
 from chalicelib.schemas.tasks import CancelRequest, CancelResult, CancelOutcome
 from chalicelib.services import counters, gold, ledger, paging, projects, work
+from chalicelib.settings import settings
 
 
 def state_of(assignment: Assignment, now: int) -> str:
@@ -142,6 +143,12 @@ def _cancel_one(project_id: str, task: Task | None, now: int) -> str:
 
 
 # --- Cleanup pass: expired leases ---------------------------------------------------------
+def purge_time(expired_at_ms: int) -> int:
+    """When DynamoDB may delete an expired lease's assignment (epoch seconds, its time to
+    live): nobody needs it once the worker's recent history no longer shows it."""
+    return expired_at_ms // 1000 + settings.expired_lease_retention_days * 86400
+
+
 def _release_reservation(tx, project_id: str) -> None:
     """The budget a lapsed lease reserved goes back: its freed slot, when leased again, is a
     never-used slot for the ledger and reserves anew (work._try_lease `reclaimed`)."""
@@ -159,7 +166,7 @@ def expire_slot(project_id: str, task: Task, slot: str, now: int) -> bool:
                                Task.slot_worker[slot].remove()],
                       condition=(Task.slot_lease[slot] == lease_id) & (Task.slot_expiry[slot] < now))
             tx.update(Assignment(task_key(project_id, task.task_id), worker_id),
-                      actions=[Assignment.state.set("expired")],
+                      actions=[Assignment.state.set("expired"), Assignment.purge_at.set(purge_time(now))],
                       condition=(Assignment.lease_id == lease_id) & (Assignment.state == "leased"))
             counters.add_in(tx, project_id, leases_expired=1)
             tx.update(WorkerStats(worker_id, project_id), actions=[WorkerStats.skipped_in_row.add(1)])
@@ -175,7 +182,8 @@ def expire_gold(project_id: str, assignment: Assignment, now: int) -> bool:
     """Mark one lapsed gold lease expired (it holds no slot: only the assignment changes)."""
     try:
         with TransactWrite(connection=connection()) as tx:
-            tx.update(assignment, actions=[Assignment.state.set("expired"), Assignment.live_gold.remove()],
+            tx.update(assignment, actions=[Assignment.state.set("expired"), Assignment.live_gold.remove(),
+                                           Assignment.purge_at.set(purge_time(now))],
                       condition=(Assignment.lease_id == assignment.lease_id) & (Assignment.state == "leased")
                       & (Assignment.expires_at < now))
             tx.update(WorkerStats(assignment.worker_id, project_id), actions=[WorkerStats.skipped_in_row.add(1)])

@@ -9,15 +9,16 @@ the worker sees the figure stored by the last aggregation run, which reveals no 
 """
 from dataclasses import dataclass
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.auth import Caller
 from chalicelib.errors import NotFound
 from chalicelib.models import Project, WorkerStats
-from chalicelib.models.base import now_ms
+from chalicelib.models.base import connection, failed_conditions, now_ms
 from chalicelib.models.workers import ALL_PROJECTS, FOREVER
 from chalicelib.schemas.quality import BlockIn, WorkerDetail, WorkerOut, WorkerPage
-from chalicelib.services import paging, projects, rules
+from chalicelib.services import audit, paging, projects, rules
 
 # The aggregation's estimate weighs as much as this many gold answers (see `reliability`).
 # Chosen on bench/RESULTS.md "Worker reliability" among 4, 8, 16, 32: 16 has a mean error
@@ -137,17 +138,21 @@ def read(caller: Caller, project_id: str, worker_id: str) -> WorkerDetail:
     return WorkerDetail(**out.model_dump(), global_reliability=round(global_reliability(worker_id), 6))
 
 
-def _update_existing(project_id: str, worker_id: str, actions: list) -> WorkerOut:
-    """Apply actions to a worker's existing record for the project (never create one)."""
-    stats = WorkerStats(worker_id, project_id)
+def _update_existing(caller: Caller, action: str, project_id: str, worker_id: str, actions: list,
+                     details: dict | None = None) -> WorkerOut:
+    """Apply actions to a worker's existing record for the project (never create one), with
+    the audit entry of the requester's action in the same transaction."""
     try:
-        stats.update(actions=actions, condition=WorkerStats.worker_id.exists())
-    except UpdateError as error:
-        if error.cause_response_code == "ConditionalCheckFailedException":
+        with TransactWrite(connection=connection()) as tx:
+            tx.update(WorkerStats(worker_id, project_id), actions=actions, condition=WorkerStats.worker_id.exists())
+            audit.put_in(tx, audit.entry(audit.project_log(project_id), action, caller, project_id=project_id,
+                                         worker_id=worker_id, details=details))
+    except TransactWriteError as error:
+        if any(failed_conditions(error)):
             raise NotFound(f"Worker {worker_id!r} has not worked on this project.",
                            code="worker_not_found") from None
         raise
-    return to_out(stats)
+    return to_out(_record(project_id, worker_id))
 
 
 def block(caller: Caller, project_id: str, worker_id: str, body: BlockIn) -> WorkerOut:
@@ -155,16 +160,17 @@ def block(caller: Caller, project_id: str, worker_id: str, body: BlockIn) -> Wor
     decision wins over a rule's)."""
     projects.get_owned(caller, project_id)
     until = now_ms() + body.duration_seconds * 1000 if body.duration_seconds else FOREVER
-    return _update_existing(project_id, worker_id, [
+    return _update_existing(caller, "block", project_id, worker_id, [
         WorkerStats.blocked_until.set(until), WorkerStats.block_reason.set("requester"),
-        WorkerStats.block_message.set(body.message or "Blocked by the requester.")])
+        WorkerStats.block_message.set(body.message or "Blocked by the requester.")],
+        {"duration_seconds": body.duration_seconds, "message": body.message})
 
 
 def unblock(caller: Caller, project_id: str, worker_id: str) -> WorkerOut:
     """Lift a block. A rule that blocked the worker stays fired until its measure recovers, so
     it does not block again on the next answer (see chalicelib.services.rules)."""
     projects.get_owned(caller, project_id)
-    return _update_existing(project_id, worker_id, [
+    return _update_existing(caller, "unblock", project_id, worker_id, [
         WorkerStats.blocked_until.remove(), WorkerStats.block_reason.remove(),
         WorkerStats.block_message.remove()])
 
@@ -174,7 +180,7 @@ def exclude(caller: Caller, project_id: str, worker_id: str, excluded: bool) -> 
     projects.get_owned(caller, project_id)
     actions = [WorkerStats.excluded.set(True), WorkerStats.exclude_reason.set("requester")] if excluded \
         else [WorkerStats.excluded.remove(), WorkerStats.exclude_reason.remove()]
-    return _update_existing(project_id, worker_id, actions)
+    return _update_existing(caller, "exclude" if excluded else "include", project_id, worker_id, actions)
 
 
 # --- Hooks of the aggregator -------------------------------------------------------------------

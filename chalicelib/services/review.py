@@ -26,7 +26,7 @@ from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.common import ErrorDetail
 from chalicelib.schemas.review import (ApproveIn, RejectIn, ReviewAssignmentOut, ReviewAssignmentPage,
                                        ReviewItemResult, ReviewResults)
-from chalicelib.services import counters, leases, ledger, projects, sharded_paging
+from chalicelib.services import audit, counters, leases, ledger, projects, sharded_paging
 from chalicelib.settings import settings
 
 SUBMITTED, APPROVED, REJECTED = "submitted", "approved", "rejected"
@@ -46,6 +46,17 @@ class Decision:
     reason: str | None
     by: str  # AUTO, "rule", or the requester's id
     override_rejection: bool = False
+    actor: Caller | None = None  # a requester or an admin: the decision is audited
+
+
+def _audit_in(tx, project: Project, assignment: Assignment, decision: Decision, reward: int) -> None:
+    if decision.actor is not None:
+        action = "approve" if decision.target == APPROVED else "reject"
+        audit.put_in(tx, audit.entry(audit.project_log(project.project_id), action, decision.actor,
+                                     project_id=project.project_id, worker_id=assignment.worker_id,
+                                     assignment_id=assignment.lease_id, cents=reward, reason=decision.reason,
+                                     details={"task_id": assignment.task_id,
+                                              "override_rejection": assignment.state == REJECTED}))
 
 
 def _reviewed(decision: Decision, now: int) -> list:
@@ -76,6 +87,7 @@ def _approve(project: Project, assignment: Assignment, decision: Decision, now: 
         condition = Assignment.state == SUBMITTED
     with TransactWrite(connection=connection()) as tx:
         ledger.pay_in(tx, entry, worker_actions)  # the entry (put), then the two worker records
+        _audit_in(tx, project, assignment, decision, reward)
         tx.update(assignment, actions=_reviewed(decision, now), condition=condition)
         counters.add_in(tx, project.project_id, approved=1, rejected=-int(reversal), paid_cents=reward)
         if reversal:  # the rejection gave the reservation back: take it again
@@ -86,6 +98,7 @@ def _reject(project: Project, assignment: Assignment, decision: Decision, now: i
     reward = int(assignment.reward_cents or 0)
     with TransactWrite(connection=connection()) as tx:
         tx.update(assignment, actions=_reviewed(decision, now), condition=Assignment.state == SUBMITTED)
+        _audit_in(tx, project, assignment, decision, 0)
         for scope in (ALL_PROJECTS, project.project_id):
             tx.update(WorkerStats(assignment.worker_id, scope),
                       actions=[WorkerStats.pending_cents.add(-reward), WorkerStats.rejected.add(1)])
@@ -186,11 +199,11 @@ def _review_all(caller: Caller, ids: list[str], decision: Decision) -> ReviewRes
 
 def approve(caller: Caller, body: ApproveIn) -> ReviewResults:
     return _review_all(caller, body.assignment_ids,
-                       Decision(APPROVED, body.reason, caller.owner_id, body.override_rejection))
+                       Decision(APPROVED, body.reason, caller.owner_id, body.override_rejection, actor=caller))
 
 
 def reject(caller: Caller, body: RejectIn) -> ReviewResults:
-    return _review_all(caller, body.assignment_ids, Decision(REJECTED, body.reason, caller.owner_id))
+    return _review_all(caller, body.assignment_ids, Decision(REJECTED, body.reason, caller.owner_id, actor=caller))
 
 
 # --- Automatic approval and rules -------------------------------------------------------------

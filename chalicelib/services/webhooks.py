@@ -54,7 +54,13 @@ MAX_LOGGED_ATTEMPTS = 20
 MAX_ERROR_CHARS = 500
 
 
+def purge_time(at_ms: int) -> int:
+    """When DynamoDB may delete a delivery's log (epoch seconds, its time to live)."""
+    return at_ms // 1000 + settings.webhook_log_retention_days * 86400
+
+
 # --- Registration (the API) ------------------------------------------------------------------
+
 def register(caller: Caller, project_id: str, body: WebhookIn) -> WebhookCreated:
     """Register (or replace) the project's endpoint. A new secret every time: shown once."""
     projects.get_owned(caller, project_id)
@@ -114,6 +120,7 @@ def replay(caller: Caller, project_id: str, delivery_id: str) -> DeliveryOut:
         delivery.update(actions=[
             WebhookDelivery.status.set("pending"), WebhookDelivery.next_attempt_at.set(now),
             WebhookDelivery.due.set(DUE), WebhookDelivery.replayed_at.set(now),
+            WebhookDelivery.purge_at.set(purge_time(now)),
             WebhookDelivery.attempt_limit.set(WebhookDelivery.attempts + settings.webhook_max_attempts)],
             condition=(WebhookDelivery.replayed_at.does_not_exist() |
                        (WebhookDelivery.replayed_at < now - REPLAY_WINDOW_MS)) &
@@ -170,7 +177,7 @@ def record_publication(manifest: dict, manifest_key: str) -> WebhookDelivery | N
         delivery = WebhookDelivery(project_id, delivery_id, event_type=EVENT_TYPE, run_id=manifest["run_id"],
                                    body=json.dumps(event, separators=(",", ":")), created_at=created,
                                    status="pending", attempts=0, attempt_limit=settings.webhook_max_attempts,
-                                   next_attempt_at=created, due=DUE)
+                                   next_attempt_at=created, due=DUE, purge_at=purge_time(created))
         delivery.save(condition=WebhookDelivery.item.does_not_exist())
         return delivery
     except Exception:  # see the docstring

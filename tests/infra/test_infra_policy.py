@@ -238,6 +238,7 @@ def run_flow(api, admin, receiver):
     status, integrator = api.post("/keys", admin, {"role": "integrator", "project_ids": [pid]})
     assert status == 201, integrator
     assert api.get(f"/projects/{pid}/results/{results['run_id']}", integrator["key"])[0] == 200
+    key_management_flow(api, req, pid)
     assert api.get(f"/projects/{pid}/tasks/t1", req)[1]["result"] is not None
     status, listing = api.get(f"/projects/{pid}/workers", req)
     assert status == 200 and listing["items"], listing
@@ -258,6 +259,19 @@ def run_flow(api, admin, receiver):
     finally:
         FUNCTION.reset(token)
     assert api.get("/me", "fk_wrk_not-a-key")[0] == 401  # unknown key: authorizer lookup, no item
+
+
+def key_management_flow(api, req, pid):
+    """A requester's own integrator key: created, listed, read, changed, rotated, revoked; the
+    project's audit log read."""
+    status, key = api.post("/keys", req, {"role": "integrator", "project_ids": [pid]})
+    assert status == 201, key
+    assert api.get("/keys", req)[0] == 200
+    assert api.get(f"/keys/{key['key_id']}", req)[0] == 200
+    assert api.patch(f"/keys/{key['key_id']}", req, {"expires_at": None})[0] == 200
+    assert api.post(f"/keys/{key['key_id']}/rotate", req, {"grace_seconds": 60})[0] == 200
+    assert api.request("DELETE", f"/keys/{key['key_id']}", req)[0] == 200
+    assert api.get(f"/projects/{pid}/audit", req)[0] == 200
 
 
 def run_money_flow(api, req, wrk, pid):
