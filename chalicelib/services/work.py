@@ -17,7 +17,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.auth import Caller
 from chalicelib.errors import Conflict, Forbidden, NotFound
 from chalicelib.models import Assignment, Project, Task, WorkerStats
-from chalicelib.models.assignments import task_key
+from chalicelib.models.assignments import replaceable, task_key
 from chalicelib.models.base import connection, conflicted, failed_conditions, now_ms
 from chalicelib.models.tasks import ANSWERED
 from chalicelib.models.workers import ALL_PROJECTS
@@ -87,7 +87,7 @@ def _try_lease(worker_id: str, project: Project, task: Task) -> LeaseOut | None:
                                Task.slot_worker[slot].set(worker_id)],
                       condition=(Task.slot_expiry[slot].does_not_exist() | (Task.slot_expiry[slot] < now))
                       & Task.open_project.exists())
-            tx.save(assignment, condition=Assignment.worker_id.does_not_exist() | _replaceable(now))
+            tx.save(assignment, condition=Assignment.worker_id.does_not_exist() | replaceable(now))
             counters.add_in(tx, project.project_id, leases_granted=1, leases_expired=int(reclaimed))
             tx.update(WorkerStats(worker_id, project.project_id), actions=[WorkerStats.served.add(1)])
             if not reclaimed:  # a reclaimed slot keeps the reservation of the lease that expired
@@ -106,12 +106,6 @@ def _try_lease(worker_id: str, project: Project, task: Task) -> LeaseOut | None:
             return None  # met another lease of the same budget or task: nothing written, try again
         raise
     return _lease_out(project, task, lease_id, expires_at)
-
-
-def _replaceable(now: int):
-    """A real task's assignment that may be replaced by a new lease: given back, or run out."""
-    return Assignment.state.is_in("released", "returned", "expired") \
-        | ((Assignment.state == "leased") & (Assignment.expires_at < now))
 
 
 def complete_task(project_id: str, task_id: str, overlap: int) -> None:
@@ -150,7 +144,8 @@ def _active_project(project_id: str) -> Project:
 
 
 def _gold_lease_out(worker_id: str, project: Project, task: Task) -> LeaseOut:
-    """A specific gold task: leased once per worker; asking again returns the live lease."""
+    """A specific gold task, leased as a real one: asking again returns the live lease, one
+    given back or run out may be leased again, an answered one is already_answered."""
     leased = gold.try_lease(worker_id, project, task, [])
     if leased:
         return _lease_out(project, task, *leased)
@@ -162,7 +157,7 @@ def _gold_lease_out(worker_id: str, project: Project, task: Task) -> LeaseOut:
         return _lease_out(project, task, held.lease_id, int(held.expires_at))
     if held is None:
         raise Conflict("This task was cancelled.", code="task_cancelled")
-    raise Conflict("You have already had this task.", code="already_answered")
+    raise Conflict("You have already answered this task.", code="already_answered")
 
 
 def lease_task(caller: Caller, project_id: str, task_id: str) -> LeaseOut:
@@ -173,6 +168,11 @@ def lease_task(caller: Caller, project_id: str, task_id: str) -> LeaseOut:
         raise NotFound(f"No task {task_id!r} in this project.", code="task_not_found") from None
     stats = gates.stats_of(caller.owner_id, [project_id])[project_id]
     gates.check(project, stats, now_ms())
+    if gates.in_qualification(project, stats):  # for gold too: no task id may probe which is gold
+        required = int(project.qualification["gold_tasks"])
+        raise Forbidden("Answer this project's test tasks first (ask /work/next for them).",
+                        code="qualification_pending",
+                        details={"answered": int(stats.gold_answers or 0), "required": required})
     if task.gold_project:
         try:
             return _gold_lease_out(caller.owner_id, project, task)
@@ -180,11 +180,6 @@ def lease_task(caller: Caller, project_id: str, task_id: str) -> LeaseOut:
             raise ledger.budget_exhausted_error(project_id) from None
     if task.cancelled_at is not None:
         raise Conflict("This task was cancelled.", code="task_cancelled")
-    if gates.in_qualification(project, stats):
-        required = int(project.qualification["gold_tasks"])
-        raise Forbidden("Answer this project's test tasks first (ask /work/next for them).",
-                        code="qualification_pending",
-                        details={"answered": int(stats.gold_answers or 0), "required": required})
     for _ in range(LEASE_ATTEMPTS):
         try:
             lease = _try_lease(caller.owner_id, project, task)
@@ -282,6 +277,8 @@ def own_assignment(caller: Caller, lease_id: str) -> tuple[leases.LeaseRef, Assi
                                     consistent_read=True)
     except Assignment.DoesNotExist:
         raise NotFound("No such lease.", code="lease_not_found") from None
+    if assignment.lease_id != lease_id and ref.legacy:  # anyone can write an unsealed id
+        raise NotFound("No such lease.", code="lease_not_found")
     if assignment.lease_id != lease_id:
         raise Conflict("This lease was replaced by a newer one for the same task.", code="lease_superseded")
     return ref, assignment
@@ -350,9 +347,10 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
                        code="lease_expired") from None
     rules.after_answer(ref.project_id, caller.owner_id,  # QUALITY: the cheap rules
                        answer_seconds=None if body.time_spent_ms is None else body.time_spent_ms / 1000)
+    # Read for a gold answer too: the same store calls for both, so no latency tells gold.
+    task = Task.get(ref.project_id, ref.task_id, consistent_read=True,
+                    attributes_to_get=["project_id", "task_id", "answer_count", "open_project", "overlap"])
     if not slotless:
-        task = Task.get(ref.project_id, ref.task_id, consistent_read=True,
-                        attributes_to_get=["project_id", "task_id", "answer_count", "open_project", "overlap"])
         overlap = int(task.overlap) if task.overlap is not None else projects.get(ref.project_id).overlap
         if int(task.answer_count) >= overlap and task.open_project:
             complete_task(ref.project_id, ref.task_id, int(overlap))
