@@ -12,7 +12,7 @@ Every invariant is enforced by DynamoDB, never by a read followed by a write:
 import random
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
+from pynamodb.transactions import TransactGet, TransactWrite
 
 from chalicelib.auth import Caller
 from chalicelib.errors import Conflict, Forbidden, NotFound
@@ -143,29 +143,50 @@ def _active_project(project_id: str) -> Project:
     return project
 
 
-def _gold_lease_out(worker_id: str, project: Project, task: Task) -> LeaseOut:
+def _gold_lease_out(worker_id: str, project: Project, task: Task, held: Assignment | None) -> LeaseOut:
     """A specific gold task, leased as a real one: asking again returns the live lease, one
     given back or run out may be leased again, an answered one is already_answered."""
-    leased = gold.try_lease(worker_id, project, task, [])
-    if leased:
-        return _lease_out(project, task, *leased)
-    try:
-        held = Assignment.get(task_key(project.project_id, task.task_id), worker_id, consistent_read=True)
-    except Assignment.DoesNotExist:
-        held = None
-    if held is not None and held.state == "leased" and int(held.expires_at) >= now_ms():
-        return _lease_out(project, task, held.lease_id, int(held.expires_at))
-    if held is None:
-        raise Conflict("This task was cancelled.", code="task_cancelled")
+    now = now_ms()
+    if held is None or held.state in (*RETURNED, "expired", "leased"):
+        if held is not None and held.state == "leased" and int(held.expires_at) >= now:
+            return _lease_out(project, task, held.lease_id, int(held.expires_at))  # asked again
+        leased = gold.try_lease(worker_id, project, task, [])
+        if leased:
+            return _lease_out(project, task, *leased)
+        held = _assignment(task, worker_id)  # cancelled, or leased by a concurrent request
+        if held is not None and held.state == "leased" and int(held.expires_at) >= now_ms():
+            return _lease_out(project, task, held.lease_id, int(held.expires_at))
+        if held is None:
+            raise Conflict("This task was cancelled.", code="task_cancelled")
     raise Conflict("You have already answered this task.", code="already_answered")
+
+
+def _assignment(task: Task, worker_id: str) -> Assignment | None:
+    try:
+        return Assignment.get(task_key(task.project_id, task.task_id), worker_id, consistent_read=True)
+    except Assignment.DoesNotExist:
+        return None
+
+
+def _task_and_assignment(project_id: str, task_id: str, worker_id: str) -> tuple[Task, Assignment | None]:
+    """The task and the worker's assignment of it, in one read whether gold or real: a gold
+    task is found leased through its assignment, a real one through its slots, and the two
+    must cost the same store calls (a worker can time them)."""
+    with TransactGet(connection=connection()) as read:
+        task, held = read.get(Task, project_id, task_id), read.get(Assignment, task_key(project_id, task_id), worker_id)
+    try:
+        task = task.get()
+    except Task.DoesNotExist:
+        raise NotFound(f"No task {task_id!r} in this project.", code="task_not_found") from None
+    try:
+        return task, held.get()
+    except Assignment.DoesNotExist:
+        return task, None
 
 
 def lease_task(caller: Caller, project_id: str, task_id: str) -> LeaseOut:
     project = _active_project(project_id)
-    try:
-        task = Task.get(project_id, task_id, consistent_read=True)
-    except Task.DoesNotExist:
-        raise NotFound(f"No task {task_id!r} in this project.", code="task_not_found") from None
+    task, held = _task_and_assignment(project_id, task_id, caller.owner_id)
     stats = gates.stats_of(caller.owner_id, [project_id])[project_id]
     gates.check(project, stats, now_ms())
     if gates.in_qualification(project, stats):  # for gold too: no task id may probe which is gold
@@ -175,7 +196,7 @@ def lease_task(caller: Caller, project_id: str, task_id: str) -> LeaseOut:
                         details={"answered": int(stats.gold_answers or 0), "required": required})
     if task.gold_project:
         try:
-            return _gold_lease_out(caller.owner_id, project, task)
+            return _gold_lease_out(caller.owner_id, project, task, held)
         except ledger.BudgetExhausted:
             raise ledger.budget_exhausted_error(project_id) from None
     if task.cancelled_at is not None:
