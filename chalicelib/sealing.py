@@ -58,6 +58,12 @@ def seal(purpose: str, plaintext: bytes) -> str:
     return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
 
 
+def digest(purpose: str, data: bytes) -> bytes:
+    """A keyed hash of `data` for `purpose`: unpredictable without the deployment's secret, where
+    a plain hash of known inputs would let a client compute it (e.g. where its gold task goes)."""
+    return hmac.new(_keys(purpose)[0], data, hashlib.sha256).digest()
+
+
 def unseal(purpose: str, token: str) -> bytes | None:
     """The plaintext sealed in `token` for `purpose`, or None if it is not such a token
     (malformed, forged, altered, or sealed for another purpose or deployment)."""

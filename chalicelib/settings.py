@@ -4,6 +4,7 @@ Table and bucket names come from the infrastructure template's outputs (see infr
 the deployed Lambda gets them as environment variables, and the local stack exports the same
 variables after deploying the template into moto. No other module spells a resource name.
 """
+import functools
 import hashlib
 import os
 from dataclasses import dataclass, field
@@ -42,16 +43,31 @@ class Settings:
     expired_lease_retention_days: int
     webhook_log_retention_days: int
     # The deployment's secret: sealed lease ids and worker pseudonyms are keyed by it
-    # (chalicelib/sealing.py). The local stack derives one per stack (tools/local_stack.py).
+    # (chalicelib/sealing.py). The local stack derives one per stack (tools/local_stack.py);
+    # in AWS it is a Secrets Manager secret (infra/aws.yaml), named by its ARN.
     secret_key_text: str = field(default="", repr=False)
+    secret_arn: str = ""
 
     def table(self, name: str) -> str:
         return self.tables[name]
 
     def secret_key(self) -> bytes:
+        if self.secret_arn:
+            return _stored_secret(self.secret_arn, self.region)
         if not self.secret_key_text:
-            raise RuntimeError("FOULE_SECRET_KEY is not set: the deployment's secret keys sealed ids")
+            raise RuntimeError("Neither FOULE_SECRET_ARN nor FOULE_SECRET_KEY is set: "
+                               "the deployment's secret keys sealed ids")
         return hashlib.sha256(self.secret_key_text.encode()).digest()
+
+
+@functools.cache
+def _stored_secret(arn: str, region: str) -> bytes:
+    """The deployment's secret from Secrets Manager: read once per process, when first needed
+    (a request that seals nothing never pays for it)."""
+    import boto3
+
+    text = boto3.client("secretsmanager", region_name=region).get_secret_value(SecretId=arn)["SecretString"]
+    return hashlib.sha256(text.encode()).digest()
 
 
 def load() -> Settings:
@@ -96,6 +112,7 @@ def load() -> Settings:
         expired_lease_retention_days=int(env.get("FOULE_EXPIRED_LEASE_RETENTION_DAYS", "30")),
         webhook_log_retention_days=int(env.get("FOULE_WEBHOOK_LOG_RETENTION_DAYS", "30")),
         secret_key_text=env.get("FOULE_SECRET_KEY", ""),
+        secret_arn=env.get("FOULE_SECRET_ARN", ""),
     )
 
 

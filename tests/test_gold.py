@@ -103,7 +103,11 @@ def test_qualification_serves_only_gold_then_admits(api, make_project, add_tasks
     status, body = api.post(f"/projects/{project_id}/tasks/t000/lease", worker)
     assert status == 403 and body["error"]["code"] == "qualification_pending"
     assert body["error"]["details"] == {"answered": 0, "required": 2}
-    assert [take(api, worker, project_id, answer) for answer in ("cat", "dog")] == ["g000", "g001"]
+    # A gold task named by its id is refused the same way: no task id probes which is gold.
+    status, body = api.post(f"/projects/{project_id}/tasks/g002/lease", worker)
+    assert status == 403 and body["error"]["code"] == "qualification_pending"
+    served = [take(api, worker, project_id, answer) for answer in ("cat", "dog")]
+    assert len(set(served)) == 2 and all(t.startswith("g") for t in served)
     assert take(api, worker, project_id).startswith("t")  # 1 of 2 right: 0.5 is enough
 
 

@@ -172,6 +172,11 @@ def render_policies() -> dict[str, dict]:
     """Each function's policy file: aws.yaml's statements with concrete ARN patterns."""
     stateful, aws = load_cfn(TEMPLATE), load_cfn(AWS_TEMPLATE)
     names = _stage_free_names(stateful)
+    # A secret's ARN ends in "-" and six random characters Secrets Manager adds to its name.
+    secrets = {logical_id: "arn:aws:secretsmanager:*:*:secret:"
+               + re.sub(r"\$\{[^}]+\}", "*", resource["Properties"]["Name"]["Fn::Sub"]) + "-*"
+               for logical_id, resource in aws["Resources"].items()
+               if resource["Type"] == "AWS::SecretsManager::Secret"}
 
     def arn(logical_id):
         service, name = names[logical_id]
@@ -180,6 +185,8 @@ def render_policies() -> dict[str, dict]:
     def resolve(value):
         if isinstance(value, list):
             return [resolve(v) for v in value]
+        if isinstance(value, dict) and value.get("Ref") in secrets:
+            return secrets[value["Ref"]]
         if isinstance(value, dict) and "Fn::GetAtt" in value:
             logical_id, attribute = value["Fn::GetAtt"]
             assert attribute == "Arn", value

@@ -112,3 +112,10 @@ class Assignment(Model):
 
 def task_key(project_id: str, task_id: str) -> str:
     return f"{project_id}/{task_id}"
+
+
+def replaceable(now: int):
+    """The condition on an assignment that a new lease of the same task, by the same worker, may
+    replace: given back, or run out (the same for real and gold tasks)."""
+    return Assignment.state.is_in("released", "returned", "expired") \
+        | ((Assignment.state == "leased") & (Assignment.expires_at < now))

@@ -59,7 +59,8 @@ class WorkerStats(Model):
     # Written in the lease/answer transactions of the work path.
     served = NumberAttribute(default=0)  # leases taken in this project, gold included
     gold_served = NumberAttribute(default=0)
-    gold_cursor = UnicodeAttribute(null=True)  # open_order of the last gold task served
+    gold_cursor = UnicodeAttribute(null=True)  # open_order of the last gold window served in full
+    gold_window = UnicodeSetAttribute(null=True)  # gold tasks served of the window after the cursor
     gold_block = NumberAttribute(null=True)  # mixing block of the last gold served (services/gates)
     skipped_in_row = NumberAttribute(default=0)  # returned/expired leases since the last answer
 

@@ -4,9 +4,9 @@ Read from the worker's per-project record (WorkerStats(worker, project)), fetche
 request (one BatchGet for all candidate projects of `next`). The quality service writes the block fields
 and reliability; the work path writes the counts (answers, gold answers, leases served).
 """
-import hashlib
 from dataclasses import dataclass
 
+from chalicelib import sealing
 from chalicelib.errors import Forbidden
 from chalicelib.models import Project, WorkerStats
 
@@ -60,9 +60,10 @@ def block_size(gold_rate: float) -> int:
 
 def gold_position(worker_id: str, project_id: str, block: int, size: int) -> int:
     """Where in its block of `size` leases this worker's gold task goes: fixed per (worker,
-    project, block), so the share of gold is exact, but not guessable from the lease count."""
-    digest = hashlib.blake2b(f"{worker_id}/{project_id}/{block}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % size
+    project, block), so the share of gold is exact, but not guessable from the lease count: the
+    hash is keyed by the deployment's secret, since a worker knows its own id and the project's."""
+    digest = sealing.digest("gold-position", f"{worker_id}/{project_id}/{block}".encode())
+    return int.from_bytes(digest[:8], "big") % size
 
 
 def plan(project: Project, stats: WorkerStats) -> GoldPlan:

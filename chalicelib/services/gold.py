@@ -1,30 +1,33 @@
-"""Gold tasks in a worker's stream: leased without a slot, at most once per worker, ever.
+"""Gold tasks in a worker's stream: leased without a slot, each served once per worker.
 
 A gold task has no slot limit: any number of workers answer it. What keeps a worker from
-seeing it twice is the one assignment per (task, worker): a gold lease puts it only if it does
-not exist, so a worker asking twice at once still gets each gold task once, and a gold task
-given back or left to expire is not served to that worker again.
+answering it twice is the one assignment per (task, worker): a gold lease puts it only if it
+does not exist or was given back or ran out, exactly as a real task's lease (services/work),
+so that leasing, giving back and leasing again look the same for gold and real work.
 
-Gold is served in the index order (`open_order`) after the worker's cursor, so a worker that
-has had many gold tasks does not re-try them one by one.
+Order: the stream reads the gold index a window at a time (the tasks after the worker's
+cursor, a page as large as the real path's) and serves the window's tasks in an order keyed
+per worker by the deployment's secret, so no two workers meet gold in the same order and none
+can predict it. The worker's record keeps the window's tasks already served; the lease of the
+window's last one moves the cursor past the window.
 """
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import observability
+from chalicelib import observability, sealing
 from chalicelib.models import Assignment, Project, Task, WorkerStats
-from chalicelib.models.assignments import task_key
+from chalicelib.models.assignments import replaceable, task_key
 from chalicelib.models.base import connection, conflicted, failed_conditions, now_ms
 from chalicelib.services import leases, ledger
+from chalicelib.services.leases import GOLD_SLOT  # noqa: F401  (its home is the lease id's layout)
 
-GOLD_SLOT = "g"  # the slot named in a gold lease id: gold leases hold no slot of the task
-GOLD_PAGE = 20
+GOLD_PAGE = 50  # as many as the real path reads (work.TASK_PAGE): the same work for both
 GOLD_PAGES = 3
 
 
 def try_lease(worker_id: str, project: Project, task: Task, stream_actions: list) -> tuple[str, int] | None:
-    """Lease a gold task: (lease_id, expires_at), or None if this worker has had it already
-    (or holds it now) or it was cancelled. `stream_actions` update the worker's mixing state."""
+    """Lease a gold task: (lease_id, expires_at), or None if this worker holds or answered it,
+    or it was cancelled. `stream_actions` update the worker's mixing state."""
     now = now_ms()
     lease_id = leases.new_lease_id(project.project_id, task.task_id, worker_id, GOLD_SLOT)
     expires_at = now + int(project.lease_seconds) * 1000
@@ -36,7 +39,7 @@ def try_lease(worker_id: str, project: Project, task: Task, stream_actions: list
     try:
         with TransactWrite(connection=connection()) as tx:
             tx.condition_check(Task, project.project_id, task.task_id, condition=Task.gold_project.exists())
-            tx.save(assignment, condition=Assignment.worker_id.does_not_exist())
+            tx.save(assignment, condition=Assignment.worker_id.does_not_exist() | replaceable(now))
             tx.update(WorkerStats(worker_id, project.project_id),
                       actions=[WorkerStats.served.add(1), WorkerStats.gold_served.add(1), *stream_actions])
             ledger.reserve_in(tx, project, int(project.reward_cents))  # gold answers are paid too: last item
@@ -50,22 +53,47 @@ def try_lease(worker_id: str, project: Project, task: Task, stream_actions: list
     return lease_id, expires_at
 
 
+def _order(worker_id: str, project_id: str, task: Task) -> bytes:
+    return sealing.digest("gold-order", f"{worker_id}/{project_id}/{task.task_id}".encode())
+
+
+def _window_actions(task: Task, remaining: list[Task], window: list[Task]) -> list:
+    """The worker's record after `task` is served: the window's last task moves the cursor on."""
+    if remaining[-1] is task:
+        return [WorkerStats.gold_cursor.set(window[-1].open_order), WorkerStats.gold_window.remove()]
+    return [WorkerStats.gold_window.add({task.task_id})]
+
+
 def next_for(worker_id: str, project: Project, stats: WorkerStats, block: int | None) -> tuple[Task, str, int] | None:
     """The worker's next gold task in this project: (task, lease_id, expires_at), or None when
-    it has had every gold task (within the few pages read)."""
-    after = stats.gold_cursor
+    it has had every gold task (within the few windows read)."""
+    after, served = stats.gold_cursor, set(stats.gold_window or ())
     start = None
     for _ in range(GOLD_PAGES):
         page = Task.gold_tasks.query(project.project_id, limit=GOLD_PAGE, last_evaluated_key=start,
                                      range_key_condition=(Task.open_order > after) if after else None)
-        for task in page:
-            actions = [WorkerStats.gold_cursor.set(task.open_order)]
-            if block is not None:
-                actions.append(WorkerStats.gold_block.set(block))
-            leased = try_lease(worker_id, project, task, actions)
+        window = list(page)
+        remaining = sorted((t for t in window if t.task_id not in served),
+                           key=lambda t: _order(worker_id, project.project_id, t))
+        for task in remaining:
+            actions = _window_actions(task, remaining, window)
+            leased = try_lease(worker_id, project, task, actions + (
+                [WorkerStats.gold_block.set(block)] if block is not None else []))
             if leased:
                 return (task, *leased)
+            _skip(worker_id, project.project_id, actions)  # held or had already (leased by its id)
         start = page.last_evaluated_key
         if not start:
             return None
+        if not remaining and window:  # every task of the window was served: move past it
+            _skip(worker_id, project.project_id, _window_actions(window[-1], window, window))
+        after = window[-1].open_order
     return None
+
+
+def _skip(worker_id: str, project_id: str, actions: list) -> None:
+    """Record a task of the window as served without a lease, so it is not tried again."""
+    try:
+        WorkerStats(worker_id, project_id).update(actions=actions)
+    except UpdateError:
+        pass  # only a hint: the assignment's condition is what keeps gold once per worker

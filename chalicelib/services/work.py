@@ -12,13 +12,13 @@ Every invariant is enforced by DynamoDB, never by a read followed by a write:
 import random
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
-from pynamodb.transactions import TransactWrite
+from pynamodb.transactions import TransactGet, TransactWrite
 
 from chalicelib import observability
 from chalicelib.auth import Caller
 from chalicelib.errors import Conflict, Forbidden, NotFound
 from chalicelib.models import Assignment, Project, Task, WorkerStats
-from chalicelib.models.assignments import answer_shard, task_key
+from chalicelib.models.assignments import answer_shard, replaceable, task_key
 from chalicelib.models.base import connection, conflicted, failed_conditions, now_ms
 from chalicelib.models.tasks import ANSWERED
 from chalicelib.models.workers import ALL_PROJECTS
@@ -88,7 +88,7 @@ def _try_lease(worker_id: str, project: Project, task: Task) -> LeaseOut | None:
                                Task.slot_worker[slot].set(worker_id)],
                       condition=(Task.slot_expiry[slot].does_not_exist() | (Task.slot_expiry[slot] < now))
                       & Task.open_project.exists())
-            tx.save(assignment, condition=Assignment.worker_id.does_not_exist() | _replaceable(now))
+            tx.save(assignment, condition=Assignment.worker_id.does_not_exist() | replaceable(now))
             counters.add_in(tx, project.project_id, leases_granted=1, leases_expired=int(reclaimed))
             tx.update(WorkerStats(worker_id, project.project_id), actions=[WorkerStats.served.add(1)])
             if not reclaimed:  # a reclaimed slot keeps the reservation of the lease that expired
@@ -108,12 +108,6 @@ def _try_lease(worker_id: str, project: Project, task: Task) -> LeaseOut | None:
         raise
     observability.metric(observability.LEASES_GRANTED, 1)
     return _lease_out(project, task, lease_id, expires_at)
-
-
-def _replaceable(now: int):
-    """A real task's assignment that may be replaced by a new lease: given back, or run out."""
-    return Assignment.state.is_in("released", "returned", "expired") \
-        | ((Assignment.state == "leased") & (Assignment.expires_at < now))
 
 
 def complete_task(project_id: str, task_id: str, overlap: int) -> None:
@@ -151,42 +145,64 @@ def _active_project(project_id: str) -> Project:
     return project
 
 
-def _gold_lease_out(worker_id: str, project: Project, task: Task) -> LeaseOut:
-    """A specific gold task: leased once per worker; asking again returns the live lease."""
-    leased = gold.try_lease(worker_id, project, task, [])
-    if leased:
-        return _lease_out(project, task, *leased)
+def _gold_lease_out(worker_id: str, project: Project, task: Task, held: Assignment | None) -> LeaseOut:
+    """A specific gold task, leased as a real one: asking again returns the live lease, one
+    given back or run out may be leased again, an answered one is already_answered."""
+    now = now_ms()
+    if held is None or held.state in (*RETURNED, "expired", "leased"):
+        if held is not None and held.state == "leased" and int(held.expires_at) >= now:
+            return _lease_out(project, task, held.lease_id, int(held.expires_at))  # asked again
+        leased = gold.try_lease(worker_id, project, task, [])
+        if leased:
+            return _lease_out(project, task, *leased)
+        held = _assignment(task, worker_id)  # cancelled, or leased by a concurrent request
+        if held is not None and held.state == "leased" and int(held.expires_at) >= now_ms():
+            return _lease_out(project, task, held.lease_id, int(held.expires_at))
+        if held is None:
+            raise Conflict("This task was cancelled.", code="task_cancelled")
+    raise Conflict("You have already answered this task.", code="already_answered")
+
+
+def _assignment(task: Task, worker_id: str) -> Assignment | None:
     try:
-        held = Assignment.get(task_key(project.project_id, task.task_id), worker_id, consistent_read=True)
+        return Assignment.get(task_key(task.project_id, task.task_id), worker_id, consistent_read=True)
     except Assignment.DoesNotExist:
-        held = None
-    if held is not None and held.state == "leased" and int(held.expires_at) >= now_ms():
-        return _lease_out(project, task, held.lease_id, int(held.expires_at))
-    if held is None:
-        raise Conflict("This task was cancelled.", code="task_cancelled")
-    raise Conflict("You have already had this task.", code="already_answered")
+        return None
+
+
+def _task_and_assignment(project_id: str, task_id: str, worker_id: str) -> tuple[Task, Assignment | None]:
+    """The task and the worker's assignment of it, in one read whether gold or real: a gold
+    task is found leased through its assignment, a real one through its slots, and the two
+    must cost the same store calls (a worker can time them)."""
+    with TransactGet(connection=connection()) as read:
+        task, held = read.get(Task, project_id, task_id), read.get(Assignment, task_key(project_id, task_id), worker_id)
+    try:
+        task = task.get()
+    except Task.DoesNotExist:
+        raise NotFound(f"No task {task_id!r} in this project.", code="task_not_found") from None
+    try:
+        return task, held.get()
+    except Assignment.DoesNotExist:
+        return task, None
 
 
 def lease_task(caller: Caller, project_id: str, task_id: str) -> LeaseOut:
     project = _active_project(project_id)
-    try:
-        task = Task.get(project_id, task_id, consistent_read=True)
-    except Task.DoesNotExist:
-        raise NotFound(f"No task {task_id!r} in this project.", code="task_not_found") from None
+    task, held = _task_and_assignment(project_id, task_id, caller.owner_id)
     stats = gates.stats_of(caller.owner_id, [project_id])[project_id]
     gates.check(project, stats, now_ms())
-    if task.gold_project:
-        try:
-            return _gold_lease_out(caller.owner_id, project, task)
-        except ledger.BudgetExhausted:
-            raise ledger.budget_exhausted_error(project_id) from None
-    if task.cancelled_at is not None:
-        raise Conflict("This task was cancelled.", code="task_cancelled")
-    if gates.in_qualification(project, stats):
+    if gates.in_qualification(project, stats):  # for gold too: no task id may probe which is gold
         required = int(project.qualification["gold_tasks"])
         raise Forbidden("Answer this project's test tasks first (ask /work/next for them).",
                         code="qualification_pending",
                         details={"answered": int(stats.gold_answers or 0), "required": required})
+    if task.gold_project:
+        try:
+            return _gold_lease_out(caller.owner_id, project, task, held)
+        except ledger.BudgetExhausted:
+            raise ledger.budget_exhausted_error(project_id) from None
+    if task.cancelled_at is not None:
+        raise Conflict("This task was cancelled.", code="task_cancelled")
     for _ in range(LEASE_ATTEMPTS):
         try:
             lease = _try_lease(caller.owner_id, project, task)
@@ -284,6 +300,8 @@ def own_assignment(caller: Caller, lease_id: str) -> tuple[leases.LeaseRef, Assi
                                     consistent_read=True)
     except Assignment.DoesNotExist:
         raise NotFound("No such lease.", code="lease_not_found") from None
+    if assignment.lease_id != lease_id and ref.legacy:  # anyone can write an unsealed id
+        raise NotFound("No such lease.", code="lease_not_found")
     if assignment.lease_id != lease_id:
         raise Conflict("This lease was replaced by a newer one for the same task.", code="lease_superseded")
     return ref, assignment
@@ -352,9 +370,10 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
                        code="lease_expired") from None
     rules.after_answer(ref.project_id, caller.owner_id,  # the cheap rules
                        answer_seconds=None if body.time_spent_ms is None else body.time_spent_ms / 1000)
+    # Read for a gold answer too: the same store calls for both, so no latency tells gold.
+    task = Task.get(ref.project_id, ref.task_id, consistent_read=True,
+                    attributes_to_get=["project_id", "task_id", "answer_count", "open_project", "overlap"])
     if not slotless:
-        task = Task.get(ref.project_id, ref.task_id, consistent_read=True,
-                        attributes_to_get=["project_id", "task_id", "answer_count", "open_project", "overlap"])
         overlap = int(task.overlap) if task.overlap is not None else projects.get(ref.project_id).overlap
         if int(task.answer_count) >= overlap and task.open_project:
             complete_task(ref.project_id, ref.task_id, int(overlap))

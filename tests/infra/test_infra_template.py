@@ -104,9 +104,14 @@ def test_merge_template_wires_environment_and_keeps_one_source(stateful_template
     merged = package.merge_template("prod")
     assert merged["Parameters"]["Stage"]["Default"] == "prod"
     by_env = _outputs_by_env_var(stateful_template)
+    # The deployment's secret (chalicelib/sealing.py) goes to the functions that seal, by ARN.
+    secret = {"FOULE_SECRET_ARN": {"Ref": "DeploymentSecret"}}
+    sealing_functions = {"APIHandler", "Aggregator"}
     for function in package.FUNCTIONS:
         variables = merged["Resources"][function]["Properties"]["Environment"]["Variables"]
-        assert variables == {env: {"Ref": logical} for env, logical in by_env.items()}, function
+        assert variables == {env: {"Ref": logical} for env, logical in by_env.items()} | (
+            secret if function in sealing_functions else {}), function
+    assert merged["Resources"]["DeploymentSecret"]["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
     for logical_id, resource in stateful_template["Resources"].items():
         assert merged["Resources"][logical_id] == resource  # template.yaml's, untouched
         if resource["Type"] == "AWS::DynamoDB::Table":
