@@ -306,7 +306,7 @@ def rotate_key(caller, key_id, body):
 @api.route("/projects/{project_id}/audit", "GET", roles=REQUESTER, query=PageQuery, response=AuditPage,
            summary="The project's audit log, newest first: money and access actions")
 def project_audit(caller, project_id, query):
-    return audit.project_page(caller, project_id, query.limit, query.cursor)
+    return audit.project_page(caller, projects.get_owned(caller, project_id), query.limit, query.cursor)
 
 
 @api.route("/audit", "GET", roles=REQUESTER, query=AccountAuditQuery, response=AuditPage,

@@ -21,7 +21,7 @@ from chalicelib.errors import Forbidden
 from chalicelib.models import AuditEntry
 from chalicelib.models.base import put_new
 from chalicelib.schemas.audit import AuditEntryOut, AuditPage
-from chalicelib.services import paging, projects
+from chalicelib.services import paging
 
 ADMIN = "admin"
 
@@ -76,10 +76,10 @@ def _page(reader: Caller, log_id: str, log_owner_id: str, limit: int, cursor: st
     return AuditPage(items=items, next_cursor=paging.encode(page.last_evaluated_key))
 
 
-def project_page(caller: Caller, project_id: str, limit: int, cursor: str | None) -> AuditPage:
-    """A project's log, newest first: its owner's and admins' actions on it."""
-    project = projects.get_owned(caller, project_id)
-    return _page(caller, project_log(project_id), project.owner_id, limit, cursor)
+def project_page(caller: Caller, project, limit: int, cursor: str | None) -> AuditPage:
+    """A project's log (of a project the caller may read), newest first: its owner's and
+    admins' actions on it."""
+    return _page(caller, project_log(project.project_id), project.owner_id, limit, cursor)
 
 
 def account_page(caller: Caller, account_id: str | None, limit: int, cursor: str | None) -> AuditPage:
