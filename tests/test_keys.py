@@ -195,3 +195,39 @@ def test_the_admin_tool_revokes_by_key_id_without_the_secret(api, admin, capsys)
     assert api.get("/me", created["key"])[0] == 200
     assert admin_tool.main(["revoke-key", "--key", created["key"]]) == 0
     assert api.get("/me", created["key"])[1]["error"]["code"] == "key_revoked"
+
+
+def test_a_rotation_racing_a_revocation_leaves_no_working_secret(new_key):
+    """Threads rotate and revoke one key at once (each its own connection to moto server):
+    whatever the order, once the revocation is through, every secret ever issued is refused."""
+    from chalicelib import auth
+    from chalicelib.errors import Conflict
+    from tests.test_http_stack import race
+
+    for _ in range(3):
+        secret, record = auth.create_key("worker")
+        issued = [secret]
+
+        def act(i):
+            if i == 0:
+                return auth.revoke(auth.get_record(record.key_id))
+            try:
+                issued.append(auth.rotate(auth.get_record(record.key_id), 600)[0])
+            except Conflict as refused:
+                return refused.code
+
+        race(5, act)
+        final = auth.get_record(record.key_id)
+        assert final.revoked_at
+        # Every secret refused: revoked, or already retired by a later rotation; the current one revoked.
+        refusals = {auth.hash_key(s): auth.lookup(f"Bearer {s}").refusal for s in issued}
+        assert set(refusals.values()) <= {"key_revoked", "key_rotated"}, refusals
+        assert refusals[final.current_hash] == "key_revoked"
+
+
+def test_an_expired_key_cannot_be_rotated_back_to_life(api, admin, clock):
+    now = now_ms()
+    worker = make_key(api, admin, role="worker", expires_at=now + 60_000)
+    clock(now + 60_000)
+    status, body = api.post(f"/keys/{worker['key_id']}/rotate", admin, {})
+    assert status == 409 and body["error"]["code"] == "key_expired"

@@ -16,7 +16,7 @@ from chalicelib.schemas.keys import (KeyCreate, KeyCreated, KeyLimitsIn, KeyLimi
                                      KeyRotate, KeyUpdate)
 from chalicelib.services import audit, paging, projects
 
-ADMIN, REQUESTER = "admin", "requester"
+ADMIN = "admin"
 
 
 def _admin_only(field: str) -> Forbidden:

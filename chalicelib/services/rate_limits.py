@@ -29,7 +29,6 @@ from chalicelib.models.base import connection, failed_conditions, now_ms
 from chalicelib.settings import settings
 
 PURGE_MARGIN_SECONDS = 86400
-PERIODS = ("DAY", "MONTH")
 
 
 def effective(limits: KeyLimits | None) -> KeyLimits:

@@ -75,4 +75,4 @@ def test_a_revoked_integrator_key_reads_nothing(api, admin, published):
     assert api.get(f"/projects/{project_id}/results", secret)[0] == 200
     assert auth.revoke_key(secret)
     status, body = api.get(f"/projects/{project_id}/results", secret)
-    assert status == 401 and body["error"]["code"] == "invalid_api_key"
+    assert status == 401 and body["error"]["code"] == "key_revoked"
