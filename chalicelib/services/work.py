@@ -397,7 +397,7 @@ def release(caller: Caller, lease_id: str) -> Released:
                                    Task.slot_worker[slot].remove()],
                           condition=Task.slot_lease[slot] == lease_id)
             else:  # no slot to free, but the same items as a real release: its time tells nothing
-                tx.condition_check(Task, ref.project_id, ref.task_id, condition=Task.task_id.exists())
+                tx.update(Task(ref.project_id, ref.task_id), actions=[gold.UNCHANGED])
             tx.update(assignment, actions=[Assignment.state.set("returned"), Assignment.live_gold.remove()],
                       condition=(Assignment.lease_id == lease_id) & (Assignment.state == "leased"))
             counters.add_in(tx, ref.project_id, **({"gold_leases_returned": 1} if slot == gold.GOLD_SLOT
