@@ -125,6 +125,20 @@ def test_failed_qualification_is_a_403(api, make_project, add_tasks, new_key):
     assert api.post("/work/next", worker, {})[1]["project_id"] != project_id
 
 
+def test_gold_after_qualification_never_turns_into_a_qualification_403(api, make_project, add_tasks, new_key):
+    """Judged again after each later gold answer, a 403 right after an answer would tell the
+    worker that this answer was gold, and wrong."""
+    project_id = make_project(overlap=1, gold_rate=0.5, qualification={"gold_tasks": 2, "min_accuracy": 0.5})
+    add_tasks(project_id, real(3) + golds(4))
+    worker, worker_id = new_key("worker")
+    take(api, worker, project_id, "cat")
+    take(api, worker, project_id, "dog")  # 1 of 2: qualified
+    take(api, worker, project_id)
+    set_stats(worker_id, project_id, gold_answers=12, gold_correct=1)  # then mixed gold, mostly wrong
+    status, lease = api.post("/work/next", worker, {"project_id": project_id})
+    assert status == 200, lease
+
+
 def test_qualification_without_gold_left_is_no_task_not_real_work(api, make_project, add_tasks, new_key):
     project_id = make_project(overlap=1, qualification={"gold_tasks": 2, "min_accuracy": 0.5})
     add_tasks(project_id, real(3) + golds(1))

@@ -5,7 +5,8 @@ from chalicelib.models.base import meta
 
 COUNTER_FIELDS = ("tasks", "gold_tasks", "tasks_complete", "answers", "leases_granted",
                   "leases_released", "leases_expired", "rewards_cents",
-                  "approved", "rejected", "paid_cents", "bonus_cents", "tasks_cancelled", "gold_answers")
+                  "approved", "rejected", "paid_cents", "bonus_cents", "tasks_cancelled", "gold_answers",
+                  "gold_leases_granted", "gold_leases_returned")
 
 
 class ProjectCounter(Model):
@@ -35,3 +36,7 @@ class ProjectCounter(Model):
     # Gold leases hold no slot and are not counted in leases_*; their answers are counted here
     # too, so that leases outstanding (real tasks only) is answers of real tasks away.
     gold_answers = NumberAttribute(default=0)
+    # Gold leases granted and given back: written by the gold paths' transactions, so that a gold
+    # lease or release touches the same items as a real one (no latency tells gold).
+    gold_leases_granted = NumberAttribute(default=0)
+    gold_leases_returned = NumberAttribute(default=0)

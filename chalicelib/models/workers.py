@@ -62,6 +62,7 @@ class WorkerStats(Model):
     gold_cursor = UnicodeAttribute(null=True)  # open_order of the last gold window served in full
     gold_window = UnicodeSetAttribute(null=True)  # gold tasks served of the window after the cursor
     gold_block = NumberAttribute(null=True)  # mixing block of the last gold served (services/gates)
+    qualified = BooleanAttribute(null=True)  # passed the project's qualification (services/gates)
     skipped_in_row = NumberAttribute(default=0)  # returned/expired leases since the last answer
 
     by_scope = WorkersByScope()

@@ -34,8 +34,8 @@ class AdaptiveOverlap(Body):
 class Qualification(Body):
     gold_tasks: int = Field(ge=1, le=100, description="Gold tasks a new worker answers before real tasks")
     min_accuracy: float = Field(ge=0, le=1, description=(
-        "Accuracy on gold a worker needs to get real tasks; checked at every lease, over all its "
-        "gold answers in the project"))
+        "Accuracy on gold a worker needs to get real tasks, over its qualification's gold "
+        "answers; once passed, settled (later gold counts for the rules)"))
 
 
 class WorkSettings(Body):

@@ -34,13 +34,23 @@ def check(project: Project, stats: WorkerStats, now: int) -> None:
                         details={"reliability": float(stats.reliability),
                                  "min_reliability": float(project.min_reliability)})
     qualification = project.qualification
-    if qualification and int(stats.gold_answers or 0) >= int(qualification["gold_tasks"]):
+    if qualification and not stats.qualified and int(stats.gold_answers or 0) >= int(qualification["gold_tasks"]):
         accuracy = int(stats.gold_correct or 0) / int(stats.gold_answers)
         if accuracy < float(qualification["min_accuracy"]):
             raise Forbidden("You did not reach the accuracy this project requires on its test tasks.",
                             code="qualification_failed",
                             details={"accuracy": round(accuracy, 4),
                                      "min_accuracy": float(qualification["min_accuracy"])})
+        settle_qualification(stats)
+
+
+def settle_qualification(stats: WorkerStats) -> None:
+    """Passed, once and for all (before any gold is mixed into real work). Judged again after
+    each later gold answer, a 403 right after an answer would tell that it was gold, and wrong:
+    accuracy on gold mixed into real work is for the project's rules, evaluated with the
+    aggregator's runs (services/rules)."""
+    WorkerStats(stats.worker_id, stats.scope).update(actions=[WorkerStats.qualified.set(True)])
+    stats.qualified = True
 
 
 def in_qualification(project: Project, stats: WorkerStats) -> bool:

@@ -54,7 +54,7 @@ def _fields(plaintext: bytes) -> LeaseRef:
         (length,) = struct.unpack_from(">H", plaintext, at)
         fields.append(plaintext[at + 2:at + 2 + length].decode())
         at += 2 + length
-    if at > len(plaintext) or any(plaintext[at:]):
+    if at > len(plaintext) or any(plaintext[at:]) or not all(fields):
         raise ValueError("not a lease")
     return LeaseRef(*fields, slot=GOLD_SLOT if number == _GOLD_NUMBER else str(number))
 

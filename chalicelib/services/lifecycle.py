@@ -56,6 +56,8 @@ def extend(caller: Caller, lease_id: str, body: ExtendIn) -> LeaseExtended:
                 tx.update(Task(ref.project_id, ref.task_id), actions=[Task.slot_expiry[ref.slot].set(expires_at)],
                           condition=(Task.slot_lease[ref.slot] == lease_id) & (Task.slot_expiry[ref.slot] >= now)
                           & (Task.slot_expiry[ref.slot] < ANSWERED))
+            else:  # no slot to extend, but the same items as a real extension (no timing tell)
+                tx.update(Task(ref.project_id, ref.task_id), actions=[gold.UNCHANGED])
             tx.update(assignment, actions=[Assignment.expires_at.set(expires_at), Assignment.extended_at.set(now)],
                       condition=(Assignment.lease_id == lease_id) & (Assignment.state == "leased")
                       & (Assignment.expires_at >= now) & Assignment.extended_at.does_not_exist())

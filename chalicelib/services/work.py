@@ -399,10 +399,12 @@ def release(caller: Caller, lease_id: str) -> Released:
                           actions=[Task.slot_expiry[slot].remove(), Task.slot_lease[slot].remove(),
                                    Task.slot_worker[slot].remove()],
                           condition=Task.slot_lease[slot] == lease_id)
+            else:  # no slot to free, but the same items as a real release: its time tells nothing
+                tx.update(Task(ref.project_id, ref.task_id), actions=[gold.UNCHANGED])
             tx.update(assignment, actions=[Assignment.state.set("returned"), Assignment.live_gold.remove()],
                       condition=(Assignment.lease_id == lease_id) & (Assignment.state == "leased"))
-            if slot != gold.GOLD_SLOT:
-                counters.add_in(tx, ref.project_id, leases_released=1)
+            counters.add_in(tx, ref.project_id, **({"gold_leases_returned": 1} if slot == gold.GOLD_SLOT
+                                                   else {"leases_released": 1}))
             tx.update(WorkerStats(caller.owner_id, ref.project_id), actions=[WorkerStats.skipped_in_row.add(1)])
             terms = projects.terms(ref.project_id)
             ledger.release_in(tx, terms, terms.reward_cents)

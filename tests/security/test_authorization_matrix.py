@@ -231,16 +231,23 @@ def test_others_resources_answer_exactly_like_missing_ones(api, world):
 
 
 def test_a_forged_lease_of_another_worker_is_refused_without_reading_the_store(api, world):
+    """Lease ids are sealed: another worker's is 403 lease_not_yours; altered (one bit) or
+    written by hand in the unsealed layout, naming another worker's task, it is no lease."""
     callers, ids, _ = world
     other_worker, _ = callers["other worker"]
     real = ids["lease_id"]
-    fields = json.loads(base64.urlsafe_b64decode(real + "=" * (-len(real) % 4)))
-    fields[1] = "no-such-task"
-    forged = base64.urlsafe_b64encode(json.dumps(fields).encode()).decode().rstrip("=")
+    raw = bytearray(base64.urlsafe_b64decode(real + "=" * (-len(real) % 4)))
+    raw[len(raw) // 2] ^= 1
+    altered = base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
+    by_hand = base64.urlsafe_b64encode(json.dumps([ids["project_id"], "plain", ids["worker_id"], "0", "x"])
+                                       .encode()).decode().rstrip("=")
     for action, body in (("answer", {"answer": "cat"}), ("release", None)):
-        answers = [api.request("POST", f"/leases/{lease}/{action}", other_worker, body) for lease in (real, forged)]
-        assert answers[0] == answers[1] and answers[0][0] == 403
-        assert answers[0][1]["error"]["code"] == "lease_not_yours"
+        status, answer = api.request("POST", f"/leases/{real}/{action}", other_worker, body)
+        assert (status, answer["error"]["code"]) == (403, "lease_not_yours")
+        for forged in (altered, by_hand):
+            status, answer = api.request("POST", f"/leases/{forged}/{action}", other_worker, body)
+            assert (status, answer["error"]["code"]) == (403 if forged == by_hand else 404,
+                                                         "lease_not_yours" if forged == by_hand else "lease_not_found")
 
 
 def test_a_worker_cannot_tell_a_gold_task(api, world):
