@@ -1,16 +1,21 @@
 """Lease ids: opaque to clients, but they carry the keys of the assignment they name.
 
 That lets a submission find its assignment with one read, and tell a lease of another
-worker (403) from one that does not exist (404) without any index.
+worker (403) from one that does not exist (404) without any index. The keys are sealed
+(chalicelib/sealing.py): a lease id is also the assignment id a requester reviews, and must not
+give it the worker's id.
 """
-import base64
 import json
 import secrets
 import zlib
 from dataclasses import dataclass
 
+from chalicelib import sealing
 from chalicelib.errors import NotFound
 from chalicelib.settings import settings
+
+
+PURPOSE = "lease"
 
 
 @dataclass(frozen=True)
@@ -24,13 +29,15 @@ class LeaseRef:
 
 def new_lease_id(project_id: str, task_id: str, worker_id: str, slot: str) -> str:
     raw = json.dumps([project_id, task_id, worker_id, slot, secrets.token_hex(6)], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return sealing.seal(PURPOSE, raw.encode())
 
 
 def parse(lease_id: str) -> LeaseRef:
     try:
-        padded = lease_id + "=" * (-len(lease_id) % 4)
-        fields = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        opened = sealing.unseal(PURPOSE, lease_id)
+        if opened is None:
+            raise ValueError
+        fields = json.loads(opened)
         if not (isinstance(fields, list) and len(fields) == 5 and all(isinstance(f, str) for f in fields)):
             raise ValueError
     except (ValueError, TypeError, UnicodeDecodeError):
