@@ -62,5 +62,7 @@ class WorkerStats(Model):
     gold_cursor = UnicodeAttribute(null=True)  # open_order of the last gold task served
     gold_block = NumberAttribute(null=True)  # mixing block of the last gold served (services/gates)
     skipped_in_row = NumberAttribute(default=0)  # returned/expired leases since the last answer
+    # Erasure (services.erasure), on the overall record only, while an erasure is under way.
+    erased_to = UnicodeAttribute(null=True)
 
     by_scope = WorkersByScope()
