@@ -12,6 +12,7 @@ from chalicelib import auth, openapi
 from chalicelib.api import Api
 from chalicelib.schemas.audit import AccountAuditQuery, AuditPage
 from chalicelib.schemas.common import PageQuery
+from chalicelib.schemas.erasure import ErasureOut
 from chalicelib.schemas.keys import KeyCreate, KeyCreated, KeyOut, KeyPage, KeyQuery, KeyRotate, KeyUpdate
 from chalicelib.schemas.ledger import BonusIn, BonusOut, LedgerPage, PaymentPage
 from chalicelib.schemas.projects import (AggregationQueued, Progress, ProjectCreate, ProjectOut,
@@ -24,8 +25,8 @@ from chalicelib.schemas.tasks import CancelRequest, CancelResult, TaskBatch, Tas
 from chalicelib.schemas.webhooks import DeliveryOut, DeliveryPage, WebhookCreated, WebhookIn, WebhookOut, WebhookRemoved
 from chalicelib.schemas.work import (AnswerBatch, AnswerBatchResult, AnswerIn, AnswerReceipt, AssignmentPage,
                                      ExtendIn, LeaseExtended, LeaseOut, NextTaskRequest, Released, WorkerProfile)
-from chalicelib.services import (audit, keys, ledger, lifecycle, projects, publishing, quality, review, tasks,
-                                 webhooks, work, workers)
+from chalicelib.services import (audit, erasure, keys, ledger, lifecycle, projects, publishing, quality, review,
+                                 tasks, webhooks, work, workers)
 from chalicelib.settings import settings
 
 app = Chalice(app_name="foule")
@@ -143,13 +144,14 @@ def replay_webhook_delivery(caller, project_id, delivery_id):
 
 # --- Requesters: their workers' quality -----------------------------------------------
 @api.route("/projects/{project_id}/workers", "GET", roles=REQUESTER, query=PageQuery, response=WorkerPage,
-           summary="The project's workers with answers, gold accuracy, agreement, reliability, blocks")
+           summary="The project's workers (your pseudonyms for them) with answers, gold accuracy, "
+                   "agreement, reliability, blocks")
 def list_workers(caller, project_id, query):
     return quality.list_page(caller, project_id, query.limit, query.cursor)
 
 
 @api.route("/projects/{project_id}/workers/{worker_id}", "GET", roles=REQUESTER, response=WorkerDetail,
-           summary="One worker of the project, with its reliability across projects")
+           summary="One worker of the project (by your pseudonym), with its reliability across your projects")
 def read_worker(caller, project_id, worker_id):
     return quality.read(caller, project_id, worker_id)
 
@@ -225,6 +227,12 @@ def my_assignments(caller, query):
 @api.route("/me", "GET", roles=WORKER, response=WorkerProfile, summary="Your answers, earnings and reliability")
 def my_profile(caller):
     return workers.profile(caller)
+
+
+@api.route("/me", "DELETE", roles=WORKER, response=ErasureOut,
+           summary="Forget me: your id, profile and keys are erased; your answers stay, under a pseudonym")
+def forget_me(caller):
+    return erasure.erase(caller.owner_id)
 
 
 # --- Money: review, bonuses, the worker's ledger ------------------------------------------
@@ -313,6 +321,12 @@ def project_audit(caller, project_id, query):
            summary="Your account's audit log (its keys), newest first; admins: any account's")
 def account_audit(caller, query):
     return audit.account_page(caller, query.account_id, query.limit, query.cursor)
+
+
+@api.route("/workers/{worker_id}", "DELETE", roles=ADMIN, response=ErasureOut,
+           summary="Forget a worker (its own request, made for it): as DELETE /me")
+def forget_worker(caller, worker_id):
+    return erasure.erase(worker_id)
 
 
 # --- Description ----------------------------------------------------------------------------

@@ -96,6 +96,18 @@ def new_key(chalice_app):
 
 
 @pytest.fixture
+def alias(chalice_app):
+    """alias(requester_key, worker_id) -> the pseudonym under which that requester sees the worker."""
+    from chalicelib import auth
+    from chalicelib.services import pseudonyms
+
+    def make(requester_key: str, worker_id: str) -> str:
+        return pseudonyms.for_requester(auth.lookup(f"Bearer {requester_key}").owner_id, worker_id)
+
+    return make
+
+
+@pytest.fixture
 def requester(new_key):
     return new_key("requester")[0]
 

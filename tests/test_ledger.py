@@ -1,5 +1,7 @@
 """Money: the budget bounds leases and bonuses, bonuses pay once per client token, and the
 ledger adds up to what the workers were paid."""
+import json
+
 import pytest
 
 from chalicelib.auth import Caller
@@ -82,8 +84,9 @@ def test_the_requester_raises_the_budget_but_not_below_what_is_committed(api, re
 
 
 @pytest.fixture
-def worked(api, make_project, add_tasks, new_key):
-    """A project (reward 5) where one worker answered one task: (project, key, worker id, assignment)."""
+def worked(api, requester, make_project, add_tasks, new_key, alias):
+    """A project (reward 5) where one worker answered one task: (project, key, the worker's
+    pseudonym for the requester, assignment)."""
 
     def make(**fields):
         project_id = make_project(overlap=1, reward_cents=5, **fields)
@@ -91,7 +94,7 @@ def worked(api, make_project, add_tasks, new_key):
         key, worker_id = new_key("worker")
         lease = api.post("/work/next", key, {"project_id": project_id})[1]
         assert api.post(f"/leases/{lease['lease_id']}/answer", key, {"answer": "cat"})[0] == 200
-        return project_id, key, worker_id, lease["lease_id"]
+        return project_id, key, alias(requester, worker_id), lease["lease_id"]
 
     return make
 
@@ -120,7 +123,7 @@ def test_a_bonus_sent_twice_at_once_pays_once_with_the_same_answer(api, requeste
 
 def test_bonuses_only_for_the_projects_workers_and_within_the_budget(api, requester, worked, new_key):
     project_id, key, worker_id, assignment_id = worked(budget_cents=20)
-    stranger = new_key("worker")[1]
+    stranger = new_key("worker")[1]  # a raw id, and a worker who never answered here
     send = lambda **b: api.post(f"/projects/{project_id}/bonuses", requester,  # noqa: E731
                                 {"cents": 5, "reason": "thanks", **b})
     status, body = send(worker_id=stranger, client_token="s")
@@ -138,7 +141,8 @@ def test_bonuses_only_for_the_projects_workers_and_within_the_budget(api, reques
     assert money(api, key) == (5, 15)
 
 
-def test_the_ledger_adds_up_to_approved_rewards_and_bonuses(api, requester, make_project, add_tasks, new_key):
+def test_the_ledger_adds_up_to_approved_rewards_and_bonuses(api, requester, make_project, add_tasks, new_key,
+                                                           alias):
     project_id = make_project(overlap=2, reward_cents=3)
     add_tasks(project_id, [{"task_id": f"t{i}", "payload": {}} for i in range(4)])
     key, worker_id = new_key("worker")
@@ -147,6 +151,7 @@ def test_the_ledger_adds_up_to_approved_rewards_and_bonuses(api, requester, make
         lease = api.post("/work/next", key, {"project_id": project_id})[1]
         assert api.post(f"/leases/{lease['lease_id']}/answer", key, {"answer": "dog"})[0] == 200
         ids.append(lease["lease_id"])
+    raw_id, worker_id = worker_id, alias(requester, worker_id)
     review(api, requester, "approve", ids[:2])
     review(api, requester, "reject", ids[2:3], reason="no")
     for token, cents in (("x", 10), ("y", 4)):
@@ -174,8 +179,10 @@ def test_the_ledger_adds_up_to_approved_rewards_and_bonuses(api, requester, make
         cursor = page["next_cursor"]
         if not cursor:
             break
-    assert sorted(p["entry_id"] for p in payments) == sorted(e["entry_id"] for e in entries)
-    assert {p["worker_id"] for p in payments} == {worker_id}
+    # The worker's own entries name it by its id; the requester's, by its pseudonym only.
+    assert sorted(p["entry_id"] for p in payments) == sorted(e["entry_id"].replace(raw_id, worker_id)
+                                                             for e in entries)
+    assert {p["worker_id"] for p in payments} == {worker_id} and raw_id not in json.dumps(payments)
     assert api.get(f"/projects/{project_id}/progress", requester)[1]["paid_cents"] == 20
     status, body = api.get("/me/ledger?cursor=abc", key)
     assert status == 400 and body["error"]["code"] == "invalid_cursor"

@@ -37,7 +37,7 @@ def test_reliability_on_known_counts(gold, correct, estimate, expected):
 
 
 def test_the_requester_lists_its_workers_with_gold_accuracy_and_reliability(
-        api, requester, make_project, add_tasks, new_key):
+        api, requester, make_project, add_tasks, new_key, alias):
     project_id = make_project(overlap=3)
     add_tasks(project_id, [{"task_id": "g1", "payload": {}, "known_answer": "cat"},
                            {"task_id": "g2", "payload": {}, "known_answer": "dog"},
@@ -46,6 +46,7 @@ def test_the_requester_lists_its_workers_with_gold_accuracy_and_reliability(
     for task, right in (("g1", "cat"), ("g2", "dog"), ("t1", "cat")):
         answer(api, good, project_id, task, right)
         answer(api, bad, project_id, task, "dog" if right == "cat" else "cat")
+    good_id, bad_id = alias(requester, good_id), alias(requester, bad_id)  # requesters see pseudonyms
 
     status, page = api.get(f"/projects/{project_id}/workers", requester, )
     assert status == 200, page
@@ -76,11 +77,12 @@ def test_the_requester_lists_its_workers_with_gold_accuracy_and_reliability(
     assert "gold_answers" not in json.dumps(me)
 
 
-def test_workers_of_another_requester_are_not_found(api, make_project, add_tasks, new_key):
+def test_workers_of_another_requester_are_not_found(api, requester, make_project, add_tasks, new_key, alias):
     project_id = make_project(overlap=1)
     add_tasks(project_id, [{"task_id": "t1", "payload": {}}])
     worker, worker_id = new_key("worker")
     answer(api, worker, project_id, "t1", "cat")
+    worker_id = alias(requester, worker_id)
     other, _ = new_key("requester")
     for method, path in (("GET", f"/projects/{project_id}/workers"),
                          ("GET", f"/projects/{project_id}/workers/{worker_id}"),
@@ -92,11 +94,12 @@ def test_workers_of_another_requester_are_not_found(api, make_project, add_tasks
     assert status == 403, data
 
 
-def test_block_and_unblock_by_hand(api, requester, make_project, add_tasks, new_key):
+def test_block_and_unblock_by_hand(api, requester, make_project, add_tasks, new_key, alias):
     project_id = make_project(overlap=1)
     add_tasks(project_id, [{"task_id": "t1", "payload": {}}])
-    worker, worker_id = new_key("worker")
+    worker, raw_id = new_key("worker")
     answer(api, worker, project_id, "t1", "cat")
+    worker_id = alias(requester, raw_id)
     path = f"/projects/{project_id}/workers/{worker_id}/block"
 
     status, blocked = api.request("PUT", path, requester, {"message": "Copy-pasted answers"})
@@ -116,18 +119,22 @@ def test_block_and_unblock_by_hand(api, requester, make_project, add_tasks, new_
 
     status, error = api.request("PUT", path, requester, {"duration_seconds": 5})
     assert status == 400 and error["error"]["code"] == "validation_error"
-    status, error = api.request("PUT", f"/projects/{project_id}/workers/w-nobody/block", requester, {})
-    assert status == 404 and error["error"]["code"] == "worker_not_found"
+    # A raw worker id, another requester's pseudonym, a forgery: all the same 404.
+    other, _ = new_key("requester")
+    for unknown in ("w-nobody", raw_id, alias(other, raw_id), worker_id[:-2] + "AA"):
+        status, error = api.request("PUT", f"/projects/{project_id}/workers/{unknown}/block", requester, {})
+        assert status == 404 and error["error"]["code"] == "worker_not_found", unknown
     # No record was created for the unknown worker.
     ids = [w["worker_id"] for w in api.get(f"/projects/{project_id}/workers", requester)[1]["items"]]
     assert ids == [worker_id]
 
 
-def test_a_block_expires(api, requester, make_project, add_tasks, new_key, monkeypatch):
+def test_a_block_expires(api, requester, make_project, add_tasks, new_key, monkeypatch, alias):
     project_id = make_project(overlap=1)
     add_tasks(project_id, [{"task_id": "t1", "payload": {}}])
     worker, worker_id = new_key("worker")
     answer(api, worker, project_id, "t1", "cat")
+    worker_id = alias(requester, worker_id)
     blocked = api.request("PUT", f"/projects/{project_id}/workers/{worker_id}/block", requester,
                           {"duration_seconds": 60})[1]
     assert blocked["blocked"]
@@ -137,7 +144,8 @@ def test_a_block_expires(api, requester, make_project, add_tasks, new_key, monke
     assert not after["blocked"] and after["block_reason"] is None
 
 
-def test_an_excluded_spammer_no_longer_decides_a_result(api, requester, make_project, add_tasks, new_key):
+def test_an_excluded_spammer_no_longer_decides_a_result(api, requester, make_project, add_tasks, new_key,
+                                                        alias):
     project_id = make_project(overlap=3)
     add_tasks(project_id, [{"task_id": "t1", "payload": {}}])
     honest, _ = new_key("worker")
@@ -148,6 +156,7 @@ def test_an_excluded_spammer_no_longer_decides_a_result(api, requester, make_pro
     run_aggregator(project_id)
     assert published_labels(api, requester, project_id) == {"t1": "dog"}
 
+    spam1_id, spam2_id = alias(requester, spam1_id), alias(requester, spam2_id)
     for spammer in (spam1_id, spam2_id):
         status, out = api.request("PUT", f"/projects/{project_id}/workers/{spammer}/exclude", requester)
         assert status == 200 and out["excluded"] and out["exclude_reason"] == "requester"

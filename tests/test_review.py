@@ -1,6 +1,8 @@
 """Review: approval pays once, rejection pays nothing (with a reason the worker sees), a
 rejection can be reversed within its window, approve and reject racing have one winner, and
 the auto-approval pass pays once however many run at once."""
+import json
+
 import pytest
 
 from chalicelib.models.base import now_ms
@@ -79,6 +81,43 @@ def test_rejection_pays_nothing_and_shows_its_reason(api, requester, answered):
     assert (progress["approved"], progress["rejected"], progress["paid_cents"]) == (1, 0, 7)
     [item] = review(api, requester, "reject", [assignment_id], reason="changed my mind")
     assert (item["ok"], item["error"]["code"]) == (False, "already_approved")
+
+
+def test_the_worker_sees_each_review_its_time_reason_and_feedback(api, requester, make_project, add_tasks,
+                                                                  new_key):
+    """The README's promise: a rejection's reason is shown to the worker (and the requester's
+    feedback on an approval), in its history, with when and by whom (not which requester);
+    nothing in the history tells a gold task from a real one."""
+    project_id = make_project(overlap=1, reward_cents=3, auto_approve_seconds=3600)
+    add_tasks(project_id, [{"task_id": "real-1", "payload": {}}, {"task_id": "real-2", "payload": {}},
+                           {"task_id": "gold-1", "payload": {}, "known_answer": "dog"}])
+    worker, _ = new_key("worker")
+    ids = {}
+    for task_id in ("real-1", "real-2", "gold-1"):
+        lease = api.post(f"/projects/{project_id}/tasks/{task_id}/lease", worker)[1]
+        assert api.post(f"/leases/{lease['lease_id']}/answer", worker, {"answer": "cat"})[0] == 200
+        ids[task_id] = lease["lease_id"]
+    before = now_ms()
+    review(api, requester, "approve", [ids["real-1"]], reason="Spot on, thanks")
+    review(api, requester, "reject", [ids["gold-1"]], reason="The picture shows a dog.")
+    status, page = api.get("/me/assignments", worker)
+    assert status == 200, page
+    shown = {a["task_id"]: a for a in page["items"]}
+    approved, rejected, waiting = shown["real-1"], shown["gold-1"], shown["real-2"]
+    assert (approved["state"], approved["review_reason"], approved["reviewed_by"]) == \
+        ("approved", "Spot on, thanks", "requester")
+    assert (rejected["state"], rejected["review_reason"], rejected["reviewed_by"]) == \
+        ("rejected", "The picture shows a dog.", "requester")
+    assert before <= approved["reviewed_at"] <= now_ms() and before <= rejected["reviewed_at"] <= now_ms()
+    assert approved["auto_approve_at"] is None and rejected["auto_approve_at"] is None
+    assert (waiting["state"], waiting["reviewed_at"], waiting["review_reason"]) == ("submitted", None, None)
+    assert waiting["auto_approve_at"] == waiting["submitted_at"] + 3_600_000
+    # The same fields for gold and real work, and no known answer, no correctness, no requester id.
+    assert set(rejected) == set(approved) == set(waiting)
+    text = json.dumps(page)
+    assert "known_answer" not in text and "correct" not in text and '"dog"' not in text
+    from chalicelib.auth import lookup
+    assert lookup(f"Bearer {requester}").owner_id not in text
 
 
 def test_a_rejection_cannot_be_reversed_after_its_window(api, requester, answered, monkeypatch):

@@ -6,8 +6,9 @@ import pytest
 
 from chalicelib.models import Assignment, WorkerStats
 from chalicelib.models.workers import FOREVER
+from chalicelib import auth
 from chalicelib.schemas.quality import Rule
-from chalicelib.services import rules
+from chalicelib.services import pseudonyms, rules
 from tests.scheduled import run_aggregator
 from tests.test_quality import answer
 
@@ -22,8 +23,13 @@ def gold_project(make_project, add_tasks, rules_, n_gold=6, overlap=1, n_real=0)
     return project_id
 
 
+def pseudonym(requester, worker_id):
+    """How the requester names the worker (requesters never see worker ids)."""
+    return pseudonyms.for_requester(auth.lookup(f"Bearer {requester}").owner_id, worker_id)
+
+
 def worker_row(api, requester, project_id, worker_id):
-    status, row = api.get(f"/projects/{project_id}/workers/{worker_id}", requester)
+    status, row = api.get(f"/projects/{project_id}/workers/{pseudonym(requester, worker_id)}", requester)
     assert status == 200, row
     return row
 
@@ -85,7 +91,7 @@ def test_a_rule_fires_once_per_crossing(api, requester, make_project, add_tasks,
     worker, worker_id = new_key("worker")
     answer(api, worker, project_id, "g0", "dog")
     answer(api, worker, project_id, "g1", "dog")  # 0/2: fires
-    path = f"/projects/{project_id}/workers/{worker_id}/block"
+    path = f"/projects/{project_id}/workers/{pseudonym(requester, worker_id)}/block"
     assert worker_row(api, requester, project_id, worker_id)["block_reason"] == "rule:gold_accuracy"
     # The requester lifts the block; the same crossing does not block again.
     assert api.request("DELETE", path, requester)[0] == 200
@@ -142,7 +148,8 @@ def test_a_rule_block_expires_and_never_shortens_a_longer_block(api, requester, 
     other, other_id = new_key("worker")
     answer(api, other, project_id, "g1", "cat")
     held = [api.post(f"/projects/{project_id}/tasks/{t}/lease", other)[1]["lease_id"] for t in ("g2", "g3")]
-    api.request("PUT", f"/projects/{project_id}/workers/{other_id}/block", requester, {"message": "no"})
+    api.request("PUT", f"/projects/{project_id}/workers/{pseudonym(requester, other_id)}/block", requester,
+                {"message": "no"})
     for lease_id in held:  # 1/3 < 0.5: fires, block unchanged
         assert api.post(f"/leases/{lease_id}/answer", other, {"answer": "dog"})[0] == 200
     row = worker_row(api, requester, project_id, other_id)

@@ -49,7 +49,7 @@ def test_paging_visits_every_task_once_in_a_stable_order(api, requester, make_pr
     assert seen == [f"t{i:03d}" for i in range(25)]
 
 
-def test_task_detail_shows_answers(api, requester, make_project, add_tasks, new_key):
+def test_task_detail_shows_answers(api, requester, make_project, add_tasks, new_key, alias):
     project_id = make_project(overlap=1)
     add_tasks(project_id, [task(1)])
     worker, worker_id = new_key("worker")
@@ -57,7 +57,7 @@ def test_task_detail_shows_answers(api, requester, make_project, add_tasks, new_
     api.post(f"/leases/{lease['lease_id']}/answer", worker, {"answer": "dog", "time_spent_ms": 1200})
     status, detail = api.get(f"/projects/{project_id}/tasks/t001", requester)
     assert status == 200 and detail["status"] == "complete" and detail["answer_count"] == 1
-    assert detail["answers"][0]["worker_id"] == worker_id and detail["answers"][0]["answer"] == "dog"
+    assert detail["answers"][0]["worker_id"] == alias(requester, worker_id) and detail["answers"][0]["answer"] == "dog"
     status, body = api.get(f"/projects/{project_id}/tasks/nope", requester)
     assert status == 404 and body["error"]["code"] == "task_not_found"
 

@@ -19,6 +19,18 @@ class KeysByAccount(GlobalSecondaryIndex):
     created_at = NumberAttribute(range_key=True)
 
 
+class KeysByOwner(GlobalSecondaryIndex):
+    """The keys of one requester or worker, oldest first: how a worker's keys are all revoked
+    when it is erased (services.erasure), without a scan."""
+
+    class Meta:
+        index_name = "by_owner"
+        projection = AllProjection()
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    created_at = NumberAttribute(range_key=True)
+
+
 class ApiKey(Model):
     """Two kinds of items share the table (chalicelib.auth writes both in one transaction):
 

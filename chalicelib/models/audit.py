@@ -11,7 +11,7 @@ class AuditEntry(Model):
     see services.audit), and its IAM policy grants no UpdateItem or DeleteItem on the table.
     A log is a partition: "project#<project_id>" for what concerns a project, "account#<id>"
     for an account's own keys. `entry_id` ("<microseconds, 16 digits>#<random>") sorts by time.
-    `worker_id` is the raw id: services.audit maps it for whoever reads the log.
+    `worker_id` is the project owner's pseudonym of the worker, never the raw id (services.audit).
     """
 
     Meta = meta("audit")
@@ -24,7 +24,6 @@ class AuditEntry(Model):
     project_id = UnicodeAttribute(null=True)
     worker_id = UnicodeAttribute(null=True)
     key_id = UnicodeAttribute(null=True)
-    assignment_id = UnicodeAttribute(null=True)
     cents = NumberAttribute(null=True)
     reason = UnicodeAttribute(null=True)
     details = JSONAttribute(null=True)

@@ -64,5 +64,7 @@ class WorkerStats(Model):
     gold_block = NumberAttribute(null=True)  # mixing block of the last gold served (services/gates)
     qualified = BooleanAttribute(null=True)  # passed the project's qualification (services/gates)
     skipped_in_row = NumberAttribute(default=0)  # returned/expired leases since the last answer
+    # Erasure (services.erasure), on the overall record only, while an erasure is under way.
+    erased_to = UnicodeAttribute(null=True)
 
     by_scope = WorkersByScope()

@@ -13,7 +13,6 @@ class AuditEntryOut(Out):
     project_id: str | None = None
     worker_id: str | None = Field(None, description="The worker acted upon, as you see it in your projects")
     key_id: str | None = None
-    assignment_id: str | None = None
     cents: int | None = None
     reason: str | None = None
     details: dict = Field(default_factory=dict)

@@ -7,7 +7,9 @@ from chalicelib.schemas.common import Body, Cursor, Identifier, Out
 
 
 class BonusIn(Body):
-    worker_id: Identifier | None = Field(None, description="The worker (who answered in this project)")
+    worker_id: str | None = Field(None, max_length=512,
+                                  description="The worker's pseudonym (as your listings show it; "
+                                              "it answered in this project)")
     assignment_id: str | None = Field(None, max_length=1024,
                                       description="Or the assignment the bonus rewards (its lease id)")
     cents: int = Field(ge=1, le=1_000_000, description="Integer cents, taken from the budget")
@@ -26,7 +28,7 @@ class BonusIn(Body):
 class BonusOut(Out):
     bonus_id: str
     project_id: str
-    worker_id: str
+    worker_id: str = Field(description="The worker's pseudonym for you")
     assignment_id: str | None
     cents: int
     reason: str
@@ -51,7 +53,7 @@ class LedgerEntryOut(Out):
 
 
 class PaymentOut(LedgerEntryOut):
-    worker_id: str
+    worker_id: str = Field(description="The worker's pseudonym for you (a reward's entry_id ends with it too)")
 
 
 class PaymentPage(Out):

@@ -75,7 +75,7 @@ class BlockIn(Body):
 
 
 class WorkerOut(Out):
-    worker_id: str
+    worker_id: str = Field(description="The worker's pseudonym for you (the same in all your projects)")
     project_id: str
     answers: int
     gold_answers: int
@@ -97,7 +97,8 @@ class WorkerOut(Out):
 
 
 class WorkerDetail(WorkerOut):
-    global_reliability: float = Field(description="The same formula over all the worker's projects")
+    global_reliability: float = Field(description="The same formula over the worker's records in your own "
+                                                  "projects only (other requesters' count for nothing)")
 
 
 class WorkerPage(Out):

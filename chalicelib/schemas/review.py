@@ -44,7 +44,7 @@ class AssignmentQuery(Body):
 class ReviewAssignmentOut(Out):
     assignment_id: str = Field(description="Use it to approve, reject or give a bonus")
     task_id: str
-    worker_id: str
+    worker_id: str = Field(description="The worker's pseudonym for you (the same in all your projects)")
     state: ReviewState
     answer: Any
     submitted_at: int

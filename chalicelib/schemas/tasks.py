@@ -32,7 +32,7 @@ class TaskBatchResult(Out):
 
 
 class TaskAnswer(Out):
-    worker_id: str
+    worker_id: str = Field(description="The worker's pseudonym for you (the same in all your projects)")
     answer: Any
     submitted_at: int
     time_spent_ms: int | None

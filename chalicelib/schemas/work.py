@@ -110,6 +110,14 @@ class AssignmentOut(Out):
     leased_at: int
     expires_at: int
     submitted_at: int | None = None
+    reviewed_at: int | None = Field(None, description="When it was approved or rejected (epoch ms)")
+    reviewed_by: Literal["requester", "auto", "rule"] | None = Field(
+        None, description="Who decided: the requester, the automatic approval after the project's "
+                          "auto_approve_seconds, or one of the project's quality rules")
+    review_reason: str | None = Field(None, description="Why it was rejected (always given), or the "
+                                                        "requester's feedback on an approval")
+    auto_approve_at: int | None = Field(None, description="While awaiting review: when it is approved "
+                                                          "unless the requester decides before")
 
 
 class AssignmentPage(Out):

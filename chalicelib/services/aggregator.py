@@ -19,8 +19,6 @@ aggregated only after that, so a rerun publishes a complete new run.
 This module imports numpy: only the aggregator Lambda imports it (app.py does so lazily).
 """
 import contextvars
-import hashlib
-import hmac
 import json
 import logging
 import secrets
@@ -37,7 +35,7 @@ from chalicelib import aggregation, observability
 from chalicelib.models import Assignment, Project, Task, TaskResult
 from chalicelib.models.aggregation_lock import ProjectAggregation
 from chalicelib.models.base import now_ms, shard_partition
-from chalicelib.services import counters, overlap, publishing, quality, result_files, webhooks
+from chalicelib.services import counters, overlap, pseudonyms, publishing, quality, result_files, webhooks
 from chalicelib.settings import settings
 
 log = logging.getLogger("foule.aggregator")
@@ -99,7 +97,7 @@ def retire(project: Project) -> None:
 # --- The claim ------------------------------------------------------------------------------
 def claim(project: Project, owner: str, now: int) -> ProjectAggregation | None:
     """Claim the project for one run, or None if another run holds it or has published since
-    `project` was read. Sets the project's results salt on first use."""
+    `project` was read."""
     item = ProjectAggregation(project.project_id)
     free = ProjectAggregation.aggregation_lock_until.does_not_exist() | \
         (ProjectAggregation.aggregation_lock_until < now)
@@ -108,8 +106,7 @@ def claim(project: Project, owner: str, now: int) -> ProjectAggregation | None:
     try:
         item.update(actions=[
             ProjectAggregation.aggregation_lock_until.set(now + LOCK_SECONDS * 1000),
-            ProjectAggregation.aggregation_lock_owner.set(owner),
-            ProjectAggregation.results_salt.set(ProjectAggregation.results_salt | secrets.token_hex(16))],
+            ProjectAggregation.aggregation_lock_owner.set(owner)],
             condition=ProjectAggregation.project_id.exists() & free & unchanged)
     except UpdateError as error:
         if error.cause_response_code == "ConditionalCheckFailedException":
@@ -226,12 +223,6 @@ def iso(ms: int) -> str:
         .replace("+00:00", "Z")
 
 
-def pseudonym(salt: str, worker_id: str) -> str:
-    """A worker's id in result files: an HMAC with the project's secret salt, so ids are stable
-    across a project's runs, unlinkable across projects, and not reversible."""
-    return "w-" + hmac.new(salt.encode(), worker_id.encode(), hashlib.sha256).hexdigest()[:20]
-
-
 def aggregate_project(project: Project, *, run_id: str | None = None,
                       created_at: int | None = None) -> dict | None:
     """Aggregate and publish one project; None if another run has it (or just published it).
@@ -243,12 +234,12 @@ def aggregate_project(project: Project, *, run_id: str | None = None,
         log.info("%s is being aggregated by another run; skipped", project.project_id)
         return None
     try:
-        return _run(project, run_id, created_at, claimed.results_salt)
+        return _run(project, run_id, created_at)
     finally:
         release(project.project_id, run_id)
 
 
-def _run(project: Project, run_id: str, created_at: int, salt: str) -> dict:
+def _run(project: Project, run_id: str, created_at: int) -> dict:
     started = time.perf_counter()
     project_id = project.project_id
     labels = project.answer_type["labels"]
@@ -276,7 +267,8 @@ def _run(project: Project, run_id: str, created_at: int, salt: str) -> dict:
     on_gold = known[t] >= 0 if n else np.zeros(0, dtype=bool)
     gold_answers = np.bincount(w[on_gold], minlength=n_workers)
     gold_correct = np.bincount(w[on_gold & (y == known[t])], minlength=n_workers) if n else gold_answers
-    aliases = [pseudonym(salt, worker_id) for worker_id in answers.worker_ids]
+    # Workers appear in the files as in the requester's API: its pseudonyms (services.pseudonyms).
+    aliases = [pseudonyms.for_requester(project.owner_id, worker_id) for worker_id in answers.worker_ids]
     worker_rows = [{"worker": alias, "answers": int(c), "gold_answers": int(ga),
                     "gold_correct": int(gc), "gold_accuracy": round(gc / ga, 6) if ga else None,
                     "reliability": round(float(r), 6)}

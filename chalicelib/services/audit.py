@@ -10,8 +10,10 @@ bonus already paid) writes no second entry. Entries are never updated or deleted
 (infra/aws.yaml grants neither). Logs: "project#<id>" (read by the project's owner and
 admins), "account#<id>" (an account's own keys: read by that requester and admins).
 
-Worker ids are stored raw; whoever reads a log sees them through `worker_as_seen_by`, the one
-place where a worker id leaves this module.
+An entry names a worker by the project owner's pseudonym (services.pseudonyms) and a task by
+its id, never by the raw worker id nor a lease id (which carries it, sealed): the log is
+append-only, so it must hold nothing that a worker's erasure (services.erasure) would have to
+take out of it.
 """
 import secrets
 import time
@@ -35,12 +37,12 @@ def account_log(account_id: str) -> str:
 
 
 def entry(log_id: str, action: str, actor: Caller, *, project_id: str | None = None,
-          worker_id: str | None = None, key_id: str | None = None, assignment_id: str | None = None,
+          worker_id: str | None = None, key_id: str | None = None,
           cents: int | None = None, reason: str | None = None, details: dict | None = None) -> AuditEntry:
     micros = time.time_ns() // 1000  # the sort key: finer than `at`, so that entries keep their order
     return AuditEntry(log_id, f"{micros:016d}#{secrets.token_hex(6)}", at=micros // 1000, action=action,
                       actor_id=actor.owner_id, actor_role=actor.role, project_id=project_id,
-                      worker_id=worker_id, key_id=key_id, assignment_id=assignment_id, cents=cents,
+                      worker_id=worker_id, key_id=key_id, cents=cents,
                       reason=reason or None, details=details or None)
 
 
@@ -49,37 +51,25 @@ def put_in(tx, item: AuditEntry) -> None:
     put_new(tx, item)
 
 
-def worker_as_seen_by(reader: Caller, log_owner_id: str, worker_id: str | None) -> str | None:
-    """THE call site for worker pseudonyms: how `reader` sees a raw worker id in the log of
-    the account `log_owner_id` (a project's owner). Admins see raw ids; a requester must see
-    its own per-requester pseudonym (services.pseudonyms, once it lands:
-    `pseudonym(log_owner_id, worker_id)`). Until then the raw id, as every other requester
-    route shows it today."""
-    if worker_id is None or reader.role == ADMIN:
-        return worker_id
-    return worker_id
-
-
-def _out(item: AuditEntry, reader: Caller, log_owner_id: str) -> AuditEntryOut:
+def _out(item: AuditEntry) -> AuditEntryOut:
     return AuditEntryOut(
         entry_id=item.entry_id, at=int(item.at), action=item.action, actor_id=item.actor_id,
         actor_role=item.actor_role, project_id=item.project_id,
-        worker_id=worker_as_seen_by(reader, log_owner_id, item.worker_id), key_id=item.key_id,
-        assignment_id=item.assignment_id, cents=None if item.cents is None else int(item.cents),
+        worker_id=item.worker_id, key_id=item.key_id, cents=None if item.cents is None else int(item.cents),
         reason=item.reason, details=item.details or {})
 
 
-def _page(reader: Caller, log_id: str, log_owner_id: str, limit: int, cursor: str | None) -> AuditPage:
+def _page(log_id: str, limit: int, cursor: str | None) -> AuditPage:
     start = paging.decode(cursor, {"log_id": "S", "entry_id": "S"}, "log_id", log_id)
     page = AuditEntry.query(log_id, limit=limit, last_evaluated_key=start, scan_index_forward=False)
-    items = [_out(item, reader, log_owner_id) for item in page]
+    items = [_out(item) for item in page]
     return AuditPage(items=items, next_cursor=paging.encode(page.last_evaluated_key))
 
 
 def project_page(caller: Caller, project, limit: int, cursor: str | None) -> AuditPage:
     """A project's log (of a project the caller may read), newest first: its owner's and
     admins' actions on it."""
-    return _page(caller, project_log(project.project_id), project.owner_id, limit, cursor)
+    return _page(project_log(project.project_id), limit, cursor)
 
 
 def account_page(caller: Caller, account_id: str | None, limit: int, cursor: str | None) -> AuditPage:
@@ -87,4 +77,4 @@ def account_page(caller: Caller, account_id: str | None, limit: int, cursor: str
     if account_id not in (None, caller.owner_id) and caller.role != ADMIN:
         raise Forbidden("Only an admin reads another account's log.", code="admin_only")
     account_id = account_id or caller.owner_id
-    return _page(caller, account_log(account_id), account_id, limit, cursor)
+    return _page(account_log(account_id), limit, cursor)

@@ -27,7 +27,7 @@ from chalicelib.models.base import connection, conflicted, failed_conditions, no
 from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.ledger import (Balance, BonusIn, BonusOut, LedgerEntryOut, LedgerPage,
                                        PaymentOut, PaymentPage)
-from chalicelib.services import audit, counters, leases, paging, sharded_paging
+from chalicelib.services import audit, counters, leases, paging, pseudonyms, sharded_paging
 
 
 class BudgetExhausted(Exception):
@@ -121,16 +121,19 @@ def pay_in(tx, entry: LedgerEntry, worker_actions: list, project_scope_condition
 
 
 # --- Bonuses --------------------------------------------------------------------------------
-def _bonus_out(entry: LedgerEntry) -> BonusOut:
-    return BonusOut(bonus_id=entry.entry_id, project_id=entry.project_id, worker_id=entry.worker_id,
+def _bonus_out(project: Project, entry: LedgerEntry) -> BonusOut:
+    return BonusOut(bonus_id=entry.entry_id, project_id=entry.project_id,
+                    worker_id=pseudonyms.for_requester(project.owner_id, entry.worker_id),
                     assignment_id=entry.assignment_id, cents=int(entry.cents), reason=entry.reason or "",
                     client_token=entry.entry_id.rsplit("#", 1)[1], created_at=int(entry.created_at))
 
 
 def _bonus_target(project: Project, body: BonusIn) -> tuple[str, str | None, str | None]:
-    """(worker, assignment id, task id) the bonus goes to."""
+    """(worker, assignment id, task id) the bonus goes to. The requester names the worker by
+    its pseudonym (services.pseudonyms), or by the assignment."""
+    named = None if body.worker_id is None else pseudonyms.resolve_or_404(project.owner_id, body.worker_id)
     if body.assignment_id is None:
-        return body.worker_id, None, None
+        return named, None, None
     ref = leases.parse(body.assignment_id)
     try:
         if ref.project_id != project.project_id:
@@ -141,7 +144,7 @@ def _bonus_target(project: Project, body: BonusIn) -> tuple[str, str | None, str
     except Assignment.DoesNotExist:
         raise NotFound("No submitted assignment with this id in this project.",
                        code="assignment_not_found") from None
-    if body.worker_id not in (None, ref.worker_id):
+    if named not in (None, ref.worker_id):
         raise Conflict("The assignment is another worker's.", code="worker_mismatch")
     return ref.worker_id, body.assignment_id, ref.task_id
 
@@ -170,8 +173,9 @@ def _pay_bonus(project: Project, entry: LedgerEntry, actor: Caller) -> BonusOut:
             # Only a worker who answered in this project can get its bonus.
             pay_in(tx, entry, [], project_scope_condition=WorkerStats.answers >= 1)
             audit.put_in(tx, audit.entry(audit.project_log(project.project_id), "bonus", actor,
-                                         project_id=project.project_id, worker_id=worker_id,
-                                         assignment_id=entry.assignment_id, cents=cents, reason=entry.reason,
+                                         project_id=project.project_id,
+                                         worker_id=pseudonyms.for_requester(project.owner_id, worker_id),
+                                         cents=cents, reason=entry.reason,
                                          details={"bonus_id": entry.entry_id}))
             counters.add_in(tx, project.project_id, paid_cents=cents, bonus_cents=cents)
             reserve_in(tx, project, cents)
@@ -179,23 +183,23 @@ def _pay_bonus(project: Project, entry: LedgerEntry, actor: Caller) -> BonusOut:
         # Puts first (the entry, then the audit entry), then the worker's two records.
         already_paid, _, _, not_a_worker = (failed_conditions(error) + [False] * 4)[:4]
         if already_paid:
-            return _same_bonus(entry)
+            return _same_bonus(project, entry)
         if not_a_worker:
             raise NotFound("This worker has not answered in this project.", code="worker_not_found",
-                           details={"worker_id": worker_id}) from None
+                           details={"worker_id": pseudonyms.for_requester(project.owner_id, worker_id)}) from None
         if budget_failed(error):
             raise budget_exhausted_error(project.project_id) from None
         raise
-    return _bonus_out(entry)
+    return _bonus_out(project, entry)
 
 
-def _same_bonus(entry: LedgerEntry) -> BonusOut:
+def _same_bonus(project: Project, entry: LedgerEntry) -> BonusOut:
     first = LedgerEntry.get(entry.entry_id, consistent_read=True)
     if (first.worker_id, int(first.cents), first.assignment_id, first.reason) != \
             (entry.worker_id, int(entry.cents), entry.assignment_id, entry.reason):
         raise Conflict("This client token was already used for a different bonus.",
                        code="client_token_reused", details={"bonus_id": first.entry_id})
-    return _bonus_out(first)
+    return _bonus_out(project, first)
 
 
 # --- A worker's balance and history ---------------------------------------------------------
@@ -228,5 +232,16 @@ def project_payments(project: Project, limit: int, cursor: str | None) -> Paymen
     entries, next_cursor = sharded_paging.page(
         LedgerEntry, LedgerEntry.by_project, project.project_id, "project_shard",
         {"entry_id": "S", "project_shard": "S", "created_at": "N"}, limit, cursor)
-    return PaymentPage(items=[PaymentOut(worker_id=e.worker_id, **_entry_fields(e)) for e in entries],
-                       next_cursor=next_cursor)
+    items = []
+    for e in entries:
+        alias = pseudonyms.for_requester(project.owner_id, e.worker_id)
+        items.append(PaymentOut(**{**_entry_fields(e), "entry_id": shown_entry_id(e, alias)}, worker_id=alias))
+    return PaymentPage(items=items, next_cursor=next_cursor)
+
+
+def shown_entry_id(entry: LedgerEntry, worker_name: str) -> str:
+    """An entry's id with the worker named as the reader knows it: a reward's key ends with the
+    worker's id (see reward_entry_id), which only the worker itself may see."""
+    if entry.kind != "reward":
+        return entry.entry_id
+    return f"{entry.entry_id.rpartition('#')[0]}#{worker_name}"

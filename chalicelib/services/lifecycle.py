@@ -100,9 +100,24 @@ def history(caller: Caller, limit: int, cursor: str | None) -> AssignmentPage:
     items = [AssignmentOut(lease_id=a.lease_id, project_id=a.project_id, task_id=a.task_id,
                            state=state_of(a, now), answer=a.answer, reward_cents=int(a.reward_cents or 0),
                            leased_at=int(a.leased_at), expires_at=int(a.expires_at),
-                           submitted_at=int(a.submitted_at) if a.submitted_at is not None else None)
+                           submitted_at=_ms(a.submitted_at), **review_of(a))
              for a in page]
     return AssignmentPage(items=items, next_cursor=paging.encode(page.last_evaluated_key))
+
+
+def _ms(value) -> int | None:
+    return None if value is None else int(value)
+
+
+def review_of(assignment: Assignment) -> dict:
+    """What the worker is told of its answer's review (the README's promise: a rejection's
+    reason is shown to the worker): when, by whom (the requester is not named), why, and
+    until when it waits. Nothing here depends on whether the task was gold: gold answers go
+    through the same review (services/work), and no known answer or "correct" flag is shown."""
+    by = assignment.reviewed_by
+    return {"reviewed_at": _ms(assignment.reviewed_at),
+            "reviewed_by": None if by is None else (by if by in ("auto", "rule") else "requester"),
+            "review_reason": assignment.review_reason, "auto_approve_at": _ms(assignment.review_due_at)}
 
 
 # --- Cancelling tasks ---------------------------------------------------------------------

@@ -1,18 +1,30 @@
-"""Opaque page cursors: DynamoDB's LastEvaluatedKey, base64-encoded.
+"""Opaque page cursors: DynamoDB's LastEvaluatedKey, sealed.
 
 A cursor is checked against the partition it was issued for, so a cursor from another
-project or owner is a 400, never a way to read someone else's items.
+project or owner is a 400, never a way to read someone else's items. It is sealed
+(chalicelib/sealing.py) because the keys it holds may name a worker (a worker listing, a
+review listing, a payment's ledger key), which a requester must never see.
 """
-import base64
 import json
 
+from chalicelib import sealing
 from chalicelib.errors import BadRequest
+
+PURPOSE = "cursor"
 
 
 def encode(last_key: dict | None) -> str | None:
     if not last_key:
         return None
-    return base64.urlsafe_b64encode(json.dumps(last_key, sort_keys=True).encode()).decode()
+    return sealing.seal(PURPOSE, json.dumps(last_key, sort_keys=True).encode())
+
+
+def opened(cursor: str):
+    """The JSON a cursor of ours holds; ValueError if it is not one."""
+    raw = sealing.unseal(PURPOSE, cursor)
+    if raw is None:
+        raise ValueError("not a cursor of this deployment")
+    return json.loads(raw)
 
 
 def decode(cursor: str | None, key_types: dict[str, str], partition_attribute: str,
@@ -25,7 +37,7 @@ def decode(cursor: str | None, key_types: dict[str, str], partition_attribute: s
     if not cursor:
         return None
     try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        key = opened(cursor)
         ok = (isinstance(key, dict) and set(key) == set(key_types)
               and all(_typed(key[name], kind) for name, kind in key_types.items())
               and key[partition_attribute] == {"S": partition_value})

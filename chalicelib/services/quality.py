@@ -13,12 +13,11 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.auth import Caller
-from chalicelib.errors import NotFound
 from chalicelib.models import Project, WorkerStats
 from chalicelib.models.base import connection, failed_conditions, now_ms
 from chalicelib.models.workers import ALL_PROJECTS, FOREVER
 from chalicelib.schemas.quality import BlockIn, WorkerDetail, WorkerOut, WorkerPage
-from chalicelib.services import audit, paging, projects, rules
+from chalicelib.services import audit, paging, projects, pseudonyms, rules
 
 # The aggregation's estimate weighs as much as this many gold answers (see `reliability`).
 # Chosen on bench/RESULTS.md "Worker reliability" among 4, 8, 16, 32: 16 has a mean error
@@ -76,11 +75,12 @@ def skipped_in_row(stats: WorkerStats) -> int:
     return int(getattr(stats, "skipped_in_row", None) or 0)
 
 
-def to_out(stats: WorkerStats, now: int | None = None) -> WorkerOut:
+def to_out(stats: WorkerStats, owner_id: str, now: int | None = None) -> WorkerOut:
+    """The requester's row of a worker: named by the requester's pseudonym, never its id."""
     gold = int(stats.gold_answers or 0)
     block = active_block(stats, now)
     return WorkerOut(
-        worker_id=stats.worker_id, project_id=stats.scope, answers=int(stats.answers or 0),
+        worker_id=pseudonyms.for_requester(owner_id, stats.worker_id), project_id=stats.scope, answers=int(stats.answers or 0),
         gold_answers=gold, gold_accuracy=round(int(stats.gold_correct or 0) / gold, 6) if gold else None,
         agreement=stats.agreement, model_reliability=stats.model_reliability,
         reliability=round(reliability_of(stats), 6), median_answer_seconds=stats.median_answer_seconds,
@@ -99,13 +99,13 @@ def batch_get(keys: list[tuple[str, str]]) -> dict[tuple[str, str], WorkerStats]
 
 
 def list_page(caller: Caller, project_id: str, limit: int, cursor: str | None) -> WorkerPage:
-    projects.get_owned(caller, project_id)
+    owner_id = projects.get_owned(caller, project_id).owner_id
     start = paging.decode(cursor, {"scope": "S", "worker_id": "S"}, "scope", project_id)
     page = WorkerStats.by_scope.query(project_id, limit=limit, last_evaluated_key=start)
     keys = [(s.worker_id, project_id) for s in page]
     found = batch_get(keys)
     now = now_ms()
-    return WorkerPage(items=[to_out(found[k], now) for k in keys if k in found],
+    return WorkerPage(items=[to_out(found[k], owner_id, now) for k in keys if k in found],
                       next_cursor=paging.encode(page.last_evaluated_key))
 
 
@@ -113,74 +113,87 @@ def _record(project_id: str, worker_id: str, consistent: bool = True) -> WorkerS
     try:
         return WorkerStats.get(worker_id, project_id, consistent_read=consistent)
     except WorkerStats.DoesNotExist:
-        raise NotFound(f"Worker {worker_id!r} has not worked on this project.",
-                       code="worker_not_found") from None
+        raise pseudonyms.not_found() from None
 
 
-def global_reliability(worker_id: str) -> float:
-    """The formula over all projects: pooled gold counts (the "*" record), and as estimate the
-    mean of the per-project estimates weighted by each project's answers."""
-    pooled, weighted, weight = None, 0.0, 0
-    for stats in WorkerStats.query(worker_id):
-        if stats.scope == ALL_PROJECTS:
-            pooled = stats
-        elif estimate_of(stats) is not None:
+def owner_reliability(worker_id: str, owner_id: str) -> float:
+    """The formula over the worker's projects owned by `owner_id` only: their gold counts
+    pooled, and as estimate the mean of their per-project estimates weighted by each
+    project's answers. Other requesters' projects count for nothing: one requester learns
+    nothing from another's data, not even how the worker did there."""
+    records = [s for s in WorkerStats.query(worker_id) if s.scope != ALL_PROJECTS]
+    owners = {p.project_id: p.owner_id for start in range(0, len(records), BATCH_GET)
+              for p in Project.batch_get([s.scope for s in records[start:start + BATCH_GET]],
+                                         attributes_to_get=["project_id", "owner_id"])}
+    gold_answers = gold_correct = weight = 0
+    weighted = 0.0
+    for stats in records:
+        if owners.get(stats.scope) != owner_id:
+            continue
+        gold_answers += int(stats.gold_answers or 0)
+        gold_correct += int(stats.gold_correct or 0)
+        if estimate_of(stats) is not None:
             weighted += estimate_of(stats) * int(stats.answers or 0)
             weight += int(stats.answers or 0)
-    return reliability(int(pooled.gold_answers or 0) if pooled else 0,
-                       int(pooled.gold_correct or 0) if pooled else 0,
-                       weighted / weight if weight else None)
+    return reliability(gold_answers, gold_correct, weighted / weight if weight else None)
 
 
-def read(caller: Caller, project_id: str, worker_id: str) -> WorkerDetail:
-    projects.get_owned(caller, project_id)
-    out = to_out(_record(project_id, worker_id))
-    return WorkerDetail(**out.model_dump(), global_reliability=round(global_reliability(worker_id), 6))
+def _project_and_worker(caller: Caller, project_id: str, pseudonym: str) -> tuple[Project, str]:
+    project = projects.get_owned(caller, project_id)
+    return project, pseudonyms.resolve_or_404(project.owner_id, pseudonym)
 
 
-def _update_existing(caller: Caller, action: str, project_id: str, worker_id: str, actions: list,
+def read(caller: Caller, project_id: str, pseudonym: str) -> WorkerDetail:
+    project, worker_id = _project_and_worker(caller, project_id, pseudonym)
+    out = to_out(_record(project_id, worker_id), project.owner_id)
+    return WorkerDetail(**out.model_dump(),
+                        global_reliability=round(owner_reliability(worker_id, project.owner_id), 6))
+
+
+def _update_existing(caller: Caller, action: str, project: Project, worker_id: str, actions: list,
                      details: dict | None = None) -> WorkerOut:
     """Apply actions to a worker's existing record for the project (never create one), with
     the audit entry of the requester's action in the same transaction."""
+    pseudonym = pseudonyms.for_requester(project.owner_id, worker_id)
     try:
         with TransactWrite(connection=connection()) as tx:
-            tx.update(WorkerStats(worker_id, project_id), actions=actions, condition=WorkerStats.worker_id.exists())
-            audit.put_in(tx, audit.entry(audit.project_log(project_id), action, caller, project_id=project_id,
-                                         worker_id=worker_id, details=details))
+            tx.update(WorkerStats(worker_id, project.project_id), actions=actions,
+                      condition=WorkerStats.worker_id.exists())
+            audit.put_in(tx, audit.entry(audit.project_log(project.project_id), action, caller,
+                                         project_id=project.project_id, worker_id=pseudonym, details=details))
     except TransactWriteError as error:
         if any(failed_conditions(error)):
-            raise NotFound(f"Worker {worker_id!r} has not worked on this project.",
-                           code="worker_not_found") from None
+            raise pseudonyms.not_found() from None
         raise
-    return to_out(_record(project_id, worker_id))
+    return to_out(_record(project.project_id, worker_id), project.owner_id)
 
 
-def block(caller: Caller, project_id: str, worker_id: str, body: BlockIn) -> WorkerOut:
+def block(caller: Caller, project_id: str, pseudonym: str, body: BlockIn) -> WorkerOut:
     """Block by hand, for a duration or for good: replaces any block in force (the requester's
     decision wins over a rule's)."""
-    projects.get_owned(caller, project_id)
+    project, worker_id = _project_and_worker(caller, project_id, pseudonym)
     until = now_ms() + body.duration_seconds * 1000 if body.duration_seconds else FOREVER
-    return _update_existing(caller, "block", project_id, worker_id, [
+    return _update_existing(caller, "block", project, worker_id, [
         WorkerStats.blocked_until.set(until), WorkerStats.block_reason.set("requester"),
         WorkerStats.block_message.set(body.message or "Blocked by the requester.")],
         {"duration_seconds": body.duration_seconds, "message": body.message})
 
 
-def unblock(caller: Caller, project_id: str, worker_id: str) -> WorkerOut:
+def unblock(caller: Caller, project_id: str, pseudonym: str) -> WorkerOut:
     """Lift a block. A rule that blocked the worker stays fired until its measure recovers, so
     it does not block again on the next answer (see chalicelib.services.rules)."""
-    projects.get_owned(caller, project_id)
-    return _update_existing(caller, "unblock", project_id, worker_id, [
+    project, worker_id = _project_and_worker(caller, project_id, pseudonym)
+    return _update_existing(caller, "unblock", project, worker_id, [
         WorkerStats.blocked_until.remove(), WorkerStats.block_reason.remove(),
         WorkerStats.block_message.remove()])
 
 
-def exclude(caller: Caller, project_id: str, worker_id: str, excluded: bool) -> WorkerOut:
+def exclude(caller: Caller, project_id: str, pseudonym: str, excluded: bool) -> WorkerOut:
     """Leave the worker's answers out of (or back in) the next aggregation runs."""
-    projects.get_owned(caller, project_id)
+    project, worker_id = _project_and_worker(caller, project_id, pseudonym)
     actions = [WorkerStats.excluded.set(True), WorkerStats.exclude_reason.set("requester")] if excluded \
         else [WorkerStats.excluded.remove(), WorkerStats.exclude_reason.remove()]
-    return _update_existing(caller, "exclude" if excluded else "include", project_id, worker_id, actions)
+    return _update_existing(caller, "exclude" if excluded else "include", project, worker_id, actions)
 
 
 # --- Hooks of the aggregator -------------------------------------------------------------------

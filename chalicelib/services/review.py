@@ -26,7 +26,7 @@ from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.common import ErrorDetail
 from chalicelib.schemas.review import (ApproveIn, RejectIn, ReviewAssignmentOut, ReviewAssignmentPage,
                                        ReviewItemResult, ReviewResults)
-from chalicelib.services import audit, counters, leases, ledger, projects, sharded_paging
+from chalicelib.services import audit, counters, leases, ledger, projects, pseudonyms, sharded_paging
 from chalicelib.settings import settings
 
 SUBMITTED, APPROVED, REJECTED = "submitted", "approved", "rejected"
@@ -53,8 +53,9 @@ def _audit_in(tx, project: Project, assignment: Assignment, decision: Decision, 
     if decision.actor is not None:
         action = "approve" if decision.target == APPROVED else "reject"
         audit.put_in(tx, audit.entry(audit.project_log(project.project_id), action, decision.actor,
-                                     project_id=project.project_id, worker_id=assignment.worker_id,
-                                     assignment_id=assignment.lease_id, cents=reward, reason=decision.reason,
+                                     project_id=project.project_id,
+                                     worker_id=pseudonyms.for_requester(project.owner_id, assignment.worker_id),
+                                     cents=reward, reason=decision.reason,
                                      details={"task_id": assignment.task_id,
                                               "override_rejection": assignment.state == REJECTED}))
 
@@ -251,8 +252,9 @@ def reject_pending_of_worker(project_id: str, worker_id: str, reason: str) -> in
 
 
 # --- The requester's listing ------------------------------------------------------------------
-def _out(a: Assignment) -> ReviewAssignmentOut:
-    return ReviewAssignmentOut(assignment_id=a.lease_id, task_id=a.task_id, worker_id=a.worker_id,
+def _out(a: Assignment, owner_id: str) -> ReviewAssignmentOut:
+    return ReviewAssignmentOut(assignment_id=a.lease_id, task_id=a.task_id,
+                               worker_id=pseudonyms.for_requester(owner_id, a.worker_id),
                                state=a.state, answer=a.answer, submitted_at=int(a.submitted_at),
                                time_spent_ms=None if a.time_spent_ms is None else int(a.time_spent_ms),
                                reward_cents=int(a.reward_cents or 0),
@@ -264,8 +266,8 @@ def _out(a: Assignment) -> ReviewAssignmentOut:
 def list_page(caller: Caller, project_id: str, state: str | None, limit: int,
               cursor: str | None) -> ReviewAssignmentPage:
     """A project's answered assignments, from the sharded answers index (see sharded_paging)."""
-    projects.get_owned(caller, project_id)
+    owner_id = projects.get_owned(caller, project_id).owner_id
     items, next_cursor = sharded_paging.page(
         Assignment, Assignment.answers_by_project, project_id, "answer_shard", ANSWERS_INDEX_KEY, limit, cursor,
         filter_condition=(Assignment.state == state) if state else None)
-    return ReviewAssignmentPage(items=[_out(a) for a in items], next_cursor=next_cursor)
+    return ReviewAssignmentPage(items=[_out(a, owner_id) for a in items], next_cursor=next_cursor)

@@ -7,9 +7,6 @@ checked against the caller's own partition (services.paging). A request reads at
 `read_limit` items, so a filter that matches few of many gives a short (even empty) page
 with a cursor to carry on, as DynamoDB itself does.
 """
-import base64
-import json
-
 from chalicelib.errors import BadRequest
 from chalicelib.models.base import shard_partition
 from chalicelib.services import paging
@@ -22,7 +19,7 @@ def _decode(cursor: str | None, owner: str, shard_attribute: str, key_types: dic
     if not cursor:
         return 0, None
     try:
-        data = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        data = paging.opened(cursor)
         shard = int(data.pop("shard")["N"])
         if not 0 <= shard < settings.counter_shards:
             raise ValueError

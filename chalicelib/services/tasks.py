@@ -14,7 +14,7 @@ from chalicelib.schemas.answers import parse_answer_type
 from chalicelib.schemas.review import ReviewState
 from chalicelib.schemas.tasks import (TaskAnswer, TaskBatch, TaskBatchResult, TaskDetail, TaskError,
                                       TaskIn, TaskPage, TaskResultOut, TaskSummary)
-from chalicelib.services import counters, paging, projects
+from chalicelib.services import counters, paging, projects, pseudonyms
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 ANSWER_STATES = get_args(ReviewState)  # an answer, whatever its review
@@ -181,13 +181,13 @@ def list_page(caller: Caller, project_id: str, limit: int, cursor: str | None) -
 
 
 def detail(caller: Caller, project_id: str, task_id: str) -> TaskDetail:
-    projects.get_owned(caller, project_id)
+    owner_id = projects.get_owned(caller, project_id).owner_id
     try:
         task = Task.get(project_id, task_id)
     except Task.DoesNotExist:
         raise NotFound(f"No task {task_id!r} in this project.", code="task_not_found") from None
     # Every answer, whatever its review (an approved or rejected answer is still an answer).
-    answers = [TaskAnswer(worker_id=a.worker_id, answer=a.answer, submitted_at=int(a.submitted_at),
+    answers = [TaskAnswer(worker_id=pseudonyms.for_requester(owner_id, a.worker_id), answer=a.answer, submitted_at=int(a.submitted_at),
                           time_spent_ms=a.time_spent_ms, state=a.state)
                for a in Assignment.query(task_key(project_id, task_id)) if a.state in ANSWER_STATES]
     try:

@@ -306,6 +306,13 @@ def run_flow(api, admin, receiver):
         aggregator.run_due_projects(time_budget_seconds=60)  # retires the closed project
     finally:
         FUNCTION.reset(token)
+    # Erasure: the paid worker (a reward re-keyed, a bonus re-owned), by an admin, then by itself.
+    from chalicelib import auth
+    from chalicelib.services import pseudonyms
+    paid = api.get(f"/projects/{pid}/payments", req)[1]["items"]
+    erased = pseudonyms.resolve(auth.lookup(f"Bearer {req}").owner_id, paid[0]["worker_id"])
+    assert api.request("DELETE", f"/workers/{erased}", admin)[0] == 200
+    assert api.request("DELETE", "/me", wrk)[0] in (200, 401)  # 401: wrk was the worker just erased
     assert api.get("/me", "fk_wrk_not-a-key")[0] == 401  # unknown key: authorizer lookup, no item
 
 

@@ -24,12 +24,6 @@ def run_fixed(project_id, run_id=RUN_ID, created_at=CREATED_AT):
                                         created_at=created_at)
 
 
-def salt_of(project_id):
-    from chalicelib.models.aggregation_lock import ProjectAggregation
-
-    return ProjectAggregation.get(project_id, consistent_read=True).results_salt
-
-
 def check_golden(name: str, body: bytes):
     path = GOLDEN / name
     if os.environ.get("FOULE_REGENERATE_GOLDEN"):
@@ -37,9 +31,8 @@ def check_golden(name: str, body: bytes):
     assert body.decode() == path.read_text(), f"{name} differs from {path} (FOULE_REGENERATE_GOLDEN=1 rewrites it)"
 
 
-def test_a_deterministic_run_writes_the_documented_files(api, requester, answered_project):
+def test_a_deterministic_run_writes_the_documented_files(api, requester, answered_project, alias):
     from chalicelib.models import Project
-    from chalicelib.services import aggregator
 
     project_id, workers = answered_project()
     # Majority vote: exact fractions, so the golden files do not move with a numerical change
@@ -71,9 +64,8 @@ def test_a_deterministic_run_writes_the_documented_files(api, requester, answere
     assert rows[2]["payload"] == TASKS[2]["payload"]
     assert all(set(r["posterior"]) == set(LABELS) and r["method"] == manifest["method"] for r in rows)
 
-    # workers.csv and answers.jsonl.gz: workers only as HMAC pseudonyms of the project's salt.
-    salt = salt_of(project_id)
-    alias = {aggregator.pseudonym(salt, worker_id): name for name, (_, worker_id) in workers.items()}
+    # workers.csv and answers.jsonl.gz: workers only as the requester's pseudonyms.
+    alias = {alias(requester, worker_id): name for name, (_, worker_id) in workers.items()}
     raw_ids = [worker_id for _, worker_id in workers.values()]
     for name in ("workers.csv", "answers.jsonl.gz"):
         text = (gzip.decompress(bodies[name]) if name.endswith(".gz") else bodies[name]).decode()
@@ -92,16 +84,13 @@ def test_a_deterministic_run_writes_the_documented_files(api, requester, answere
     assert all(a["time_spent_ms"] == 1002 and a["submitted_at"] > 0 for a in answers)
 
 
-def test_pseudonyms_are_stable_within_a_project_and_differ_across_projects(answered_project):
-    from chalicelib.services import aggregator
-
-    first, _ = answered_project(answers={"w0": {"t1": "cat"}})
-    second, _ = answered_project(answers={"w0": {"t1": "cat"}})
-    run_fixed(first)
-    run_fixed(second)
-    assert salt_of(first) != salt_of(second)
-    assert aggregator.pseudonym(salt_of(first), "w") == aggregator.pseudonym(salt_of(first), "w")
-    assert aggregator.pseudonym(salt_of(first), "w") != aggregator.pseudonym(salt_of(second), "w")
+def test_files_name_workers_as_the_requesters_api_does(api, requester, answered_project):
+    project_id, _ = answered_project()
+    run_fixed(project_id)
+    files = api.get(f"/projects/{project_id}/results", requester)[1]["files"]
+    in_file = {r["worker"] for r in csv.DictReader(io.StringIO(download(files["workers.csv"]).decode()))}
+    listed = {w["worker_id"] for w in api.get(f"/projects/{project_id}/workers", requester)[1]["items"]}
+    assert in_file == listed and len(listed) == 3  # a requester joins its files with its listings
 
 
 def test_an_older_run_stays_readable_by_id(api, requester, answered_project):

@@ -22,6 +22,8 @@ import secrets
 
 import pytest
 
+from chalicelib.services import pseudonyms
+
 FETCHED = []  # result files read through integrators' presigned URLs
 DENIALS = {"invalid_api_key", "wrong_role", "project_not_found", "lease_not_yours", "unauthorized",
            "forbidden"}
@@ -43,7 +45,7 @@ def body_for(method: str, path: str, operation: dict, ids: dict):
         ("POST", "/answers"): {"answers": [{"lease_id": ids["lease_id"], "answer": "cat"}]},
         ("POST", "/keys"): {"role": "worker"},
         ("PUT", "/projects/{project_id}/webhook"): {"url": "https://hooks.example.org/foule"},
-        ("POST", "/projects/{project_id}/bonuses"): {"worker_id": ids["other_worker_id"], "cents": 1,
+        ("POST", "/projects/{project_id}/bonuses"): {"worker_id": ids["other_worker_pseudonym"], "cents": 1,
                                                      "reason": "matrix", "client_token": "m-1"},
     }
     return known.get((method, path), {})
@@ -104,8 +106,17 @@ def world(api, new_key):
     run_id = Project.get(project_id, consistent_read=True).last_run_id
     ids = {"project_id": project_id, "task_id": "gold", "lease_id": lease["lease_id"], "run_id": run_id or "x",
            "owner_id": owner_id, "worker_id": worker_id, "other_worker_id": other_worker_id,
-           "other_requester_id": other_requester_id}
+           "other_requester_id": other_requester_id,
+           # Requesters name workers by pseudonym; an admin erases a worker of its own.
+           "other_worker_pseudonym": pseudonyms.for_requester(owner_id, other_worker_id),
+           "erasable_worker_id": key("worker")[1]}
     return callers, ids, document
+
+
+def path_value(name: str, path: str, ids: dict) -> str:
+    if name == "worker_id":
+        return ids["other_worker_pseudonym"] if path.startswith("/projects/") else ids["erasable_worker_id"]
+    return ids.get(name, "x")
 
 
 def expected(caller: str, role: str | None, operation: dict, path: str) -> str:
@@ -164,14 +175,16 @@ def keys_in(body) -> set:
 def test_every_route_for_every_caller(api, world):
     callers, ids, document = world
     failures, checked, table = [], 0, []
-    # Lease routes last and the lease holder last of all, so every caller sees the live lease.
+    # Lease routes last and the lease holder last of all, so every caller sees the live lease;
+    # a worker's erasure of itself after everything else.
     operations = sorted(((path, method.upper(), op) for path, ops in document["paths"].items()
-                         for method, op in ops.items()), key=lambda r: "{lease_id}" in r[0])
+                         for method, op in ops.items()),
+                        key=lambda r: (r[:2] == ("/me", "DELETE"), "{lease_id}" in r[0]))
     for path, method, operation in operations:
         concrete = path
         for name in operation.get("parameters", []):
             if name["in"] == "path":
-                concrete = concrete.replace("{%s}" % name["name"], ids.get(name["name"], "x"))
+                concrete = concrete.replace("{%s}" % name["name"], path_value(name["name"], path, ids))
         order = sorted(callers, key=lambda c: c == "worker")
         for caller in order:
             key, role = callers[caller]

@@ -169,9 +169,11 @@ def test_wrong_content_type_and_bad_json(api, requester):
 
 # --- cursors ------------------------------------------------------------------------------------
 def _cursor(key: dict) -> str:
-    import base64
+    """A cursor sealed with the deployment's key (an insider's forgery): still checked."""
+    from chalicelib import sealing
+    from chalicelib.services import paging
 
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+    return sealing.seal(paging.PURPOSE, json.dumps(key).encode())
 
 
 @pytest.mark.parametrize("extra", [{"task_id": {"N": "1"}}, {"task_id": {"BOGUS": "a"}}, {"task_id": "plain"},
@@ -180,6 +182,8 @@ def test_a_forged_cursor_is_a_400(api, requester, project, add_tasks, extra):
     add_tasks(project, [{"task_id": "a", "payload": {}}, {"task_id": "b", "payload": {}}])
     cursor = _cursor({"project_id": {"S": project}, **extra})
     status, body = api.get(f"/projects/{project}/tasks?limit=1&cursor={cursor}", requester)
+    assert (status, body["error"]["code"]) == (400, "invalid_cursor")
+    status, body = api.get(f"/projects/{project}/tasks?limit=1&cursor=not-sealed{cursor}", requester)
     assert (status, body["error"]["code"]) == (400, "invalid_cursor")
 
 
