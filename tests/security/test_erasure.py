@@ -138,7 +138,7 @@ def test_a_forgotten_worker_is_nowhere_and_its_work_still_counts(api, requester,
     assert status == 200 and erased == {"erased": True, "keys_revoked": 1, "assignments": 4, "payments": 3,
                                         "records": 2}, erased
     status, body = api.get("/me", key)
-    assert (status, body["error"]["code"]) == (401, "invalid_api_key")  # its key is revoked
+    assert (status, body["error"]["code"]) == (401, "key_revoked")  # its key is revoked
 
     assert api.post(f"/projects/{project_id}/aggregate", requester)[0] == 202
     run_aggregator(project_id)

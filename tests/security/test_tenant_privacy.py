@@ -39,7 +39,7 @@ NOT_FOR_REQUESTERS = {
     ("POST", "/leases/{lease_id}/extend"): "worker", ("POST", "/answers"): "worker",
     ("GET", "/me/assignments"): "worker", ("GET", "/me"): "worker", ("DELETE", "/me"): "worker",
     ("GET", "/me/ledger"): "worker",
-    ("POST", "/keys"): "admin", ("DELETE", "/workers/{worker_id}"): "admin",
+    ("DELETE", "/workers/{worker_id}"): "admin",
 }
 
 # How a requester calls each of its routes: a body (or None). Path parameters come from the
@@ -76,6 +76,14 @@ REQUESTER_BODIES = {
                                                            "reason": "walk bonus",
                                                            "client_token": f"walk-{len(b['worker_id'])}"},
     ("GET", "/projects/{project_id}/payments"): None,
+    ("POST", "/keys"): lambda b: {"role": "integrator", "project_ids": [b["project_id"]], "name": "walk"},
+    ("GET", "/keys"): None,
+    ("GET", "/keys/{key_id}"): None,
+    ("PATCH", "/keys/{key_id}"): lambda b: {"expires_at": 4102444800000},
+    ("POST", "/keys/{key_id}/rotate"): lambda b: {"grace_seconds": 0},
+    ("DELETE", "/keys/{key_id}"): None,
+    ("GET", "/projects/{project_id}/audit"): None,
+    ("GET", "/audit"): None,
     ("GET", "/openapi.json"): None,
 }
 
@@ -198,24 +206,25 @@ def bindings(api, reader: Tenant, other: Tenant, raw: dict) -> list[dict]:
         results = api.get(f"/projects/{project_id}/results", tenant.key)[1]
         api.request("PUT", f"/projects/{project_id}/webhook", tenant.key, {"url": "https://hooks.example.org/w"})
         deliveries = api.get(f"/projects/{project_id}/webhook/deliveries", tenant.key)[1].get("items") or []
+        key = api.post("/keys", tenant.key, {"role": "integrator", "project_ids": [project_id]})[1]
         return workers, assignments, results.get("run_id", "no-run"), \
-            deliveries[0]["delivery_id"] if deliveries else "dlv_none"
+            deliveries[0]["delivery_id"] if deliveries else "dlv_none", key["key_id"]
 
     own = []
     for project_id in reader.projects:
-        workers, assignments, run_id, delivery = listed(reader, project_id)
+        workers, assignments, run_id, delivery, key_id = listed(reader, project_id)
         # The gold task and a plain one, each with another of the project's workers.
         own += [{"project_id": project_id, "task_id": task_id, "worker_id": worker, "run_id": run_id,
-                 "delivery_id": delivery, "assignment_ids": assignments[:2]}
+                 "delivery_id": delivery, "assignment_ids": assignments[:2], "key_id": key_id}
                 for task_id, worker in zip(reader.tasks[project_id][:2], itertools.cycle(workers))]
     theirs_project = other.projects[0]
-    o_workers, o_assignments, o_run, o_delivery = listed(other, theirs_project)
+    o_workers, o_assignments, o_run, o_delivery, o_key = listed(other, theirs_project)
     foreign = {"project_id": theirs_project, "task_id": other.tasks[theirs_project][0], "worker_id": o_workers[0],
-               "run_id": o_run, "delivery_id": o_delivery, "assignment_ids": o_assignments[:2]}
+               "run_id": o_run, "delivery_id": o_delivery, "assignment_ids": o_assignments[:2], "key_id": o_key}
     shared_raw = raw["s1"]
     mixed = [{**own[0], "worker_id": other.alias(shared_raw), "assignment_ids": o_assignments[:1]},
              {**own[0], "worker_id": shared_raw, "task_id": foreign["task_id"], "run_id": o_run,
-              "delivery_id": o_delivery}]
+              "delivery_id": o_delivery, "key_id": o_key}]
     return own + [foreign] + mixed
 
 
