@@ -32,6 +32,8 @@ class Settings:
     webhook_max_attempts: int
     auto_approve_batch: int
     review_shards: int
+    live_shards: int
+    open_task_shards: int
 
     def table(self, name: str) -> str:
         return self.tables[name]
@@ -67,6 +69,11 @@ def load() -> Settings:
         # Partitions of the index of answers awaiting review: every answer of every project
         # is written to one of them, so there are more than a project's counter shards.
         review_shards=int(env.get("FOULE_REVIEW_SHARDS", "32")),
+        # Partitions of the live-projects index and (at most) of a project's open-task index:
+        # every /work/next reads one of each and every lease and answer writes to one open-task
+        # partition (bench/capacity_model.py says how many a load needs). Raise, never lower.
+        live_shards=int(env.get("FOULE_LIVE_SHARDS", "4")),
+        open_task_shards=int(env.get("FOULE_OPEN_TASK_SHARDS", "8")),
     )
 
 
