@@ -34,6 +34,7 @@ class Settings:
     review_shards: int
     live_shards: int
     open_task_shards: int
+    counter_items: int
 
     def table(self, name: str) -> str:
         return self.tables[name]
@@ -74,6 +75,10 @@ def load() -> Settings:
         # partition (bench/capacity_model.py says how many a load needs). Raise, never lower.
         live_shards=int(env.get("FOULE_LIVE_SHARDS", "4")),
         open_task_shards=int(env.get("FOULE_OPEN_TASK_SHARDS", "8")),
+        # Counter items a project's additions go to (each lease and answer transaction takes
+        # one): two transactions meeting on one item cancel each other (TransactionConflict),
+        # so a popular project needs many; a read is one query whatever their number.
+        counter_items=int(env.get("FOULE_COUNTER_ITEMS", "256")),
     )
 
 

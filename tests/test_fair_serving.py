@@ -139,3 +139,34 @@ def test_every_open_task_of_a_sharded_project_is_found(api, make_project, add_ta
         assert api.post(f"/leases/{lease['lease_id']}/answer", worker, {"answer": "cat"})[0] == 200
     assert sorted(got) == [f"t{i}" for i in range(9)]
     assert api.post("/work/next", worker, {"project_id": project_id})[0] == 404
+
+
+def test_an_answer_that_meets_another_transaction_is_retried_and_counted_once(api, make_project, add_tasks,
+                                                                                new_key, requester, monkeypatch):
+    """Many workers of a popular project meet on its counter items: DynamoDB cancels such a
+    transaction (TransactionConflict, nothing written), which moto never does. The answer is
+    written again, not a 500, and counted once."""
+    from pynamodb.connection import Connection
+    from pynamodb.exceptions import CancellationReason, TransactWriteError, VerboseClientError
+
+    project_id = make_project(overlap=1, reward_cents=3)
+    add_tasks(project_id, [{"task_id": "t", "payload": {}}])
+    worker, _ = new_key("worker")
+    lease = api.post("/work/next", worker, {"project_id": project_id})[1]
+    original, cancelled = Connection.transact_write_items, []
+    error = VerboseClientError({"Error": {"Code": "TransactionCanceledException", "Message": "conflict"}},
+                               "TransactWriteItems", cancellation_reasons=[
+                                   None, None, CancellationReason(code="TransactionConflict")])
+
+    def twice_in_conflict(self, *args, **kwargs):
+        if len(cancelled) < 2:
+            cancelled.append(1)
+            raise TransactWriteError("Failed to write transaction items", error)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "transact_write_items", twice_in_conflict)
+    monkeypatch.setattr(work.time, "sleep", lambda seconds: None)
+    status, receipt = api.post(f"/leases/{lease['lease_id']}/answer", worker, {"answer": "cat"})
+    assert status == 200 and receipt["reward_cents"] == 3 and len(cancelled) == 2
+    progress = api.get(f"/projects/{project_id}/progress", requester)[1]
+    assert progress["answers"] == 1 and progress["rewards_cents"] == 3 and progress["tasks_complete"] == 1

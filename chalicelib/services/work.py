@@ -10,6 +10,7 @@ Every invariant is enforced by DynamoDB, never by a read followed by a write:
   gets the first receipt back.
 """
 import random
+import time
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
@@ -318,6 +319,21 @@ def _receipt(assignment: Assignment) -> AnswerReceipt:
 
 
 RETURNED = ("returned", "released")  # "released": items written before the rename
+CONFLICT_RETRIES = 3
+
+
+def _retrying_conflicts(write) -> None:
+    """Run a transaction, again after a short random wait when DynamoDB cancelled it only
+    because another transaction held one of its items (TransactionConflict: nothing was
+    written). A popular project's answers meet on its counters and tasks: without this each
+    such meeting was a 500 the worker's phone had to retry."""
+    for attempt in range(CONFLICT_RETRIES + 1):
+        try:
+            return write()
+        except TransactWriteError as error:
+            if attempt == CONFLICT_RETRIES or not conflicted(error) or any(failed_conditions(error)):
+                raise
+            time.sleep(rng.uniform(0.005, 0.02) * 2 ** attempt)
 
 
 def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
@@ -340,7 +356,8 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
     # The reward is pending until the answer is reviewed (services.review).
     worker_actions = [WorkerStats.answers.add(1), WorkerStats.pending_cents.add(reward),
                       WorkerStats.gold_answers.add(int(gold_task)), WorkerStats.gold_correct.add(correct)]
-    try:
+
+    def write() -> None:
         with TransactWrite(connection=connection()) as tx:
             if slotless:  # a gold task: any number of answers, one per worker (the assignment)
                 tx.update(Task(ref.project_id, ref.task_id), actions=[Task.answer_count.add(1)])
@@ -362,6 +379,9 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
             tx.update(WorkerStats(caller.owner_id, ALL_PROJECTS), actions=worker_actions)
             tx.update(WorkerStats(caller.owner_id, ref.project_id),
                       actions=worker_actions + [WorkerStats.skipped_in_row.set(0)])
+
+    try:
+        _retrying_conflicts(write)
     except TransactWriteError as error:
         if not any(failed_conditions(error)):
             raise
