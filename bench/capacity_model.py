@@ -427,10 +427,17 @@ def main() -> None:
     parser.add_argument("--tx-ms", type=float, default=15.0, help="how long a transaction holds its items")
     parser.add_argument("--only", choices=list(SCENARIOS), action="append")
     parser.add_argument("--costs", action="store_true", help="only the cost per operation (no simulation)")
+    parser.add_argument("--scale", type=int, default=1,
+                        help="divide projects and workers by this (keys shared by all projects then carry "
+                             "1/scale of their full-scale load)")
     args = parser.parse_args()
     for name, scenario in SCENARIOS.items():
         if args.costs or (args.only and name not in args.only):
             continue
+        if args.scale > 1:
+            scenario = replace(scenario, name=f"{scenario.name} -- at 1/{args.scale} scale: "
+                               f"{scenario.projects // args.scale or 1} projects, {scenario.workers // args.scale} workers",
+                               projects=max(1, scenario.projects // args.scale), workers=scenario.workers // args.scale)
         print(f"\n## {scenario.name}; transaction window {args.tx_ms:g} ms, {args.seconds:g} s measured")
         for design in (BEFORE, AFTER, PROPOSED):
             result = Model(scenario, design, args.tx_ms).run(args.seconds, warmup=15.0)
