@@ -42,6 +42,9 @@ class Settings:
     default_quota_period: str
     expired_lease_retention_days: int
     webhook_log_retention_days: int
+    live_shards: int
+    open_task_shards: int
+    counter_items: int
     # The deployment's secret: sealed lease ids and worker pseudonyms are keyed by it
     # (chalicelib/sealing.py). The local stack derives one per stack (tools/local_stack.py);
     # in AWS it is a Secrets Manager secret (infra/aws.yaml), named by its ARN.
@@ -100,6 +103,15 @@ def load() -> Settings:
         # Partitions of the index of answers awaiting review: every answer of every project
         # is written to one of them, so there are more than a project's counter shards.
         review_shards=int(env.get("FOULE_REVIEW_SHARDS", "32")),
+        # Partitions of the live-projects index and (at most) of a project's open-task index:
+        # every /work/next reads one of each and every lease and answer writes to one open-task
+        # partition (bench/capacity_model.py says how many a load needs). Raise, never lower.
+        live_shards=int(env.get("FOULE_LIVE_SHARDS", "4")),
+        open_task_shards=int(env.get("FOULE_OPEN_TASK_SHARDS", "8")),
+        # Counter items a project's additions go to (each lease and answer transaction takes
+        # one): two transactions meeting on one item cancel each other (TransactionConflict),
+        # so a popular project needs many; a read is one query whatever their number.
+        counter_items=int(env.get("FOULE_COUNTER_ITEMS", "256")),
         # Per-key limits enforced by the API with a DynamoDB counter ("store"), or "off". The
         # defaults apply to keys without their own; high enough that no test is ever throttled.
         rate_limiter=env.get("FOULE_RATE_LIMITER", "store"),

@@ -136,13 +136,3 @@ def test_the_lease_never_reveals_a_gold_answer(api, make_project, add_tasks, new
     status, me = api.get("/me", worker)
     assert status == 200 and not any("gold" in field for field in me)
     assert not any("gold" in field for field in me["projects"][0])
-
-
-def test_next_without_a_project_serves_higher_priority_first(api, make_project, add_tasks, new_key):
-    low = make_project(priority=-999 + 1)
-    high = make_project(priority=999)
-    add_tasks(low, [{"task_id": "a", "payload": {}}])
-    add_tasks(high, [{"task_id": "b", "payload": {}}])
-    worker, _ = new_key("worker")
-    status, lease = api.post("/work/next", worker, {})
-    assert status == 200 and lease["project_id"] == high

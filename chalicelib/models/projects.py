@@ -15,11 +15,13 @@ class ProjectsByOwner(GlobalSecondaryIndex):
 
 
 class LiveProjects(GlobalSecondaryIndex):
-    """Sparse index of the projects the scheduler and the work queue look at.
+    """Sparse, sharded index of the projects the scheduler and the work queue look at.
 
-    `live` is set while a project is not closed (value "live"); it is removed on close, so the
-    aggregator and `next task` never touch closed projects. Ordered by `live_order`
-    (priority, then age), so that workers get the most urgent project first.
+    `live` (the shard: "live", "live#1", ...) is set while a project is not closed and removed
+    once the aggregator has published a closed project's last answers, so neither the
+    aggregator nor `next task` touches closed projects. `live_order` is a fixed pseudo-random
+    position, so that a window read from a random position is a random sample of live projects
+    (services/live.py says how a window is read and chosen from).
     """
 
     class Meta:
@@ -46,6 +48,7 @@ class Project(Model):
     updated_at = NumberAttribute()
     live = UnicodeAttribute(null=True)
     live_order = UnicodeAttribute(null=True)
+    open_shards = NumberAttribute(null=True)  # shards of its open-task index (null: 1, older projects)
     # Money (services.ledger, services.review). No budget (null) means unlimited, for good: a
     # project created without one never counts reservations. With one, every lease of a
     # never-used slot and every bonus takes its cents from `budget_remaining_cents` with a

@@ -67,7 +67,9 @@ class ProjectCreate(WorkSettings):
     overlap: int = Field(3, ge=1, le=100, description="Answers wanted per task")
     reward_cents: int = Field(0, ge=0, le=100_000, description="Paid per accepted answer, in cents")
     lease_seconds: int = Field(600, ge=10, le=86_400, description="How long a worker holds a task")
-    priority: int = Field(0, ge=-1000, le=1000, description="Higher is served to workers first")
+    priority: int = Field(0, ge=-1000, le=1000, description=(
+        "Orders this requester's own live projects for workers: its highest-priority project is "
+        "served up to 8 times as often as its lowest; no advantage over other requesters"))
     # Budget and review
     budget_cents: int | None = Field(
         None, ge=0, le=MAX_BUDGET_CENTS,

@@ -35,7 +35,7 @@ from chalicelib import aggregation, observability
 from chalicelib.models import Assignment, Project, Task, TaskResult
 from chalicelib.models.aggregation_lock import ProjectAggregation
 from chalicelib.models.base import now_ms, shard_partition
-from chalicelib.services import counters, overlap, pseudonyms, publishing, quality, result_files, webhooks
+from chalicelib.services import counters, live, overlap, pseudonyms, publishing, quality, result_files, webhooks
 from chalicelib.settings import settings
 
 log = logging.getLogger("foule.aggregator")
@@ -55,7 +55,7 @@ def run_due_projects(time_budget_seconds: float = 600) -> list[dict]:
     scheduled run carries on where this one stopped, since due projects stay due)."""
     deadline = time.monotonic() + time_budget_seconds
     summaries, failures = [], []
-    for project in Project.live_projects.query("live"):
+    for project in live.all_projects():
         if time.monotonic() > deadline:
             break
         totals = counters.totals(project.project_id)

@@ -1,4 +1,9 @@
-"""Sharded project counters: each addition goes to one random shard; a read sums them."""
+"""Sharded project counters: each addition goes to one random item; a read sums them.
+
+The items (`settings.counter_items`, 256 by default) are more than the shards of the indexes
+partitioned by `random_shard` (`settings.counter_shards`): an index is read shard by shard,
+the counters in one query, and the many lease and answer transactions of a popular project
+must seldom meet on one counter item (bench/capacity_model.py)."""
 import random
 
 from chalicelib.models import ProjectCounter
@@ -7,12 +12,17 @@ from chalicelib.settings import settings
 
 
 def random_shard() -> int:
+    """A random partition of an index sharded like the counters (ledger, answers)."""
     return random.randrange(settings.counter_shards)
+
+
+def _random_item() -> int:
+    return random.randrange(settings.counter_items)
 
 
 def add_in(transaction, project_id: str, **amounts: int) -> None:
     """Add to the counters inside a pynamodb TransactWrite."""
-    counter = ProjectCounter(project_id, random_shard())
+    counter = ProjectCounter(project_id, _random_item())
     transaction.update(counter, actions=[getattr(ProjectCounter, name).add(amount)
                                          for name, amount in amounts.items() if amount])
 
@@ -20,7 +30,7 @@ def add_in(transaction, project_id: str, **amounts: int) -> None:
 def add(project_id: str, **amounts: int) -> None:
     actions = [getattr(ProjectCounter, name).add(amount) for name, amount in amounts.items() if amount]
     if actions:
-        ProjectCounter(project_id, random_shard()).update(actions=actions)
+        ProjectCounter(project_id, _random_item()).update(actions=actions)
 
 
 def totals(project_id: str) -> dict[str, int]:

@@ -39,9 +39,9 @@ def _auto_approve(deadline: float) -> dict:
 
 
 def _live_projects():
-    from chalicelib.models import Project
+    from chalicelib.services import live
 
-    return Project.live_projects.query("live")
+    return live.all_projects()
 
 
 def _expire_leases(deadline: float) -> dict:

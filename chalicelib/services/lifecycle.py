@@ -19,7 +19,7 @@ from chalicelib.models.assignments import task_key
 from chalicelib.schemas.work import (AnswerBatch, AnswerBatchItemResult, AnswerBatchResult, AssignmentOut,
                                      AssignmentPage, ExtendIn, LeaseExtended)
 from chalicelib.schemas.tasks import CancelRequest, CancelResult, CancelOutcome
-from chalicelib.services import counters, gold, ledger, paging, projects, work
+from chalicelib.services import counters, gold, ledger, open_tasks, paging, projects, work
 from chalicelib.settings import settings
 
 
@@ -241,8 +241,7 @@ def sweep_project(project: Project, deadline: float, page_size: int = 100) -> in
         nonlocal expired
         expired += sum(expire_slot(project.project_id, task, slot, now) for slot in lapsed_slots(task, now))
 
-    walk(project, "lease_sweep", lambda start: Task.open_tasks.query(
-        project.project_id, limit=page_size, last_evaluated_key=start), visit, deadline)
+    walk(project, "lease_sweep", lambda start: open_tasks.walk_pages(project, page_size, start), visit, deadline)
     return expired + sweep_gold(project, now, deadline, page_size)
 
 

@@ -16,14 +16,7 @@ from chalicelib.schemas.projects import (DEFAULT_AUTO_APPROVE_SECONDS,
                                          Progress, ProjectCreate, ProjectOut, ProjectPage,
                                          ProjectUpdate)
 from chalicelib.schemas.quality import Rule, parse_rules
-from chalicelib.services import counters, ledger, paging
-
-LIVE = "live"
-
-
-def live_order(priority: int, created_at: int) -> str:
-    """Sort key for the live index: higher priority first, then older first."""
-    return f"{1000 - priority:04d}#{created_at:013d}"
+from chalicelib.services import counters, ledger, live, paging
 
 
 def to_out(project: Project) -> ProjectOut:
@@ -92,12 +85,13 @@ def work_settings_update(project: Project, body: ProjectUpdate) -> list:
 
 def create(caller: Caller, body: ProjectCreate) -> ProjectOut:
     now = now_ms()
-    project = Project(f"p-{secrets.token_hex(8)}", owner_id=caller.owner_id, title=body.title,
+    project_id = f"p-{secrets.token_hex(8)}"
+    project = Project(project_id, owner_id=caller.owner_id, title=body.title,
                       instructions=body.instructions,
                       answer_type=body.answer_type.model_dump(mode="json"),
                       reward_cents=body.reward_cents, lease_seconds=body.lease_seconds,
                       priority=body.priority, status="active", created_at=now, updated_at=now,
-                      live=LIVE, live_order=live_order(body.priority, now),
+                      **live.keys(project_id),
                       budget_cents=body.budget_cents, budget_remaining_cents=body.budget_cents,
                       auto_approve_seconds=body.auto_approve_seconds,
                       rejection_reversal_seconds=body.rejection_reversal_seconds,
@@ -205,7 +199,7 @@ def update(caller: Caller, project_id: str, body: ProjectUpdate) -> ProjectOut:
         _rules_cache.pop(project_id, None)  # this process applies the new rules at once
     # A closed project stays in the live index until the aggregator has published its last
     # answers; the aggregator then removes it.
-    actions.append(Project.live_order.set(live_order(int(priority), int(project.created_at))))
+    actions.append(Project.live_order.set(live.order_key(project_id)))  # re-keys pre-sharding items
     try:
         # Conditional on the status read, so that two updates racing cannot reopen a closed project.
         project.update(actions=actions, condition=Project.status == project.status)
@@ -247,7 +241,7 @@ def request_aggregation(caller: Caller, project_id: str) -> AggregationQueued:
     """Ask the scheduled aggregator to run this project on its next pass, changed or not."""
     project = get_owned(caller, project_id)
     now = now_ms()
-    project.update(actions=[Project.aggregation_requested_at.set(now), Project.live.set(LIVE),
-                            Project.live_order.set(live_order(int(project.priority),
-                                                              int(project.created_at)))])
+    keys = live.keys(project_id)
+    project.update(actions=[Project.aggregation_requested_at.set(now), Project.live.set(keys["live"]),
+                            Project.live_order.set(keys["live_order"])])
     return AggregationQueued(project_id=project_id, requested_at=now)

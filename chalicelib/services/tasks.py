@@ -14,14 +14,14 @@ from chalicelib.schemas.answers import parse_answer_type
 from chalicelib.schemas.review import ReviewState
 from chalicelib.schemas.tasks import (TaskAnswer, TaskBatch, TaskBatchResult, TaskDetail, TaskError,
                                       TaskIn, TaskPage, TaskResultOut, TaskSummary)
-from chalicelib.services import counters, paging, projects, pseudonyms
+from chalicelib.services import counters, open_tasks, paging, projects, pseudonyms
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 ANSWER_STATES = get_args(ReviewState)  # an answer, whatever its review
 
 
 def open_order(created_at: int, index: int) -> str:
-    """Work is handed out in the order tasks were added."""
+    """Gold tasks are mixed in the order they were added (real tasks: open_tasks.order_key)."""
     return f"{created_at:013d}#{index:04d}"
 
 
@@ -73,6 +73,8 @@ def add_batch(caller: Caller, project_id: str, batch: TaskBatch) -> TaskBatchRes
             errors.append(error)
         else:
             unchanged += 1
+    if pending:
+        open_tasks.grow(project, len(pending))
     for chunk in _transaction_chunks(pending):
         written, chunk_unchanged, chunk_errors = _create_counted(project, chunk, now)
         created, unchanged = created + written, unchanged + chunk_unchanged
@@ -153,11 +155,13 @@ def _create_counted(project: Project, chunk: list[tuple[int, TaskIn]], now: int
 def new_task(project, item: TaskIn, now: int, index: int) -> Task:
     """A real task is open with the project's overlap (an adaptive project's min_overlap); a
     gold task goes to the gold index instead, where it has no slot limit (services/gold)."""
-    where = {"gold_project": project.project_id} if item.known_answer is not None \
-        else {"open_project": project.project_id}
+    if item.known_answer is not None:
+        where = {"gold_project": project.project_id, "open_order": open_order(now, index)}
+    else:  # spread over the project's open-task shards, at a random position (services/open_tasks)
+        where = {"open_project": open_tasks.key_of(project, item.task_id),
+                 "open_order": open_tasks.order_key(item.task_id, now, index)}
     return Task(project.project_id, item.task_id, payload=item.payload, known_answer=item.known_answer,
-                created_at=now, answer_count=0, overlap=int(project.overlap),
-                open_order=open_order(now, index), **where)
+                created_at=now, answer_count=0, overlap=int(project.overlap), **where)
 
 
 def task_status(task: Task) -> str:

@@ -10,6 +10,7 @@ Every invariant is enforced by DynamoDB, never by a read followed by a write:
   gets the first receipt back.
 """
 import random
+import time
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactGet, TransactWrite
@@ -23,12 +24,17 @@ from chalicelib.models.base import connection, conflicted, failed_conditions, no
 from chalicelib.models.tasks import ANSWERED
 from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.work import AnswerIn, AnswerReceipt, LeaseOut, Released
-from chalicelib.services import counters, gates, gold, leases, ledger, projects, review, rules
+from chalicelib.services import (counters, gates, gold, leases, ledger, live, open_tasks, projects,
+                                 review, rules)
 
-TASK_PAGE = 50  # open tasks read per query when looking for work
-PAGES_PER_PROJECT = 3
-PROJECTS_PER_REQUEST = 10
-LEASE_ATTEMPTS = 8
+# What one /work/next may try, so that its store calls are bounded whatever the number of live
+# projects and open tasks: a window of live projects (services/live), then at most
+# PROJECTS_PER_REQUEST of them, and in each at most LEASES_PER_PROJECT lease transactions
+# on open tasks sampled at random (services/open_tasks).
+PROJECTS_PER_REQUEST = 3
+LEASES_PER_PROJECT = 4
+LEASE_ATTEMPTS = 8  # leasing one task by id: retries after a race for its slots
+rng = random.Random()  # where work is looked for (tests may seed it)
 
 
 def slots(task: Task) -> tuple[dict, dict, dict]:
@@ -222,33 +228,46 @@ def lease_task(caller: Caller, project_id: str, task_id: str) -> LeaseOut:
                    code="task_full")
 
 
+def _has_work(project: Project, now: int) -> bool:
+    """A cheap look at a live project read from the index (the lease transaction enforces)."""
+    spent = project.budgeted and int(project.budget_remaining_cents) < int(project.reward_cents)
+    return _serves_work(project, now) is None and not spent
+
+
 def _candidate_projects(project_id: str | None) -> list[Project]:
+    """The project asked for, or a window of live projects that serve work now, in the
+    weighted random order of services/live (fair between tenants, priority within one)."""
     if project_id:
         return [_active_project(project_id)]
     now = now_ms()
-    live = Project.live_projects.query("live", limit=PROJECTS_PER_REQUEST * 2)
-    return [p for p in live if _serves_work(p, now) is None][:PROJECTS_PER_REQUEST]
+    return live.weighted_order([p for p in live.window(rng) if _has_work(p, now)], rng)
+
+
+def _may_lease(worker: str, project: Project, task: Task, now: int) -> bool:
+    """Whether the task, as read, may give this worker a lease (a free slot it has not
+    answered, or its own live lease): the others would cost a transaction for nothing."""
+    expiry, _, holders = slots(task)
+    if any(holder == worker and expiry.get(slot, 0) >= now for slot, holder in holders.items()):
+        return all(expiry[slot] != ANSWERED for slot, holder in holders.items() if holder == worker)
+    overlap = task_overlap(project, task)
+    return sum(1 for at in expiry.values() if at >= now) < overlap and \
+        any(expiry.get(str(k), 0) < now for k in range(overlap))
 
 
 def _next_real(worker: str, project: Project) -> LeaseOut | None:
-    """A real task of this project with a free slot that the worker has not answered.
-    Candidates of a page are tried in random order, so that many workers asking at once do
-    not all race for the same slot."""
-    start = None
-    for _ in range(PAGES_PER_PROJECT):
-        page = Task.open_tasks.query(project.project_id, limit=TASK_PAGE, last_evaluated_key=start)
-        candidates = list(page)
-        random.shuffle(candidates)
-        for task in candidates:
-            try:
-                lease = _try_lease(worker, project, task)
-            except AlreadyAnswered:
-                continue
-            if lease:
-                return lease
-        start = page.last_evaluated_key
-        if not start:
-            return None
+    """A real task of this project with a free slot that the worker has not answered, from a
+    random sample of its open tasks: many workers asking at once spread over all of them
+    instead of racing for the first ones."""
+    now = now_ms()
+    candidates = open_tasks.sample(project, rng, lambda task: _may_lease(worker, project, task, now))
+    rng.shuffle(candidates)
+    for task in candidates[:LEASES_PER_PROJECT]:
+        try:
+            lease = _try_lease(worker, project, task)
+        except AlreadyAnswered:
+            continue
+        if lease:
+            return lease
     return None
 
 
@@ -267,12 +286,14 @@ def _next_in(worker: str, project: Project, stats: WorkerStats) -> LeaseOut | No
 
 
 def next_lease(caller: Caller, project_id: str | None) -> LeaseOut:
-    """The next task for this worker: the most urgent live project first whose gates it
-    passes (asked for one project, a gate that fails is its 403)."""
+    """The next task for this worker: from the project asked for, or from live projects chosen
+    fairly (services/live) among those whose gates it passes (asked for one project, a gate
+    that fails is its 403)."""
     worker = caller.owner_id
     candidates = _candidate_projects(project_id)
     all_stats = gates.stats_of(worker, [p.project_id for p in candidates])
     now = now_ms()
+    tried = 0
     for project in candidates:
         stats = all_stats[project.project_id]
         try:
@@ -281,6 +302,9 @@ def next_lease(caller: Caller, project_id: str | None) -> LeaseOut:
             if project_id:
                 raise
             continue
+        if tried == PROJECTS_PER_REQUEST:
+            break
+        tried += 1
         try:
             lease = _next_in(worker, project, stats)
         except ledger.BudgetExhausted:
@@ -315,6 +339,21 @@ def _receipt(assignment: Assignment) -> AnswerReceipt:
 
 
 RETURNED = ("returned", "released")  # "released": items written before the rename
+CONFLICT_RETRIES = 3
+
+
+def _retrying_conflicts(write) -> None:
+    """Run a transaction, again after a short random wait when DynamoDB cancelled it only
+    because another transaction held one of its items (TransactionConflict: nothing was
+    written). A popular project's answers meet on its counters and tasks: without this each
+    such meeting was a 500 the worker's phone had to retry."""
+    for attempt in range(CONFLICT_RETRIES + 1):
+        try:
+            return write()
+        except TransactWriteError as error:
+            if attempt == CONFLICT_RETRIES or not conflicted(error) or any(failed_conditions(error)):
+                raise
+            time.sleep(rng.uniform(0.005, 0.02) * 2 ** attempt)
 
 
 def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
@@ -337,7 +376,8 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
     # The reward is pending until the answer is reviewed (services.review).
     worker_actions = [WorkerStats.answers.add(1), WorkerStats.pending_cents.add(reward),
                       WorkerStats.gold_answers.add(int(gold_task)), WorkerStats.gold_correct.add(correct)]
-    try:
+
+    def write() -> None:
         with TransactWrite(connection=connection()) as tx:
             if slotless:  # a gold task: any number of answers, one per worker (the assignment)
                 tx.update(Task(ref.project_id, ref.task_id), actions=[Task.answer_count.add(1)])
@@ -359,6 +399,9 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
             tx.update(WorkerStats(caller.owner_id, ALL_PROJECTS), actions=worker_actions)
             tx.update(WorkerStats(caller.owner_id, ref.project_id),
                       actions=worker_actions + [WorkerStats.skipped_in_row.set(0)])
+
+    try:
+        _retrying_conflicts(write)
     except TransactWriteError as error:
         if not any(failed_conditions(error)):
             raise
