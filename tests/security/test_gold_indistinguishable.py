@@ -7,11 +7,14 @@ lease id, read /me), then read /me/assignments and /me/ledger once their answers
 Everything the worker receives becomes features of the lease it belongs to: status codes,
 headers, every body field (key order, values with the task's own ids masked, lengths, times
 relative to the request), the lease id's length, bytes and any decoding of them, the changes
-of /me's counters after the answer, and the time each request took (coarse: this in-process
-client on a shared machine is no worker's network; bench/gold_timing compares the medians).
+of /me's counters after the answer, and what each request made the store do (requests,
+tables, transaction items: what a worker can time). Wall times are printed, not asserted
+(in-process against moto on a shared machine they are moto's and the neighbours', not a
+worker's view); bench/gold_timing compares their medians.
 
 Each feature then gets its best single-feature classifier (a value lookup, or a threshold
-for numbers) fitted on one half of the leases and scored on the other half, both ways round.
+for numbers) fitted on one half of the leases and scored on the other half, both ways round,
+averaged over a few random splits (a thousand noise features must not pass for a tell).
 Gold is indistinguishable when none beats chance by much: held-out accuracy under 0.75.
 """
 import base64
@@ -38,6 +41,7 @@ THREADS = 4  # workers at once (each thread its own clock)
 LEASE_SECONDS = 60
 EXTENSION_SECONDS = 30
 MAX_ACCURACY = 0.75
+SPLITS = 5  # random half/half splits each feature is scored on
 TIME_STEP_MS = 250  # times in the bodies, relative to the request, in steps of a quarter second
 
 
@@ -71,11 +75,13 @@ class Observer:
 
     def call(self, features, step, method, path, body=None, mask=()):
         sent_at = self.clock.now()
+        STORE.calls = []
         started = time.perf_counter()
         response = self.api.client.http.request(
             method, path, headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.key}"},
             body=json.dumps(body).encode() if body is not None else b"")
-        features[f"{step}.time"] = coarse_time((time.perf_counter() - started) * 1000)
+        features[f"timing.{step}"] = coarse_time((time.perf_counter() - started) * 1000)
+        features[f"{step}.store"] = tuple(sorted(STORE.calls))
         features[f"{step}.status"] = response.status_code
         headers = dict(response.headers)
         features[f"{step}.header_names"] = tuple(headers)
@@ -113,6 +119,28 @@ class Observer:
             features[prefix] = value
             if value > 10**12:  # a time: what it says relative to the request (a timing too)
                 features[f"{prefix}.from_request"] = round((value - sent_at) / TIME_STEP_MS)
+
+
+STORE = threading.local()  # the store requests of the calling thread's current API request
+
+
+@pytest.fixture
+def store_calls(monkeypatch):
+    """Record each DynamoDB request an API request makes: operation, tables and, for a
+    transaction, its items (kind and table). This is what a worker times, without the noise."""
+    import botocore.client
+
+    original = botocore.client.BaseClient._make_api_call
+
+    def recorded(client, operation, params):
+        if hasattr(STORE, "calls"):
+            items = params.get("TransactItems") or []
+            shape = tuple(sorted(f"{kind}:{body['TableName']}" for item in items for kind, body in item.items()))
+            tables = params.get("TableName") or tuple(sorted(params.get("RequestItems") or ()))
+            STORE.calls.append(f"{operation} {tables} {shape}" if shape else f"{operation} {tables}")
+        return original(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recorded)
 
 
 def coarse_time(ms: float) -> float:
@@ -153,11 +181,18 @@ def _fit_predict(train, test):
     majority = sum(label for _, label in train) * 2 >= len(train)
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v, _ in train + test)
     if numeric:
-        best = (-1, None, None)
-        for threshold in sorted({v for v, _ in train}):
-            for above in (True, False):
-                right = sum(((v > threshold) == above) == label for v, label in train)
-                best = max(best, (right, threshold, above), key=lambda b: b[0])
+        # One sweep over the sorted values: below the cut predict one label, above the other.
+        ordered = sorted(train)
+        gold_total = sum(label for _, label in ordered)
+        best, gold_below = (-1, None, None), 0
+        for i, (value, label) in enumerate(ordered):
+            gold_below += label
+            if i + 1 < len(ordered) and ordered[i + 1][0] == value:
+                continue
+            real_below = i + 1 - gold_below
+            above_is_gold = real_below + (gold_total - gold_below)  # right if "above" means gold
+            above_is_real = gold_below + (len(ordered) - i - 1 - (gold_total - gold_below))
+            best = max(best, (above_is_gold, value, True), (above_is_real, value, False), key=lambda b: b[0])
         _, threshold, above = best
         return [(v > threshold) == above for v, _ in test]
     votes = defaultdict(lambda: [0, 0])
@@ -166,33 +201,37 @@ def _fit_predict(train, test):
     return [votes[repr(v)][1] > votes[repr(v)][0] if repr(v) in votes else majority for v, _ in test]
 
 
-def held_out_accuracy(rows, labels, feature, split):
-    """Mean accuracy of the feature's classifier over the two halves (each trained on the other)."""
+def held_out_accuracy(rows, labels, feature, splits):
+    """Mean accuracy of the feature's classifier over the halves of each split (each half
+    trained on the other): several splits, so that a noise feature does not score high by luck."""
     values = [(row.get(feature, "<absent>"), label) for row, label in zip(rows, labels)]
-    halves = [[values[i] for i in split[0]], [values[i] for i in split[1]]]
     scores = []
-    for train, test in ((halves[0], halves[1]), (halves[1], halves[0])):
-        predicted = _fit_predict(train, test)
-        scores.append(sum(p == label for p, (_, label) in zip(predicted, test)) / len(test))
-    return sum(scores) / 2
+    for split in splits:
+        halves = [[values[i] for i in split[0]], [values[i] for i in split[1]]]
+        for train, test in ((halves[0], halves[1]), (halves[1], halves[0])):
+            predicted = _fit_predict(train, test)
+            scores.append(sum(p == label for p, (_, label) in zip(predicted, test)) / len(test))
+    return sum(scores) / len(scores)
 
 
-def balanced_split(labels, seed=7):
-    """Two halves, each with as many gold as real leases."""
-    rng = random.Random(seed)
-    gold = [i for i, g in enumerate(labels) if g]
-    real = [i for i, g in enumerate(labels) if not g]
-    rng.shuffle(gold)
-    rng.shuffle(real)
-    n = min(len(gold), len(real)) // 2
-    return gold[:n] + real[:n], gold[n:2 * n] + real[n:2 * n]
+def balanced_splits(labels, count=SPLITS):
+    """Random splits into two halves, each half with as many gold as real leases."""
+    splits = []
+    for seed in range(count):
+        rng = random.Random(seed)
+        gold = [i for i, g in enumerate(labels) if g]
+        real = [i for i, g in enumerate(labels) if not g]
+        rng.shuffle(gold)
+        rng.shuffle(real)
+        n = min(len(gold), len(real)) // 2
+        splits.append((gold[:n] + real[:n], gold[n:2 * n] + real[n:2 * n]))
+    return splits
 
 
 def best_features(rows, labels):
-    split = balanced_split(labels)
+    splits = balanced_splits(labels)
     names = sorted({name for row in rows for name in row})
-    scored = sorted(((held_out_accuracy(rows, labels, name, split), name) for name in names), reverse=True)
-    return scored
+    return sorted(((held_out_accuracy(rows, labels, name, splits), name) for name in names), reverse=True)
 
 
 # --- The script a worker runs on each task it is served -------------------------------------
@@ -307,14 +346,19 @@ def read_all(api, key, path):
             return items
 
 
-def test_no_single_feature_tells_gold_from_real_work(api, requester, new_key, make_project, add_tasks, clock):
+def test_no_single_feature_tells_gold_from_real_work(api, requester, new_key, make_project, add_tasks, clock,
+                                                    store_calls):
     rows, labels = collect(api, requester, new_key, make_project, add_tasks, clock)
     assert sum(labels) >= 40 and len(labels) - sum(labels) >= 40, (sum(labels), len(labels))
     # The harness can fail: a planted tell is found.
     planted = [{**row, "planted.gold": label} for row, label in zip(rows, labels)]
-    assert held_out_accuracy(planted, labels, "planted.gold", balanced_split(labels)) == 1.0
-    scored = best_features(rows, labels)
+    assert held_out_accuracy(planted, labels, "planted.gold", balanced_splits(labels)) == 1.0
+    # Wall times are printed, not asserted: in-process against moto on a shared machine they
+    # measure moto's JSON work (a real task's item carries its slots, a gold one's does not) and
+    # the neighbours' load, not a worker's view; what the store does per request is asserted.
+    timing = best_features([{k: v for k, v in row.items() if k.startswith("timing.")} for row in rows], labels)
+    scored = best_features([{k: v for k, v in row.items() if not k.startswith("timing.")} for row in rows], labels)
     report = f"{len(scored)} features over {sum(labels)} gold and {len(labels) - sum(labels)} real leases; " \
              "best (held-out accuracy):\n" + "\n".join(f"  {accuracy:.3f}  {name}" for accuracy, name in scored[:12])
-    print("\n" + report)
+    print("\n" + report + "\nwall times (not asserted): " + ", ".join(f"{n} {a:.3f}" for a, n in timing[:3]))
     assert scored[0][0] < MAX_ACCURACY, report
