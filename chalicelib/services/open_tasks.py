@@ -24,6 +24,10 @@ from chalicelib.services import counters
 from chalicelib.settings import settings
 
 PAGE = 10  # open tasks read per query when looking for work
+# When a page holds nothing the worker may take (it answered them all, or their slots are
+# taken), the shard is read on in pages this large, at most this many more queries a request.
+CONTINUE_PAGE = 50
+MORE_QUERIES = 3
 TASKS_PER_SHARD = 200  # a small project keeps one shard: a sample then needs one query
 
 
@@ -66,24 +70,41 @@ def order_key(task_id: str, created_at: int, index: int) -> str:
 
 
 def sample(project: Project, rng: random.Random, usable=lambda task: True, page: int = PAGE) -> list[Task]:
-    """Up to `page` open tasks from a random position of a random shard (wrapping to the
-    shard's start), the `usable` ones of them; on to the next shards while none is usable:
-    one or two queries when the project has usable open tasks in every shard, at most
-    shards + 1."""
+    """Up to `page` open tasks from a random position of a random shard, the `usable` ones of
+    them. One query when the first page has a usable task (a gold lease also reads one page:
+    services/gold); else the shard is read on, through its end and then from its start, in
+    larger pages (CONTINUE_PAGE, at most MORE_QUERIES), then the other shards the same way."""
     count = shards(project)
     first = rng.randrange(count)
     start = f"{rng.getrandbits(32):08x}"
-    key = partition_key(project.project_id, first)
-    found = list(Task.open_tasks.query(key, Task.open_order >= start, limit=page))
-    if len(found) < page:
-        found += Task.open_tasks.query(key, Task.open_order < start, limit=page - len(found))
-    found = [task for task in found if usable(task)]
-    for step in range(1, count):
-        if found:
-            break
-        found = [task for task in Task.open_tasks.query(partition_key(project.project_id, (first + step) % count),
-                                                        limit=page) if usable(task)]
-    return found
+    budget = [MORE_QUERIES]
+    for step in range(count):
+        key = partition_key(project.project_id, (first + step) % count)
+        found = _usable_from(key, start, page, usable, budget) if step == 0 else \
+            _usable_from(key, "", page, usable, budget)
+        if found or budget[0] <= 0:
+            return found
+    return []
+
+
+def _usable_from(key: str, start: str, page: int, usable, budget: list[int]) -> list[Task]:
+    """The first usable tasks of one shard from `start` on, wrapping to the shard's start."""
+    first_page = True
+    for condition in ((Task.open_order >= start), (Task.open_order < start)) if start else (None,):
+        last = None
+        while first_page or budget[0] > 0:
+            if not first_page:
+                budget[0] -= 1
+            result = Task.open_tasks.query(key, condition, limit=page if first_page else CONTINUE_PAGE,
+                                           last_evaluated_key=last)
+            first_page = False
+            found = [task for task in result if usable(task)]
+            if found:
+                return found
+            last = result.last_evaluated_key
+            if not last:
+                break
+    return []
 
 
 def walk_pages(project: Project, page_size: int, start: dict | None):
