@@ -9,11 +9,15 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from chalicelib.cache import TtlCache
 from chalicelib.errors import Forbidden, NotFound, Unauthorized
 from chalicelib.models import ApiKey
 from chalicelib.models.base import now_ms
 
 ANONYMOUS = "anonymous"
+# Stored keys by hash, for settings.cache_seconds (chalicelib/cache.py): the authorizer runs on
+# every request. Unknown keys are not kept; a revocation made here forgets the key at once.
+_keys = TtlCache()
 
 
 @dataclass(frozen=True)
@@ -38,19 +42,27 @@ def bearer_token(header: str | None) -> str:
 def lookup(authorization_header: str | None) -> Caller:
     """The caller a header stands for; anonymous if the key is unknown or revoked.
 
-    The lookup is by hash, so no secret is ever compared; the read is consistent so that a
-    revocation takes effect at once.
+    The lookup is by hash, so no secret is ever compared. The read is consistent and kept for
+    settings.cache_seconds: a revocation takes effect at once in the process that made it,
+    and within that time in every other.
     """
     token = bearer_token(authorization_header)
     if not token or len(token) > 200:
         return Caller(ANONYMOUS, "")
-    try:
-        key = ApiKey.get(hash_key(token), consistent_read=True)
-    except ApiKey.DoesNotExist:
+    key_hash = hash_key(token)
+    key = _keys.get(key_hash, lambda: _stored_key(key_hash))
+    if key is None:
         return Caller(ANONYMOUS, "")
     if key.revoked_at:
         return Caller(ANONYMOUS, "")
     return Caller(key.role, key.owner_id, key.key_id, tuple(sorted(key.project_ids or ())))
+
+
+def _stored_key(key_hash: str) -> ApiKey | None:
+    try:
+        return ApiKey.get(key_hash, consistent_read=True)
+    except ApiKey.DoesNotExist:
+        return None
 
 
 def require(caller: Caller, roles: tuple[str, ...]) -> None:
@@ -83,9 +95,9 @@ INTEGRATOR = "integrator"
 
 def check_results_reader(caller: Caller, project_id: str, get_owned) -> None:
     """Whether the caller may read this project's results: its requester (get_owned), or an
-    integrator key whose scope names the project. The scope comes from the authorizer, which
-    reads the key consistently on every request, so a revocation counts at once; a project
-    outside it is a 404, as for any project one cannot see."""
+    integrator key whose scope names the project. The scope comes from the authorizer, so a
+    revocation counts as it does there (`lookup`); a project outside it is a 404, as for any
+    project one cannot see."""
     if caller.role != INTEGRATOR:
         get_owned(caller, project_id)
     elif project_id not in caller.project_ids:
@@ -99,4 +111,5 @@ def revoke_key(secret: str) -> bool:
     except ApiKey.DoesNotExist:
         return False
     key.update(actions=[ApiKey.revoked_at.set(now_ms())])
+    _keys.forget(key.key_hash)
     return True

@@ -32,6 +32,7 @@ class Settings:
     webhook_max_attempts: int
     auto_approve_batch: int
     review_shards: int
+    cache_seconds: float
 
     def table(self, name: str) -> str:
         return self.tables[name]
@@ -67,6 +68,9 @@ def load() -> Settings:
         # Partitions of the index of answers awaiting review: every answer of every project
         # is written to one of them, so there are more than a project's counter shards.
         review_shards=int(env.get("FOULE_REVIEW_SHARDS", "32")),
+        # How long a process may reuse a key's authorization and a project's work settings
+        # (chalicelib/cache.py); 0 reads the store on every request.
+        cache_seconds=float(env.get("FOULE_CACHE_SECONDS", "5")),
     )
 
 
