@@ -9,13 +9,18 @@ installs them; `--baseline` leaves them out). Measured under the RTE replay (ben
   in DynamoDB's JSON wire form, `json.dumps` them (the equivalence test compares the parsed
   answers with the baseline's);
 - UpdateItem deep-copies the stored item first, only to hand the old image to a stream -> no
-  copy when the table has no stream.
+  copy when the table has no stream;
+- an update expression is parsed twice per item (the handler, then the backend), and its AST
+  walked by ten validators, each rebuilding its map of node classes at every node -> parsed
+  once per distinct expression (an LRU cache: the validator works on a deep copy, the handler
+  only reads it), and each validator's node classes listed once.
 
 tests/test_moto_fast.py runs random operations against this server and a `--baseline` one and
 asserts the same answers.
 """
 import base64
 import copy
+import functools
 import json
 import threading
 from decimal import Decimal
@@ -23,6 +28,8 @@ from decimal import Decimal
 import moto.dynamodb.models as dynamodb_models
 from moto.core.responses import ActionResult
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 from moto.dynamodb.responses import DynamoHandler
 
 from tools import moto_index
@@ -71,8 +78,19 @@ class _Copies:
         return self.inner.deepcopy(value, memo)
 
 
+def _node_classes(self) -> tuple:
+    """DepthFirstTraverser.nodes_to_be_processed, computed once per traverser (moto's says it is
+    cached but builds the processing map again at every node)."""
+    classes = self.__dict__.get("_node_classes")
+    if classes is None:
+        classes = self._node_classes = tuple(self._processing_map())
+    return classes
+
+
 def install() -> None:
     moto_index.install()
+    UpdateExpressionParser.make = classmethod(functools.lru_cache(maxsize=4096)(UpdateExpressionParser.make.__func__))
+    DepthFirstTraverser.nodes_to_be_processed = _node_classes
     DynamoHandler.serialized = serialized
     copies = dynamodb_models.copy = _Copies(getattr(dynamodb_models, "copy", copy))
     update_item = dynamodb_models.DynamoDBBackend.update_item
