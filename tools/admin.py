@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     create.add_argument("--role", choices=["admin", "requester", "worker"], required=True)
     create.add_argument("--owner", help="add a key to this existing owner id")
     create.add_argument("--name", default="")
-    revoke = commands.add_parser("revoke-key", help="revoke a key: it stops working at once")
+    revoke = commands.add_parser("revoke-key", help="revoke a key: a running API refuses it within FOULE_CACHE_SECONDS (5 s)")
     revoke.add_argument("--key", required=True)
     args = parser.parse_args(argv)
 
