@@ -100,7 +100,8 @@ def make_project(stack: Stack, requester: str, tasks: int) -> str:
                 "overlap": 3, "reward_cents": 1, "lease_seconds": 600}
         project_id = post(session, f"{stack.api}/projects", requester, body).json()["project_id"]
         for start_at in range(0, tasks, 1000):
-            batch = [{"task_id": f"t{i:06d}", "payload": {"n": i}} for i in range(start_at, min(tasks, start_at + 1000))]
+            ids = range(start_at, min(tasks, start_at + 1000))
+            batch = [{"task_id": f"t{i:06d}", "payload": {"n": i}} for i in ids]
             response = post(session, f"{stack.api}/projects/{project_id}/tasks", requester, {"tasks": batch})
             assert response.status_code == 200 and not response.json().get("errors"), response.text[:300]
     return project_id
