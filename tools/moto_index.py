@@ -268,9 +268,13 @@ def install() -> None:
         try:
             return update_item(self, table_name, key, *args, **kwargs)
         finally:  # an update that failed half-way may have changed the item all the same
-            table = self.get_table(table_name)
-            hash_value, range_value = self.get_keys_value(table, key)
-            reindex(table, hash_value, range_value)
+            try:
+                table = self.get_table(table_name)
+                hash_value, range_value = self.get_keys_value(table, key)
+            except Exception:  # no such table or a malformed key: nothing was changed, and
+                pass           # moto's own error must reach the client, not this one
+            else:
+                reindex(table, hash_value, range_value)
 
     Table.put_item, Table.delete_item = indexed_put_item, indexed_delete_item
     DynamoDBBackend.update_item = indexed_update_item
