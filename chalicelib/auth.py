@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.cache import TtlCache
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unauthorized
 from chalicelib.models import ApiKey
 from chalicelib.models.api_keys import record_key
@@ -63,6 +64,11 @@ class KeyLimits:
                    int(quota) if quota else None, period or None)
 
 
+# Stored keys by hash, for settings.cache_seconds (chalicelib/cache.py): the authorizer runs on
+# every request. Unknown keys are not kept; a revocation made here forgets the key at once.
+_keys = TtlCache()
+
+
 @dataclass(frozen=True)
 class Caller:
     role: str  # admin | requester | worker | integrator | anonymous
@@ -87,15 +93,18 @@ def bearer_token(header: str | None) -> str:
 def lookup(authorization_header: str | None) -> Caller:
     """The caller a header stands for; anonymous (with the reason) if the key is refused.
 
-    The lookup is by hash, so no secret is ever compared; the read is consistent so that a
-    revocation takes effect at once. A cache in front of this must keep the item and call
-    caller_of(item, now) on each hit, so that expiry and a rotation's grace stay exact."""
+    The lookup is by hash, so no secret is ever compared. The read is consistent and kept for
+    settings.cache_seconds: a revocation takes effect at once in the process that made it,
+    and within that time in every other.
+    A cache hit goes through caller_of(item, now) like a read, so expiry and a rotation's grace
+    stay exact.
+    """
     token = bearer_token(authorization_header)
     if not token or len(token) > 200:
         return Caller(ANONYMOUS, "")
-    try:
-        key = ApiKey.get(hash_key(token), consistent_read=True)
-    except ApiKey.DoesNotExist:
+    key_hash = hash_key(token)
+    key = _keys.get(key_hash, lambda: _stored_key(key_hash))
+    if key is None:
         return Caller(ANONYMOUS, "", refusal="invalid_api_key")
     return caller_of(key, now_ms())
 
@@ -124,6 +133,13 @@ def caller_of(key: ApiKey, now: int) -> Caller:
     return Caller(key.role, key.owner_id, key.key_id, tuple(sorted(key.project_ids or ())), limits_of(key))
 
 
+def _stored_key(key_hash: str) -> ApiKey | None:
+    try:
+        return ApiKey.get(key_hash, consistent_read=True)
+    except ApiKey.DoesNotExist:
+        return None
+
+
 def require(caller: Caller, roles: tuple[str, ...]) -> None:
     if caller.role == ANONYMOUS:
         code = caller.refusal or "invalid_api_key"
@@ -135,9 +151,9 @@ def require(caller: Caller, roles: tuple[str, ...]) -> None:
 
 def check_results_reader(caller: Caller, project_id: str, get_owned) -> None:
     """Whether the caller may read this project's results: its requester (get_owned), or an
-    integrator key whose scope names the project. The scope comes from the authorizer, which
-    reads the key consistently on every request, so a revocation counts at once; a project
-    outside it is a 404, as for any project one cannot see."""
+    integrator key whose scope names the project. The scope comes from the authorizer, so a
+    revocation counts as it does there (`lookup`); a project outside it is a 404, as for any
+    project one cannot see."""
     if caller.role != INTEGRATOR:
         get_owned(caller, project_id)
     elif project_id not in caller.project_ids:
@@ -230,6 +246,8 @@ def _update_everywhere(record: ApiKey, actions_for, extra_puts=()) -> ApiKey:
                           condition=(ApiKey.current_hash == record.current_hash) & ApiKey.revoked_at.does_not_exist())
                 for secret_hash in live_secret_hashes(record, now):
                     tx.update(ApiKey(secret_hash), actions=actions_for(now), condition=ApiKey.key_hash.exists())
+            for secret_hash in live_secret_hashes(record, now):  # counts at once in this process
+                _keys.forget(secret_hash)
             return ApiKey.get(record.key_hash, consistent_read=True)
         except TransactWriteError as error:
             if not any(failed_conditions(error)) and not conflicted(error):
@@ -301,6 +319,8 @@ def rotate(record: ApiKey, grace_seconds: int, extra_puts=()) -> tuple[str, ApiK
             raise
         raise Conflict("The key was rotated or revoked meanwhile; read it and try again.",
                        code="concurrent_update") from None
+    for retired in {old_hash, record.previous_hash} - {None}:  # counts at once in this process
+        _keys.forget(retired)
     return secret, ApiKey.get(record.key_hash, consistent_read=True)
 
 
@@ -315,4 +335,5 @@ def revoke_key(secret: str) -> bool:
         item.update(actions=[ApiKey.revoked_at.set(now_ms())])
     else:
         revoke(record)
+    _keys.forget(item.key_hash)
     return True

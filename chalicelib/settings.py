@@ -45,6 +45,7 @@ class Settings:
     live_shards: int
     open_task_shards: int
     counter_items: int
+    cache_seconds: float
     # The deployment's secret: sealed lease ids and worker pseudonyms are keyed by it
     # (chalicelib/sealing.py). The local stack derives one per stack (tools/local_stack.py);
     # in AWS it is a Secrets Manager secret (infra/aws.yaml), named by its ARN.
@@ -125,6 +126,9 @@ def load() -> Settings:
         webhook_log_retention_days=int(env.get("FOULE_WEBHOOK_LOG_RETENTION_DAYS", "30")),
         secret_key_text=env.get("FOULE_SECRET_KEY", ""),
         secret_arn=env.get("FOULE_SECRET_ARN", ""),
+        # How long a process may reuse a key's authorization and a project's work settings
+        # (chalicelib/cache.py); 0 reads the store on every request.
+        cache_seconds=float(env.get("FOULE_CACHE_SECONDS", "5")),
     )
 
 

@@ -27,6 +27,9 @@ def pytest_configure(config):
         return  # the xdist controller runs no test; each worker starts its own moto server
     for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
         del os.environ[name]
+    # Tests count and break each store call a request makes: the short-lived caches of
+    # chalicelib/cache.py would hide some. tests/test_caches.py turns them on to test them.
+    os.environ["FOULE_CACHE_SECONDS"] = "0"
     port = local_stack.free_port()
     _moto = local_stack.start_moto(port)
     os.environ.update(local_stack.deploy_stack(f"http://127.0.0.1:{port}"))

@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     create.add_argument("--owner", help="add a key to this existing owner id")
     create.add_argument("--name", default="")
     create.add_argument("--expires-at", type=int, help="epoch ms after which the key is refused")
-    revoke = commands.add_parser("revoke-key", help="revoke a key: it stops working at once")
+    revoke = commands.add_parser("revoke-key", help="revoke a key: a running API refuses it within FOULE_CACHE_SECONDS (5 s)")
     which = revoke.add_mutually_exclusive_group(required=True)
     which.add_argument("--key-id", help="the key's public id (key-...)")
     which.add_argument("--key", help="the secret itself")

@@ -47,10 +47,11 @@ def wait_for_http(url: str, timeout: float = 30) -> None:
             time.sleep(0.1)
 
 
-def start_moto(port: int) -> subprocess.Popen:
-    """moto in server mode on 127.0.0.1:port, as a child process (see tools/moto_server.py)."""
+def start_moto(port: int, baseline: bool = False) -> subprocess.Popen:
+    """moto in server mode on 127.0.0.1:port, as a child process (see tools/moto_server.py);
+    `baseline` leaves out the patches that only make it quicker (to compare against)."""
     process = subprocess.Popen([sys.executable, "-m", "tools.moto_server", "-H", "127.0.0.1", "-p", str(port),
-                                "--parent-pid", str(os.getpid())],
+                                "--parent-pid", str(os.getpid()), *(["--baseline"] if baseline else [])],
                                cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for_http(f"http://127.0.0.1:{port}/moto-api/")

@@ -17,6 +17,9 @@ no table is copied), keeps HTTP connections alive, and lists moto's service modu
 instead of reading its package folder on every request. A transaction that fails for another
 reason than a condition (a malformed expression: a bug in the caller, which gets an error) is
 not rolled back here.
+
+It also installs tools/moto_fast.py (a sorted index per partition for Query, and the removal of
+moto's other big per-request costs), which changes no answer; `--baseline` leaves it out.
 """
 import argparse
 import copy
@@ -35,12 +38,15 @@ from moto.dynamodb.exceptions import ConditionalCheckFailed, TransactionCanceled
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import WSGIRequestHandler, run_simple
 
+from tools import moto_fast, moto_index
+
 
 class OneAtATime:
     """WSGI middleware: one request inside the moto application at a time.
 
     It counts the requests served and the seconds the lock was held: `GET /_foule/busy`
-    answers {"requests", "busy_seconds"}. Busy seconds growing as fast as the wall clock
+    answers {"requests", "busy_seconds", "queries"} (the last: Queries answered from the
+    sorted index of tools/moto_index.py and by moto's own code). Busy seconds growing as fast as the wall clock
     means moto, serving one request at a time, is what limits a load test."""
 
     BUSY_PATH = "/_foule/busy"
@@ -53,7 +59,8 @@ class OneAtATime:
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") == self.BUSY_PATH:
-            body = json.dumps({"requests": self.requests, "busy_seconds": self.busy_seconds}).encode()
+            body = json.dumps({"requests": self.requests, "busy_seconds": self.busy_seconds,
+                               "queries": moto_index.served}).encode()
             start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
         with self.lock:
@@ -134,15 +141,19 @@ def transact_write_items(self, transact_items):
     return _original_transact_write_items(self, [_without_condition(i) for i in transact_items])
 
 
-def patch_moto() -> None:
+def patch_moto(fast: bool = True) -> None:
+    """The patches above; with `fast`, also those that only make moto quicker (see
+    tools/moto_fast.py). `--baseline` leaves those out, to measure what they gain."""
     installed_services = tuple(moto.backends.list_of_moto_modules())
     moto.backends.list_of_moto_modules = functools.cache(lambda: installed_services)
     dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items
     dynamodb_models.copy = _NoTableCopies
+    if fast:
+        moto_fast.install()
 
 
-def serve(host: str, port: int) -> None:
-    patch_moto()
+def serve(host: str, port: int, fast: bool = True) -> None:
+    patch_moto(fast)
     WSGIRequestHandler.protocol_version = "HTTP/1.1"  # keep-alive: no TCP handshake per call
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access-log line per call
     app = OneAtATime(DomainDispatcherApplication(create_backend_app))
@@ -166,10 +177,12 @@ def main() -> None:
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, default=5055)
     parser.add_argument("--parent-pid", type=int, help="stop when this process (our parent) exits")
+    parser.add_argument("--baseline", action="store_true",
+                        help="without the speed patches (tools/moto_fast.py): for benchmarks and equivalence tests")
     args = parser.parse_args()
     if args.parent_pid:
         exit_with_parent(args.parent_pid)
-    serve(args.host, args.port)
+    serve(args.host, args.port, fast=not args.baseline)
 
 
 if __name__ == "__main__":
