@@ -72,7 +72,7 @@ def fit_arrays(data: Numbers, *, n_iter: int = 100, tol: float = 1e-6, bias_stre
         bias = np.asarray(warm_start.get("bias", bias), dtype=float)
         variance = np.asarray(warm_start.get("variance", variance), dtype=float)
         outlier = np.asarray(warm_start.get("outlier", outlier), dtype=float)
-    prior_mean, prior_var = float(np.mean(mu)), np.inf  # flat unless task_prior
+    prior_mean, prior_var = (float(np.mean(mu)) if mu.size else 0.0), np.inf  # flat unless task_prior
     if task_prior:
         prior_var = float(np.var(mu)) + noise
     counts = np.bincount(w, minlength=n_workers).astype(float)
@@ -91,6 +91,7 @@ def fit_arrays(data: Numbers, *, n_iter: int = 100, tol: float = 1e-6, bias_stre
         objective = float(log_total.sum())
         # E-step for the tasks: normal posterior of mu_t given the trusted answers.
         precision = np.bincount(t, weights=r / variance[w], minlength=n_tasks) + 1.0 / prior_var
+        precision = np.maximum(precision, 1e-12)  # a gold task nobody answered
         weighted = np.bincount(t, weights=r * (x - bias[w]) / variance[w], minlength=n_tasks)
         mu = (weighted + prior_mean / prior_var) / precision
         posterior_var = 1.0 / precision

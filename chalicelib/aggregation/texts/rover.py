@@ -10,7 +10,8 @@ reliability-weighted medoid (:mod:`.weighted_medoid`) and continuing in decreasi
 support, and every vote weighs its worker's reliability (from the weighted medoid), so a slot
 keeps a word only when more reliable weight supports it than supports "no word". Words are
 compared case-folded without punctuation; the output keeps the surface form of the most
-reliable worker who wrote the winning word.
+reliable worker who wrote the winning word, and is the skeleton answer exactly as written
+(punctuation included) when fusion changed none of its words.
 """
 from __future__ import annotations
 
@@ -95,7 +96,9 @@ def fit(answers: list[KindAnswer], config: dict, known: dict, warm_start: dict |
         keys = [words(texts.text[members[k]]) for k in order]
         surfaces = [_surface_words(texts.text[members[k]]) for k in order]
         surfaces = [s if len(s) == len(k) else k for s, k in zip(surfaces, keys)]
-        text = " ".join(fuse(keys, surfaces, weight[order]))
+        fused = fuse(keys, surfaces, weight[order])
+        # When fusion changes no word of the skeleton, publish it as written (punctuation kept).
+        text = texts.text[chosen[i]] if [w.casefold() for w in fused] == keys[0] else " ".join(fused)
         share = agreement(texts, members, texts.ids(text))
         tasks[task] = TaskOutcome(text, share, {"agreement": share})
     workers = {w: float(r) for w, r in zip(texts.worker_ids, reliability)}
