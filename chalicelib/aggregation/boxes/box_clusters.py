@@ -16,8 +16,9 @@ miss and false-box rates of Branson, Van Horn & Perona, "Lean Crowdsourcing", CV
 worker ``w`` draws a real object with probability ``sens_w`` and joins a spurious cluster
 with probability ``fp_w``, so a cluster drawn by few but careful workers can be kept and one
 drawn only by box-happy workers dropped; its confidence is P(real). The image keeps its most
-probable clusters, as many as maximise the expected F1 (:func:`best_expected_f1`; or those
-with P(real) >= ``keep_probability`` when that is set), at most ``max_boxes``. Worker reliability is the F1 of the worker's boxes against the result at the
+probable clusters, as many as give the best reliability-weighted mean F1 against the workers'
+annotations (minimum Bayes risk, :func:`minimum_risk_cut`; or those with P(real) >=
+``keep_probability`` when that is set), at most ``max_boxes``. Worker reliability is the F1 of the worker's boxes against the result at the
 IoU threshold (on gold images: against gold), shrunk towards the crowd mean with
 ``prior_images`` pseudo-images; reliabilities and clusters are iterated ``n_iter`` times.
 """
@@ -126,20 +127,27 @@ def existence_em(clusters: list, n_workers: int, n_iter: int = 50):
     return p_real, sens, fp
 
 
-def best_expected_f1(probability: np.ndarray, max_boxes: int | None) -> np.ndarray:
-    """The most probable clusters, as many as maximise the expected F1 against the unknown true
-    boxes, E[F1] ~ 2 E[true positives] / (kept + E[real objects]) (the plug-in rule of Nan,
-    Chai, Lee & Chieu, "Optimizing F-measures: a tale of two approaches", ICML 2012; it keeps
-    a box when its probability exceeds about half the F1 reached, Lipton et al. 2014)."""
-    if not probability.size:
-        return np.zeros(0, dtype=np.int64)
+def minimum_risk_cut(annotations: list[Annotation], reliability: np.ndarray, centres: np.ndarray,
+                     labels: list, probability: np.ndarray, threshold: float,
+                     max_boxes: int | None) -> np.ndarray:
+    """How many of the most probable clusters to keep: minimum Bayes risk decoding (Kumar &
+    Byrne, "Minimum Bayes-Risk Decoding for Statistical Machine Translation", NAACL 2004)
+    with the workers' annotations, weighted by reliability, standing in for the posterior
+    over the true boxes and F1 at the IoU threshold as the gain: the kept set is the one
+    whose weighted mean F1 against the annotations is highest."""
     order = np.argsort(-probability, kind="stable")
-    kept_mass = np.concatenate(([0.0], np.cumsum(probability[order])))
-    sizes = np.arange(probability.size + 1)
-    limit = probability.size if max_boxes is None else min(int(max_boxes), probability.size)
-    expected = np.where(sizes + probability.sum() > 0,
-                        2 * kept_mass / np.maximum(sizes + probability.sum(), 1e-12), 1.0)
-    best = int(np.argmax(expected[: limit + 1]))
+    limit = len(order) if max_boxes is None else min(int(max_boxes), len(order))
+    weights = np.array([reliability[a.worker] for a in annotations])
+    if not len(order) or not weights.sum():
+        return order[:0]
+    best, best_gain = 0, -1.0
+    for size in range(limit + 1):
+        kept = order[:size]
+        boxes, kept_labels = centres[kept], [labels[j] for j in kept]
+        gain = sum(w * f1_against(boxes, kept_labels, a.boxes, a.labels, threshold)
+                   for w, a in zip(weights, annotations)) / weights.sum()
+        if gain > best_gain + 1e-12:
+            best, best_gain = size, gain
     return order[:best]
 
 
@@ -164,8 +172,11 @@ def aggregate_images(images: Images, reliability: np.ndarray, threshold: float,
             continue
         centres, labels, first = clustered[t]
         probability = p_real[first:first + len(labels)]
-        kept = best_expected_f1(probability, max_boxes) if keep_probability is None else (
-            np.flatnonzero(probability >= keep_probability))
+        if keep_probability is not None:
+            kept = np.flatnonzero(probability >= keep_probability)
+        else:
+            kept = minimum_risk_cut(images.annotations[t], reliability, centres, labels,
+                                    probability, threshold, max_boxes)
         kept = kept[np.argsort(-probability[kept], kind="stable")]
         if max_boxes is not None:
             kept = kept[: int(max_boxes)]
