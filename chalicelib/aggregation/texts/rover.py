@@ -36,14 +36,20 @@ def align(network: list[dict], hypothesis: list[str], index: int) -> list[dict]:
     -> key (absent = no word). Returns the new network."""
     n, m = len(network), len(hypothesis)
     slot_words = [set(slot.values()) for slot in network]
-    # Plain lists: this loop runs per cell, where numpy scalar indexing costs several times more.
-    miss = [[0.0 if word in slot else 1.0 for word in hypothesis] for slot in slot_words]
-    cost = [list(range(m + 1))]
+    miss_array = np.array([[word not in slot for word in hypothesis] for slot in slot_words],
+                          dtype=float).reshape(n, m)
+    # One vectorised step per slot: substitution/deletion from the row above, then insertions
+    # as a running minimum along the row (cost[j] = min over k <= j of cost'[k] + j - k).
+    columns = np.arange(m + 1, dtype=float)
+    table = np.empty((n + 1, m + 1))
+    table[0] = columns
     for i in range(1, n + 1):
-        above, row, miss_row = cost[i - 1], [float(i)], miss[i - 1]
-        for j in range(1, m + 1):
-            row.append(min(above[j - 1] + miss_row[j - 1], above[j] + 1.0, row[j - 1] + 1.0))
-        cost.append(row)
+        above = table[i - 1]
+        row = np.empty(m + 1)
+        row[0] = i
+        row[1:] = np.minimum(above[:-1] + miss_array[i - 1], above[1:] + 1.0)
+        table[i] = np.minimum.accumulate(row - columns) + columns
+    cost, miss = table.tolist(), miss_array.tolist()  # the traceback reads single cells
     merged: list[dict] = []
     i, j = n, m
     while i > 0 or j > 0:
