@@ -249,3 +249,23 @@ def test_unknown_kind_method_and_malformed_values_raise_value_error():
         config = ONE_ANSWER[kind][1]
         with pytest.raises(ValueError):
             aggregate_kind(kind, [answer("w", "t", value)], config)
+
+
+GOLD = {
+    "single_choice": "y", "multiple_choice": ["y"], "number": 7.0, "rating": 3, "text": "gold text",
+    "pairwise": "b", "boxes": [{"x1": 5.0, "y1": 5.0, "x2": 9.0, "y2": 9.0}],
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_clamps_gold_tasks(kind):
+    """A gold task keeps its known answer with confidence 1, whatever the workers said."""
+    value, config = ONE_ANSWER[kind]
+    answers = [answer(w, "g", value) for w in ("u", "v")] + [answer("u", "t", value)]
+    result = aggregate_kind(kind, answers, config, known={"g": GOLD[kind]})
+    outcome = result.tasks["g"]
+    assert outcome.confidence == 1.0
+    if kind == "boxes":
+        assert [[b[c] for c in ("x1", "y1", "x2", "y2")] for b in outcome.answer] == [[5, 5, 9, 9]]
+    else:
+        assert outcome.answer == GOLD[kind]
