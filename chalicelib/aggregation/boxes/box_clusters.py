@@ -30,7 +30,7 @@ from .._kinds import KindAnswer, KindResult, TaskOutcome
 from ._boxes import Annotation, Images, boxes_value, f1_against, greedy_matches, images_from
 from ._boxes import iou_matrix, same_label
 
-SUMMARY = "IoU clusters with at most one box per worker, reliability-weighted median box, kept on weighted majority"
+SUMMARY = "IoU clusters (one box per worker), reliability-weighted median box, minimum-Bayes-risk cut"
 
 
 def weighted_median(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -140,12 +140,17 @@ def minimum_risk_cut(annotations: list[Annotation], reliability: np.ndarray, cen
     weights = np.array([reliability[a.worker] for a in annotations])
     if not len(order) or not weights.sum():
         return order[:0]
+    # IoU of every annotation's boxes with the clusters in probability order, computed once.
+    overlaps = [iou_matrix(a.boxes, centres[order]) * same_label(a.labels, [labels[j] for j in order])
+                for a in annotations]
     best, best_gain = 0, -1.0
     for size in range(limit + 1):
-        kept = order[:size]
-        boxes, kept_labels = centres[kept], [labels[j] for j in kept]
-        gain = sum(w * f1_against(boxes, kept_labels, a.boxes, a.labels, threshold)
-                   for w, a in zip(weights, annotations)) / weights.sum()
+        gain = 0.0
+        for weight, annotation, iou in zip(weights, annotations, overlaps):
+            total = len(annotation.boxes) + size
+            matched = len(greedy_matches(iou[:, :size], threshold)) if size and len(iou) else 0
+            gain += weight * (2 * matched / total if total else 1.0)
+        gain /= weights.sum()
         if gain > best_gain + 1e-12:
             best, best_gain = size, gain
     return order[:best]
