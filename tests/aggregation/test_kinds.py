@@ -160,6 +160,19 @@ def test_crowd_bt_recovers_the_order_and_spots_the_adversary():
     assert result.tasks["0|7"].answer == "i0"
 
 
+def test_crowd_bt_without_the_dense_hessian_gives_the_same_order(monkeypatch):
+    """Projects with many items take minorise-maximise steps instead of full Newton steps."""
+    from chalicelib.aggregation.pairwise import crowd_bt
+
+    dense = aggregate_kind("pairwise", pairwise_crowd(), {"allow_tie": False})
+    monkeypatch.setattr(crowd_bt, "DENSE_LIMIT", 3)
+    sparse = aggregate_kind("pairwise", pairwise_crowd(), {"allow_tie": False})
+    assert [r["item"] for r in sparse.ranking] == [r["item"] for r in dense.ranking]
+    assert all(0 < r["high"] - r["low"] <= d["high"] - d["low"] + 1e-9
+               for r, d in zip(sorted(sparse.ranking, key=lambda r: r["item"]),
+                               sorted(dense.ranking, key=lambda r: r["item"])))
+
+
 def test_next_pairs_picks_the_least_certain_order():
     answers = [answer(w, "ab", {"left": "a", "right": "b", "winner": "a"}) for w in range(10)]
     answers += [answer(w, "cd", {"left": "c", "right": "d", "winner": "c" if w % 2 else "d"})
