@@ -68,13 +68,13 @@ DENSE_LIMIT = 1500  # items up to which Newton uses the full Hessian (1500^2 flo
 def fit_scores(n_items: int, winner, loser, weight, target, prior_strength: float,
                score: np.ndarray, newton_steps: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Newton steps on sum weight [target log sig(d) + (1 - target) log sig(-d)] + prior.
-    Returns (scores, variance of each score: the diagonal of the inverse Hessian).
+    Returns (scores, the Hessian of the negative log posterior: dense, or its diagonal).
 
     Beyond ``DENSE_LIMIT`` items the full Hessian would not fit: each step is then a
     minorise-maximise step with twice the Hessian's diagonal (which bounds the Hessian of a
     comparison graph's Laplacian, so every step still climbs), and the variances are the
     inverse diagonal (slightly too narrow intervals)."""
-    variance = np.ones(n_items)
+    curvature_matrix = np.ones(n_items)
     for _ in range(newton_steps):
         d = score[winner] - score[loser]
         p = _sigmoid(d)
@@ -94,12 +94,19 @@ def fit_scores(n_items: int, winner, loser, weight, target, prior_strength: floa
             hessian += hessian.T
             hessian[np.diag_indices(n_items)] = diagonal
             step = np.linalg.solve(hessian, gradient)
-            variance = np.diag(np.linalg.inv(hessian))
+            curvature_matrix = hessian
         else:
             step = gradient / (2 * diagonal)
-            variance = 1.0 / diagonal
+            curvature_matrix = diagonal
         score = score + np.clip(step, -2.0, 2.0)  # damped: the first steps from 0 can overshoot
-    return score, np.clip(variance, 0.0, None)
+    return score, curvature_matrix
+
+
+def score_variance(curvature_matrix: np.ndarray) -> np.ndarray:
+    """Laplace variances: the inverse Hessian's diagonal (inverse diagonal beyond DENSE_LIMIT)."""
+    if curvature_matrix.ndim == 2:
+        return np.clip(np.diag(np.linalg.inv(curvature_matrix)), 0.0, None)
+    return 1.0 / curvature_matrix
 
 
 def fit_arrays(data: Comparisons, *, learn_reliability: bool = True, prior_strength: float = 1.0,
@@ -109,7 +116,7 @@ def fit_arrays(data: Comparisons, *, learn_reliability: bool = True, prior_stren
     winner, loser, weight, worker, tie = observations(data, gold_weight)
     eta = np.full(n_workers, eta_prior[0] / sum(eta_prior)) if learn_reliability else np.ones(n_workers)
     score = np.zeros(n_items)
-    variance = np.ones(n_items)
+    curvature_matrix = np.ones(n_items)
     is_gold = worker < 0
     # A tie has no direction, so it cannot be a reversed report: it pulls the two scores
     # together whoever gave it, and says nothing about the worker's eta.
@@ -120,7 +127,7 @@ def fit_arrays(data: Comparisons, *, learn_reliability: bool = True, prior_stren
         p = _sigmoid(score[winner] - score[loser])
         honest = eta_row * p
         target = honest / np.maximum(honest + (1 - eta_row) * (1 - p), 1e-300)
-        new_score, variance = fit_scores(n_items, winner, loser, weight, target, prior_strength,
+        new_score, curvature_matrix = fit_scores(n_items, winner, loser, weight, target, prior_strength,
                                          score)
         if learn_reliability and n_workers:
             honest_weight = np.bincount(worker[rated], weights=(weight * target)[rated],
@@ -132,7 +139,7 @@ def fit_arrays(data: Comparisons, *, learn_reliability: bool = True, prior_stren
         score = new_score
         if moved < tol:
             break
-    return score, np.sqrt(variance), eta
+    return score, np.sqrt(score_variance(curvature_matrix)), eta
 
 
 def fit(answers: list[KindAnswer], config: dict, known: dict, warm_start: dict | None,
