@@ -217,6 +217,24 @@ def test_pairwise_all_ties_gives_equal_scores_and_a_tie():
     assert [row["rank"] for row in result.ranking] == [1, 1]
 
 
+def test_pairwise_ties_pull_two_items_together():
+    """b beats c 8:2 and a beats c only 6:4, so b ranks above a; twenty a-b ties say the two
+    are alike and must bring a's score closer to b's (ignoring ties would leave the gap)."""
+    def pair(task, left, right, wins_left, wins_right, ties=0):
+        winners = [left] * wins_left + [right] * wins_right + ["tie"] * ties
+        return [answer(f"{task}{k}", task, {"left": left, "right": right, "winner": w})
+                for k, w in enumerate(winners)]
+
+    base = pair("ac", "a", "c", 6, 4, 10) + pair("bc", "b", "c", 8, 2, 10)
+
+    def gap(answers):
+        scores = {row["item"]: row["score"] for row in
+                  aggregate_kind("pairwise", answers, {"allow_tie": True}).ranking}
+        return scores["b"] - scores["a"]
+
+    assert 0 < gap(base + pair("ab", "a", "b", 0, 0, 20)) < 0.7 * gap(base)
+
+
 # --- boxes ------------------------------------------------------------------------------------
 
 def test_boxes_cluster_across_workers_and_drop_a_lone_spurious_box():
