@@ -50,7 +50,8 @@ from ._numbers import Numbers, build_result, normal_cdf, numbers_from, within_to
 from .mean import task_moments
 from .median import median_standard_errors, task_medians
 
-SUMMARY = "per-worker bias, noise and outlier rate by EM (Piech et al. 2013, robust)"
+SUMMARY = ("per-worker bias, noise and outlier rate by EM (Piech et al. 2013, robust), or the mean/"
+           "median where they predict held-out answers better")
 
 
 def _robust_scale(residuals: np.ndarray) -> float:
