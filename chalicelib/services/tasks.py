@@ -33,8 +33,9 @@ def _validate_items(project, batch: TaskBatch) -> tuple[list[tuple[int, TaskIn]]
         task_id = task_id if isinstance(task_id, str) else None
         try:
             item = TaskIn.model_validate(raw)
+            answer_type.check_payload(item.payload)
             if item.known_answer is not None:
-                item.known_answer = answer_type.check(item.known_answer)
+                item.known_answer = answer_type.check(item.known_answer, item.payload)
             if len(TaskIn.model_dump_json(item)) > MAX_PAYLOAD_BYTES:
                 raise FouleError(f"The task is larger than {MAX_PAYLOAD_BYTES} bytes.", code="task_too_large")
         except ValidationError as error:
