@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import make_synthetic  # noqa: E402
 
 from chalicelib.aggregation import aggregate  # noqa: E402
-from chalicelib.aggregation._answers import prepare_answers  # noqa: E402
-from chalicelib.aggregation._common import expected_counts, log_joint_from_confusion, normalize_log  # noqa: E402
-from chalicelib.aggregation.dawid_skene import fit as ds_fit  # noqa: E402
+from chalicelib.aggregation.classification._answers import prepare_answers  # noqa: E402
+from chalicelib.aggregation.classification._common import expected_counts, log_joint_from_confusion, normalize_log  # noqa: E402
+from chalicelib.aggregation.classification.dawid_skene import fit as ds_fit  # noqa: E402
 
 
 def median_ms(function, repeats: int = 10) -> float:

@@ -122,7 +122,7 @@ def test_conflicting_duplicates_split_one_vote():
 def test_digamma_matches_its_defining_identities():
     import numpy as np
 
-    from chalicelib.aggregation._common import digamma
+    from chalicelib.aggregation.classification._common import digamma
 
     euler_gamma = 0.5772156649015329
     assert abs(digamma(1.0) + euler_gamma) < 1e-10
