@@ -31,10 +31,12 @@ def iou(a: dict, b: dict) -> float:
     return inter / (area(a) + area(b) - inter)
 
 
-def matched_pairs(boxes: list[dict], others: list[dict], min_iou: float) -> int:
-    """Boxes paired one to one, greedily by decreasing IoU, at IoU ≥ min_iou and same label."""
+def matched_pairs(boxes: list[dict], others: list[dict], min_iou: float, default_label: str | None = None) -> int:
+    """Boxes paired one to one, greedily by decreasing IoU, at IoU ≥ min_iou and same label (a
+    box without one has `default_label`, the project's only label)."""
+    label = lambda box: box.get("label") or default_label  # noqa: E731
     candidates = sorted(((iou(a, b), i, j) for i, a in enumerate(boxes) for j, b in enumerate(others)
-                         if a.get("label") == b.get("label")), reverse=True)
+                         if label(a) == label(b)), reverse=True)
     used_a, used_b, count = set(), set(), 0
     for overlap, i, j in candidates:
         if overlap < min_iou:
@@ -106,7 +108,8 @@ class Boxes(Kind):
         return out
 
     def matches_gold(self, answer: Any, known: Any) -> bool:
-        return len(answer) == len(known) == matched_pairs(answer, known, self.gold_min_iou)
+        only_label = self.labels[0] if self.labels and len(self.labels) == 1 else None
+        return len(answer) == len(known) == matched_pairs(answer, known, self.gold_min_iou, only_label)
 
     def result_fields(self, outcome) -> dict:
         confidences = (outcome.details or {}).get("box_confidences") or []
