@@ -36,3 +36,17 @@ class KindResult:
     workers: dict[str, float]  # worker id -> reliability in [0, 1]
     ranking: list[dict] | None = None  # pairwise only: [{"item","score","low","high","rank"}]
     params: dict = field(default_factory=dict)  # pass back as warm_start next run
+
+
+def index_ids(values) -> tuple[list[int], list]:
+    """(index of each value, distinct values in order of first appearance)."""
+    positions: dict = {}
+    codes = [positions.setdefault(v, len(positions)) for v in values]
+    return codes, list(positions)
+
+
+def task_ids_with_gold(answer_tasks: list, known: dict) -> list:
+    """The answered tasks in order of first appearance, then gold tasks nobody answered."""
+    _, tasks = index_ids(answer_tasks)
+    seen = set(tasks)
+    return tasks + [task for task in known if task not in seen]

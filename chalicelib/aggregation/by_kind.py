@@ -44,15 +44,22 @@ number             ``{"interval": [low, high]}`` (95 % credible interval of the 
 rating             ``{"distribution": {"1": p, ..., "n": p}}`` (keys are the scale positions)
 text               ``{"agreement": a}`` (mean word-level similarity 1 - WER of the answers to the
                    result, in [0, 1])
-pairwise           ``{"probabilities": {left: p, right: p}}`` (P(item is the better one))
+pairwise           ``{"probabilities": {left: p, right: p}}`` (P(item is the better one));
+                   a tie when ties are allowed and most reliability-weighted answers said tie
 boxes              ``{"box_confidences": [c, ...]}`` (one per result box, same order)
 =================  ===============================================================================
 
-``confidence`` is the probability of the chosen answer where the model gives one (single and
-multiple choice: of the whole set, the product of per-label probabilities; rating: of the chosen
-position; pairwise: of the winner), for number the probability that the truth lies within the
-rounding/tolerance band around the answer, for text the agreement, for boxes the mean box
-confidence (1.0 for an empty result that nobody contradicts).
+``confidence`` is the probability of the chosen answer where the model gives one (single
+choice: of the label; multiple choice: of the least certain label decision; rating: of the
+chosen position; pairwise: of the winner, or the reliability-weighted share of tie answers for
+a tie), for number the probability that the truth lies within the tolerance of the answer
+(``config["tolerance"]``, else 2.5 % of max - min), for text the agreement, for boxes the mean
+box confidence (1.0 for an empty result). Gold tasks have confidence 1.
+
+Methods per kind (default first): single_choice ``ds`` and the other classification methods;
+multiple_choice ``label_ds``, ``label_vote``; number ``bias_variance``, ``mean``, ``median``;
+rating ``ordinal``, ``median``; text ``rover``, ``weighted_medoid``, ``medoid``; pairwise
+``crowd_bt``, ``bt``, ``win_rate``; boxes ``box_clusters``, ``medoid``.
 
 :attr:`KindResult.workers` maps worker id -> reliability in [0, 1], 1 = perfect, by kind:
 
@@ -97,8 +104,24 @@ def _register_all() -> None:
     from .classification import DEFAULT_METHOD, METHOD_SUMMARIES
     from .classification.single_choice import FITS
 
+    from .boxes import box_clusters, medoid as box_medoid
+    from .multilabel import label_ds, label_vote
+    from .numeric import bias_variance, mean, median, ordinal, rating_median
+    from .pairwise import bradley_terry, crowd_bt, win_rate
+    from .texts import medoid as text_medoid, rover, weighted_medoid
+
     for name in [DEFAULT_METHOD] + [m for m in FITS if m != DEFAULT_METHOD]:
         _register("single_choice", name, FITS[name], METHOD_SUMMARIES[name])
+    for kind, modules in {  # the first of each kind is its default
+        "multiple_choice": {"label_ds": label_ds, "label_vote": label_vote},
+        "number": {"bias_variance": bias_variance, "mean": mean, "median": median},
+        "rating": {"ordinal": ordinal, "median": rating_median},
+        "text": {"rover": rover, "weighted_medoid": weighted_medoid, "medoid": text_medoid},
+        "pairwise": {"crowd_bt": crowd_bt, "bt": bradley_terry, "win_rate": win_rate},
+        "boxes": {"box_clusters": box_clusters, "medoid": box_medoid},
+    }.items():
+        for name, module in modules.items():
+            _register(kind, name, module.fit, module.SUMMARY)
 
 
 def default_method(kind: str) -> str:

@@ -1,0 +1,2 @@
+"""Multiple choice: ``label_ds`` (default) and ``label_vote`` (baseline); one method per module,
+each docstring states its model and paper."""
