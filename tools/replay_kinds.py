@@ -139,15 +139,17 @@ def quality(kind: str, config: dict, rows: list[dict], gold: dict, judged: dict 
 
 
 def label_f1(rows: list[dict], gold: dict, labels: list[str], judged: dict) -> dict:
-    """Micro F1 over (task, label) decisions, on the labels gold judged (`judged`: task -> labels,
+    """Micro F1 and accuracy over (task, label) decisions, on the labels gold judged (`judged`: task -> labels,
     for a partial gold; every label otherwise)."""
-    tp = fp = fn = 0
+    tp = fp = fn = decisions = 0
     for r in rows:
         judged_labels = judged.get(r["task_id"], labels)
         truth = set(gold[r["task_id"]]) & set(judged_labels)
         said = set(r["answer"]) & set(judged_labels)
         tp, fp, fn = tp + len(said & truth), fp + len(said - truth), fn + len(truth - said)
-    return {"f1": round(2 * tp / (2 * tp + fp + fn), 4) if tp + fp + fn else None}
+        decisions += len(judged_labels)
+    return {"f1": round(2 * tp / (2 * tp + fp + fn), 4) if tp + fp + fn else None,
+            "label_accuracy": round(1 - (fp + fn) / decisions, 4) if decisions else None}
 
 
 def ranking_tau(ranking: list[dict], item_ranks: dict) -> float | None:
