@@ -114,3 +114,41 @@ def test_a_project_of_each_kind_end_to_end(kind, api, requester, new_key):
         assert "ranking.csv" in results["files"]
     else:
         assert "ranking.jsonl" not in results["files"]
+
+
+def test_pairwise_work_goes_to_the_pairs_the_ranking_is_least_sure_of(api, requester, new_key):
+    """With adaptive overlap, a pair whose winner the fitted ranking is sure of stops collecting
+    answers, and the others get another: the next worker is only served uncertain pairs."""
+    pairs = ["AB", "AC", "AD", "BC", "BD", "CD"]
+    status, project = api.post("/projects", requester, {
+        "title": "Which is heavier?", "answer_type": {"kind": "pairwise"}, "overlap": 3,
+        "adaptive_overlap": {"min_overlap": 3, "max_overlap": 5, "target_confidence": 0.9}})
+    assert status == 201, project
+    project_id = project["project_id"]
+    assert api.post(f"/projects/{project_id}/tasks", requester, {"tasks": [
+        {"task_id": p, "payload": {"left": p[0], "right": p[1]}} for p in pairs]})[1]["created"] == 6
+    for w in range(3):  # A and B nearly even (2 of 3 say B), the rest of the order clear
+        key = new_key("worker")[0]
+        for p in pairs:
+            lease = api.post(f"/projects/{project_id}/tasks/{p}/lease", key)[1]
+            winner = "B" if p == "AB" and w else p[0]
+            assert api.post(f"/leases/{lease['lease_id']}/answer", key, {"answer": winner})[0] == 200
+    run_aggregator(project_id)
+
+    rows = {r["task_id"]: r for r in (json.loads(line) for line in download(
+        api.get(f"/projects/{project_id}/results", requester)[1]["files"]["results.jsonl"]).decode().splitlines())}
+    sure = {p for p, r in rows.items() if r["confidence"] >= 0.9}
+    assert "AB" not in sure and {"AD", "BD"} <= sure  # far apart in the ranking: sure
+    for p in pairs:
+        task = api.get(f"/projects/{project_id}/tasks/{p}", requester)[1]
+        assert (task["status"], task["overlap"]) == (("complete", 3) if p in sure else ("open", 4)), (p, task)
+    newcomer = new_key("worker")[0]
+    served = set()
+    while True:
+        status, lease = api.post("/work/next", newcomer, {"project_id": project_id})
+        if status != 200:
+            break
+        served.add(lease["task_id"])
+        assert api.post(f"/leases/{lease['lease_id']}/answer", newcomer,
+                        {"answer": lease["payload"]["left"]})[0] == 200
+    assert served == set(pairs) - sure
