@@ -152,3 +152,14 @@ def test_pairwise_work_goes_to_the_pairs_the_ranking_is_least_sure_of(api, reque
         assert api.post(f"/leases/{lease['lease_id']}/answer", newcomer,
                         {"answer": lease["payload"]["left"]})[0] == 200
     assert served == set(pairs) - sure
+
+
+def test_the_openapi_description_shows_every_kind_in_a_union_on_kind(api):
+    status, document = api.get("/openapi.json")
+    schemas = document["components"]["schemas"]
+    answer_type = schemas["ProjectCreate"]["properties"]["answer_type"]
+    assert answer_type["discriminator"]["propertyName"] == "kind"
+    mapping = answer_type["discriminator"]["mapping"]
+    assert set(mapping) == {"single_choice", "multiple_choice", "number", "rating", "text", "pairwise", "boxes"}
+    boxes = schemas[mapping["boxes"].rsplit("/", 1)[-1]]["properties"]
+    assert {"labels", "min_boxes", "max_boxes", "image_width", "image_height", "gold_min_iou"} <= set(boxes)

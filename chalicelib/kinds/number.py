@@ -39,7 +39,9 @@ class Number(Kind):
             raise invalid("The answer must be a finite number.", "not_a_number")
         value = float(round(answer, self.decimals)) if self.decimals is not None else float(answer)
         if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
-            raise invalid(f"The answer must be between {self.min} and {self.max}.", "out_of_bounds",
+            bounds = [f"at least {self.min:g}" if self.min is not None else "",
+                      f"at most {self.max:g}" if self.max is not None else ""]
+            raise invalid(f"The answer must be {' and '.join(b for b in bounds if b)}.", "out_of_bounds",
                           min=self.min, max=self.max)
         return value
 
