@@ -74,6 +74,9 @@ def test_a_project_of_each_kind_end_to_end(kind, api, requester, new_key):
     status, added = api.post(f"/projects/{project_id}/tasks", requester, {"tasks": [
         {"task_id": t, "payload": p, **({"known_answer": truth[t]} if t in gold else {})} for t, p in payloads.items()]})
     assert status == 200 and added["created"] == len(payloads) and not added["errors"], added
+    status, refused = api.post(f"/projects/{project_id}/tasks", requester, {"tasks": [
+        {"task_id": "bad-gold", "payload": next(iter(payloads.values())), "known_answer": bad_answer}]})
+    assert refused["created"] == 0 and refused["errors"][0]["details"]["rule"] == rule, refused
 
     workers = [new_key("worker")[0] for _ in range(3)]
     first = next(t for t in payloads if t not in gold)
@@ -163,3 +166,27 @@ def test_the_openapi_description_shows_every_kind_in_a_union_on_kind(api):
     assert set(mapping) == {"single_choice", "multiple_choice", "number", "rating", "text", "pairwise", "boxes"}
     boxes = schemas[mapping["boxes"].rsplit("/", 1)[-1]]["properties"]
     assert {"labels", "min_boxes", "max_boxes", "image_width", "image_height", "gold_min_iou"} <= set(boxes)
+
+
+def test_qualification_judges_gold_with_the_kinds_tolerance(api, make_project, add_tasks, new_key):
+    """A number project: a gold answer within the requester's tolerance qualifies, one outside
+    it does not, whatever the worker's other answers."""
+    project_id = make_project(overlap=1, answer_type={"kind": "number", "min": 0, "max": 100, "gold_abs_tolerance": 5},
+                              qualification={"gold_tasks": 2, "min_accuracy": 1.0})
+    add_tasks(project_id, [{"task_id": "t1", "payload": {}}, {"task_id": "t2", "payload": {}},
+                           {"task_id": "g1", "payload": {}, "known_answer": 40},
+                           {"task_id": "g2", "payload": {}, "known_answer": 60}])
+
+    def answer_gold(key, values):
+        for _ in values:
+            status, lease = api.post("/work/next", key, {"project_id": project_id})
+            assert status == 200 and lease["task_id"] in values, lease
+            assert api.post(f"/leases/{lease['lease_id']}/answer", key, {"answer": values[lease["task_id"]]})[0] == 200
+
+    close, far = new_key("worker")[0], new_key("worker")[0]
+    answer_gold(close, {"g1": 44.5, "g2": 55})  # within 5 of 40 and of 60
+    answer_gold(far, {"g1": 40, "g2": 80})  # one exact, one 20 away
+    status, lease = api.post("/work/next", close, {"project_id": project_id})
+    assert status == 200 and lease["task_id"] in ("t1", "t2")
+    status, error = api.post("/work/next", far, {"project_id": project_id})
+    assert status == 403 and error["error"]["code"] == "qualification_failed", error

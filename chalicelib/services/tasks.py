@@ -45,7 +45,8 @@ def _validate_items(project, batch: TaskBatch) -> tuple[list[tuple[int, TaskIn]]
                                     message=f"{where}: {first['msg']}"))
             continue
         except FouleError as error:
-            errors.append(TaskError(index=index, task_id=task_id, code=error.code, message=error.message))
+            errors.append(TaskError(index=index, task_id=task_id, code=error.code, message=error.message,
+                                    details=error.details))
             continue
         if item.task_id in seen:
             errors.append(TaskError(index=index, task_id=item.task_id, code="duplicate_in_batch",
