@@ -119,6 +119,9 @@ def _config(kind: str, answers: list[KindAnswer], known: dict) -> dict:
     if kind == "rating":
         values = [a.value for a in answers] + list(known.values())
         return {"scale": [str(k) for k in range(1, max(values, default=1) + 1)]}
+    if kind == "number":  # results stay within what anyone answered
+        values = [a.value for a in answers] + list(known.values())
+        return {"min": min(values), "max": max(values)} if values else {}
     if kind == "pairwise":
         return {"allow_tie": True}
     return {}

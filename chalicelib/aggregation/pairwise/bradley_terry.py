@@ -8,7 +8,6 @@ agree with the fitted order, (agree + 0.5) / (answers + 1), ties counting half.
 """
 from __future__ import annotations
 
-import numpy as np
 
 from .._kinds import KindAnswer, KindResult
 from ._comparisons import build_result, comparisons_from

@@ -13,8 +13,9 @@ _WORD = re.compile(r"[\w']+", re.UNICODE)
 
 
 def normalize(text: str, config: dict) -> str:
-    """The project's normalisation (``config["normalize"]``: ``nfc``, ``case``, ``whitespace``,
-    each on by default): what is published. Comparison uses :func:`words` on top of it."""
+    """The project's normalisation (``config["normalize"]``: ``nfc`` and ``whitespace`` on by
+    default, ``case`` (case-folding) off, so the published text keeps the worker's case), then
+    ``max_length``. Comparison uses :func:`words` on top of it."""
     options = {"nfc": True, "case": False, "whitespace": True, **(config.get("normalize") or {})}
     if options.get("nfc"):
         text = unicodedata.normalize("NFC", text)

@@ -10,7 +10,8 @@ reliability-weighted medoid (:mod:`.weighted_medoid`) and continuing in decreasi
 support, and every vote weighs its worker's reliability (from the weighted medoid), so a slot
 keeps a word only when more reliable weight supports it than supports "no word". Words are
 compared case-folded without punctuation; the output keeps the surface form of the most
-reliable worker who wrote the winning word.
+reliable worker who wrote the winning word, and is the skeleton answer exactly as written
+(punctuation included) when fusion changed none of its words.
 """
 from __future__ import annotations
 
@@ -35,14 +36,20 @@ def align(network: list[dict], hypothesis: list[str], index: int) -> list[dict]:
     -> key (absent = no word). Returns the new network."""
     n, m = len(network), len(hypothesis)
     slot_words = [set(slot.values()) for slot in network]
-    # Plain lists: this loop runs per cell, where numpy scalar indexing costs several times more.
-    miss = [[0.0 if word in slot else 1.0 for word in hypothesis] for slot in slot_words]
-    cost = [list(range(m + 1))]
+    miss_array = np.array([[word not in slot for word in hypothesis] for slot in slot_words],
+                          dtype=float).reshape(n, m)
+    # One vectorised step per slot: substitution/deletion from the row above, then insertions
+    # as a running minimum along the row (cost[j] = min over k <= j of cost'[k] + j - k).
+    columns = np.arange(m + 1, dtype=float)
+    table = np.empty((n + 1, m + 1))
+    table[0] = columns
     for i in range(1, n + 1):
-        above, row, miss_row = cost[i - 1], [float(i)], miss[i - 1]
-        for j in range(1, m + 1):
-            row.append(min(above[j - 1] + miss_row[j - 1], above[j] + 1.0, row[j - 1] + 1.0))
-        cost.append(row)
+        above = table[i - 1]
+        row = np.empty(m + 1)
+        row[0] = i
+        row[1:] = np.minimum(above[:-1] + miss_array[i - 1], above[1:] + 1.0)
+        table[i] = np.minimum.accumulate(row - columns) + columns
+    cost, miss = table.tolist(), miss_array.tolist()  # the traceback reads single cells
     merged: list[dict] = []
     i, j = n, m
     while i > 0 or j > 0:
@@ -95,7 +102,9 @@ def fit(answers: list[KindAnswer], config: dict, known: dict, warm_start: dict |
         keys = [words(texts.text[members[k]]) for k in order]
         surfaces = [_surface_words(texts.text[members[k]]) for k in order]
         surfaces = [s if len(s) == len(k) else k for s, k in zip(surfaces, keys)]
-        text = " ".join(fuse(keys, surfaces, weight[order]))
+        fused = fuse(keys, surfaces, weight[order])
+        # When fusion changes no word of the skeleton, publish it as written (punctuation kept).
+        text = texts.text[chosen[i]] if [w.casefold() for w in fused] == keys[0] else " ".join(fused)
         share = agreement(texts, members, texts.ids(text))
         tasks[task] = TaskOutcome(text, share, {"agreement": share})
     workers = {w: float(r) for w, r in zip(texts.worker_ids, reliability)}
