@@ -49,6 +49,14 @@ class Number(Kind):
         tolerance = max(self.gold_abs_tolerance, self.gold_rel_tolerance * abs(float(known)))
         return abs(float(answer) - float(known)) <= tolerance + 1e-9
 
+    def aggregation_config(self) -> dict:
+        # The band in which the aggregation counts an answer right (its confidence and the
+        # workers' reliability) is the requester's gold tolerance, when one is set.
+        config = super().aggregation_config()
+        if self.gold_abs_tolerance > 0:
+            config["tolerance"] = self.gold_abs_tolerance
+        return config
+
     def result_fields(self, outcome) -> dict:
         details = outcome.details or {}
         interval = details.get("interval") or (details.get("low"), details.get("high"))
