@@ -34,6 +34,7 @@ import numpy as np
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import aggregation, kinds
+from chalicelib.aggregation import by_kind
 from chalicelib.kinds import pairwise
 from chalicelib.models import Assignment, Project, Task, TaskResult
 from chalicelib.models.aggregation_lock import ProjectAggregation
@@ -315,8 +316,6 @@ def _run(project: Project, run_id: str, created_at: int, salt: str) -> dict:
 def _run_kind(project: Project, kind, run_id: str, created_at: int, salt: str) -> dict:
     """A run of a project of any kind but single choice (chalicelib.kinds): the same steps and
     files, the kind's result columns, and for pairwise the ranking of the items."""
-    from chalicelib.aggregation import by_kind
-
     project_id = project.project_id
     values = kind_results.ValueIndex()
     answers = load_answers(project_id, values)
