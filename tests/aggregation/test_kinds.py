@@ -81,6 +81,34 @@ def test_number_learns_a_biased_worker_from_gold():
     assert result.tasks["0"].answer == pytest.approx(truth[0]) and result.tasks["0"].confidence == 1.0
 
 
+def number_crowd(seed, biased):
+    """120 tasks x 6 answers from 20 workers: equal honest workers, or (``biased``) workers with
+    biases of +-12 and noise sd from 1 to 15."""
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(0, 100, 120)
+    bias = rng.choice([-12.0, 0.0, 12.0], 20) if biased else np.zeros(20)
+    sd = rng.uniform(1, 15, 20) if biased else np.full(20, 8.0)
+    answers = [answer(w, t, float(truth[t] + bias[w] + rng.normal(0, sd[w])))
+               for t in range(120) for w in rng.choice(20, 6, replace=False)]
+    return answers, truth
+
+
+@pytest.mark.parametrize("biased, chosen", [(False, "mean"), (True, "bias_variance")])
+def test_number_keeps_the_worker_model_only_where_it_predicts_held_out_answers_better(
+        biased, chosen):
+    answers, truth = number_crowd(3, biased)
+    config = {"min": -50, "max": 150}
+    result = aggregate_kind("number", answers, config)
+    assert result.params["model"] == chosen, result.params["cv_squared_error"]
+    error = {method: np.mean([abs(r.tasks[str(t)].answer - truth[t]) for t in range(120)])
+             for method, r in [("default", result),
+                               ("mean", aggregate_kind("number", answers, config, method="mean"))]}
+    if chosen == "mean":  # the published estimate is the mean itself
+        assert error["default"] == pytest.approx(error["mean"])
+    else:
+        assert error["default"] < 0.85 * error["mean"], error
+
+
 # --- rating -----------------------------------------------------------------------------------
 
 def test_rating_respects_the_order_and_weighs_workers():
@@ -187,6 +215,24 @@ def test_pairwise_all_ties_gives_equal_scores_and_a_tie():
     assert result.tasks["ab"].answer == "tie"
     assert result.ranking[0]["score"] == pytest.approx(result.ranking[1]["score"])
     assert [row["rank"] for row in result.ranking] == [1, 1]
+
+
+def test_pairwise_ties_pull_two_items_together():
+    """b beats c 8:2 and a beats c only 6:4, so b ranks above a; twenty a-b ties say the two
+    are alike and must bring a's score closer to b's (ignoring ties would leave the gap)."""
+    def pair(task, left, right, wins_left, wins_right, ties=0):
+        winners = [left] * wins_left + [right] * wins_right + ["tie"] * ties
+        return [answer(f"{task}{k}", task, {"left": left, "right": right, "winner": w})
+                for k, w in enumerate(winners)]
+
+    base = pair("ac", "a", "c", 6, 4, 10) + pair("bc", "b", "c", 8, 2, 10)
+
+    def gap(answers):
+        scores = {row["item"]: row["score"] for row in
+                  aggregate_kind("pairwise", answers, {"allow_tie": True}).ranking}
+        return scores["b"] - scores["a"]
+
+    assert 0 < gap(base + pair("ab", "a", "b", 0, 0, 20)) < 0.7 * gap(base)
 
 
 # --- boxes ------------------------------------------------------------------------------------
