@@ -207,3 +207,59 @@ def test_racing_requests_of_one_key_get_exactly_its_limit_through(api_url, new_k
     assert sorted(status for status, _, _ in results) == [200] * 5 + [429] * 7
     refused = [(after, body) for status, after, body in results if status == 429]
     assert all(int(after) >= 1 and body["error"]["code"] == "rate_limited" for after, body in refused)
+
+
+# --- Task kinds: a short replay of each kind's dataset (a few tasks; seconds each) ----------
+# Tasks replayed per dataset (10 to 20 answers each): the whole set takes ~1.5 min here, on the
+# replay worker (xdist_group) whose rte replay ends well before the rest of the suite.
+KIND_DATASETS = {"numeric-snow-affect": 2, "text-crowdspeech-dev-clean": 3, "multilabel-crowdtruth-medical": 2,
+                 "box-annotationmodeling-multibox": 2, "pairwise-urbano-music": 3, "pairwise-potato-visual": 3}
+
+
+def aggregate_replay_projects(title: str, stop: threading.Event) -> None:
+    """The schedule's stand-in for one replay: runs the aggregator for the replay's project only
+    (the other tests' projects in this store are none of its business), once it is asked to."""
+    from chalicelib.services import live
+    from tests.scheduled import run_aggregator
+
+    while not stop.wait(1.0):
+        ids = [p.project_id for p in live.all_projects() if p.title == title
+               and (p.aggregation_requested_at or 0) > (p.last_run_at or 0)]
+        if ids:
+            run_aggregator(*ids)
+
+
+@pytest.mark.replay
+@pytest.mark.xdist_group("replay")
+@pytest.mark.parametrize("dataset", list(KIND_DATASETS))
+def test_a_short_replay_of_each_kind_loses_nothing(dataset, api_url, datasets_dir, new_key):
+    import json
+
+    from tools import replay, replay_kinds
+
+    folder = datasets_dir / dataset
+    if not folder.exists():
+        pytest.skip(f"{folder} is not present")
+    stop = threading.Event()
+    schedule = threading.Thread(target=aggregate_replay_projects, args=(f"Replay of {dataset}", stop), daemon=True)
+    schedule.start()
+    try:
+        result = replay.replay(api_url, folder, new_key("admin")[0], gold_fraction=0.25, concurrency=2, seed=1,
+                               timeout=60, max_tasks=KIND_DATASETS[dataset])
+    finally:
+        stop.set()
+        schedule.join(timeout=60)
+    print("replay:", json.dumps(result))
+    kind = replay_kinds.kind_of(folder)
+    answers, _ = replay.read_dataset(folder)
+    jobs = replay.first_tasks(replay.unique_jobs(answers)[0], KIND_DATASETS[dataset])
+    assert result["kind"] == kind and result["tasks"] == KIND_DATASETS[dataset]
+    assert (result["sent"], result["acknowledged"], result["published"]) == (len(jobs),) * 3
+    assert result["lost"] == 0 and result["failed"] == 0 and not result["timed_out"]
+    assert result["scored_tasks"] > 0
+    metric = {"number": "mae", "text": "wer", "multiple_choice": "label_accuracy", "boxes": "f1_iou50",
+              "pairwise": "kendall_tau_b"}[kind]
+    assert result[metric] is not None
+    if kind == "pairwise":
+        items = {item for _, task, _ in jobs for item in replay.read_pairs(folder)[0][task]}
+        assert result["ranked_items"] == len(items)

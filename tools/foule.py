@@ -12,7 +12,9 @@ FOULE_KEY or --key) and to the presigned URLs the API hands out.
 
 Task files: JSONL, one task object per line ({"task_id", "payload", "known_answer"?}); or CSV
 with a `task_id` column, an optional `known_answer` column (empty: not gold), and every
-other column a payload field (string values).
+other column a payload field (string values). In a CSV, the known answer of a number, rating,
+multiple-choice or boxes project is written as JSON (`12.5`, `3`, `["a","b"]`, `[{"x1":...}]`);
+a pairwise task's `left` and `right` columns are its two items' ids.
 """
 import csv
 import hashlib
@@ -84,7 +86,21 @@ def create_project(spec: Path = typer.Argument(..., exists=True, help="YAML or J
     typer.echo(project["project_id"])
 
 
-def read_tasks(path: Path) -> list[tuple[int, object]]:
+JSON_ANSWER_KINDS = ("number", "rating", "multiple_choice", "boxes")
+
+
+def csv_known_answer(text: str, kind: str):
+    """A CSV cell's known answer as the kind's answers look: JSON for the kinds whose answers are
+    not text (left as text when it is not JSON: the API then says what is wrong with it)."""
+    if kind in JSON_ANSWER_KINDS:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def read_tasks(path: Path, kind: str = "single_choice") -> list[tuple[int, object]]:
     """(line number in the file, task) pairs. A line that is not JSON becomes a row error later
     (sent as-is is not possible), so it is returned as an error marker."""
     rows = []
@@ -94,7 +110,7 @@ def read_tasks(path: Path) -> list[tuple[int, object]]:
                 task = {"task_id": record.pop("task_id", None),
                         "payload": {k: v for k, v in record.items() if k != "known_answer"}}
                 if record.get("known_answer"):
-                    task["known_answer"] = record["known_answer"]
+                    task["known_answer"] = csv_known_answer(record["known_answer"], kind)
                 rows.append((line, task))
     else:
         for line, text in enumerate(path.read_text().splitlines(), start=1):
@@ -111,7 +127,13 @@ def upload_tasks(project_id: str, tasks_file: Path = typer.Argument(..., exists=
                  api: str = ApiOption, key: str = KeyOption):
     """Add tasks in batches, with a progress bar; rows the API refuses are listed by line."""
     foule = client(api, key)
-    rows = read_tasks(tasks_file)
+    kind = "single_choice"
+    if tasks_file.suffix.lower() == ".csv":
+        try:
+            kind = foule.call("GET", f"/projects/{project_id}")["answer_type"]["kind"]
+        except ApiError as error:
+            fail(str(error))
+    rows = read_tasks(tasks_file, kind)
     errors = [(line, None, "invalid_json", str(task)) for line, task in rows if isinstance(task, Exception)]
     rows = [(line, task) for line, task in rows if not isinstance(task, Exception)]
     created = unchanged = 0

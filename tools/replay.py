@@ -2,20 +2,27 @@
 
     python -m tools.replay --dataset ../shared/datasets/rte [--api URL] [--admin-key KEY]
                            [--gold-fraction 0.1] [--concurrency 8] [--seed 1] [--timeout 120]
-                           [--max-tasks N]
+                           [--max-tasks N] [--kind KIND]
 
 With `make run` going, --api and --admin-key default to `.local/stack.json`. The dataset folder
-holds `answers.csv` (worker,task,label) and `gold.csv` (task,label); ids and labels stay strings.
+holds `answers.csv` and `gold.csv` (../shared/datasets/README.md): `worker,task,label` and
+`task,label` for single choice; `worker,task,answer` and `task,answer` for the other kinds,
+read from the folder's name (`numeric-*`: number, `text-*`, `multilabel-*`: multiple choice,
+`box-*`: boxes, `pairwise-*` with `worker,task,left,right,answer` and gold `item,rank`) unless
+--kind names it. tools/replay_kinds holds what differs per kind.
 
 Steps, over HTTP only: create a requester key and one worker key per dataset worker; create a
-single-choice project; upload the tasks (a seeded fraction of the gold tasks as gold); have every
-worker lease and answer exactly the tasks it answered in the data, N clients at once; ask for an
-aggregation and wait until the published manifest counts every acknowledged answer; download
-results.jsonl through its presigned URL, check its sha256 and score it.
+project of the dataset's kind; upload the tasks (a seeded fraction of the gold tasks as gold;
+a pairwise task shows its two items); have every worker lease and answer exactly the tasks it
+answered in the data, as it answered them, N clients at once; ask for an aggregation and wait
+until the published manifest counts every acknowledged answer; download results.jsonl (and
+ranking.jsonl for pairwise) through its presigned URL, check its sha256 and score it against
+gold with the kind's metric.
 
 stdout gets one JSON line (sent, acknowledged, published, lost, failed, duplicates, tasks,
-accuracy, answers_per_second, p50/p95/p99_ms, ...); progress goes to stderr. The exit code is
-non-zero when an answer was lost or failed, or when the replay could not be completed.
+accuracy or the kind's metric, answers_per_second, p50/p95/p99_ms, ...); progress goes to
+stderr. The exit code is non-zero when an answer was lost or failed, or when the replay could
+not be completed.
 """
 import argparse
 import collections
@@ -30,6 +37,8 @@ import time
 from pathlib import Path
 
 import requests
+
+from tools import replay_kinds
 
 STACK_FILE = Path(__file__).resolve().parent.parent / ".local" / "stack.json"
 TASK_BATCH = 1000
@@ -49,16 +58,37 @@ def log(message: str) -> None:
 
 # --- The dataset ------------------------------------------------------------------------------
 def read_dataset(folder: Path) -> tuple[list[tuple[str, str, str]], dict[str, str]]:
-    """(answers as (worker, task, label) rows, gold as {task: label}); everything a string."""
+    """(answers as (worker, task, answer) rows, gold as {task: answer}); everything a string, as
+    in the files (the `label` column of single-choice folders, `answer` of the others; pairwise
+    gold is per item: see read_pairs)."""
     with open(folder / "answers.csv", newline="") as f:
-        answers = [(r["worker"], r["task"], r["label"]) for r in csv.DictReader(f)]
+        answers = [(r["worker"], r["task"], r["label"] if "label" in r else r["answer"]) for r in csv.DictReader(f)]
     gold = {}
     if (folder / "gold.csv").exists():
         with open(folder / "gold.csv", newline="") as f:
-            gold = {r["task"]: r["label"] for r in csv.DictReader(f)}
+            gold = {r["task"]: r["label"] if "label" in r else r["answer"] for r in csv.DictReader(f) if "task" in r}
     if not answers:
         raise ReplayError(f"{folder / 'answers.csv'} has no answers")
     return answers, gold
+
+
+def read_pairs(folder: Path) -> tuple[dict[str, tuple[str, str]], dict[str, int]]:
+    """Pairwise: each task's (left, right) items, and the gold rank of each item (1 = best)."""
+    with open(folder / "answers.csv", newline="") as f:
+        pairs = {r["task"]: (r["left"], r["right"]) for r in csv.DictReader(f)}
+    ranks = {}
+    if (folder / "gold.csv").exists():
+        with open(folder / "gold.csv", newline="") as f:
+            ranks = {r["item"]: int(r["rank"]) for r in csv.DictReader(f)}
+    return pairs, ranks
+
+
+def read_judged(folder: Path) -> dict[str, list[str]]:
+    """Multiple choice with a partial gold: the labels gold judged, per task (none: all)."""
+    if not (folder / "gold.csv").exists():
+        return {}
+    with open(folder / "gold.csv", newline="") as f:
+        return {r["task"]: json.loads(r["judged_labels"]) for r in csv.DictReader(f) if r.get("judged_labels")}
 
 
 def unique_jobs(answers: list[tuple[str, str, str]]) -> tuple[list[tuple[str, str, str]], int]:
@@ -164,18 +194,19 @@ def create_keys(api: str, admin_key: str, workers: list[str], concurrency: int) 
     return requester["key"], keys
 
 
-def create_project(session: requests.Session, api: str, key: str, name: str, labels: list[str],
+def create_project(session: requests.Session, api: str, key: str, name: str, answer_type: dict,
                    overlap: int) -> str:
     body = {"title": f"Replay of {name}", "instructions": f"Replayed from the {name} dataset.",
-            "answer_type": {"kind": "single_choice", "labels": labels}, "overlap": overlap,
+            "answer_type": answer_type, "overlap": overlap,
             "reward_cents": 1, "lease_seconds": 600}
     return expect(call(session, "POST", f"{api}/projects", key, body), "creating the project")["project_id"]
 
 
 def upload_tasks(session: requests.Session, api: str, key: str, project_id: str, name: str,
-                 tasks: list[str], gold: dict[str, str], gold_tasks: set[str]) -> None:
-    items = [{"task_id": t, "payload": {"source": name}, **({"known_answer": gold[t]} if t in gold_tasks else {})}
-             for t in tasks]
+                 tasks: list[str], gold: dict, gold_tasks: set[str], kind: str = "single_choice",
+                 pairs: dict | None = None) -> None:
+    items = [{"task_id": t, "payload": replay_kinds.payload(kind, name, t, pairs or {}),
+              **({"known_answer": gold[t]} if t in gold_tasks else {})} for t in tasks]
     for start in range(0, len(items), TASK_BATCH):
         batch = items[start:start + TASK_BATCH]
         result = expect(call(session, "POST", f"{api}/projects/{project_id}/tasks", key, {"tasks": batch}),
@@ -184,7 +215,7 @@ def upload_tasks(session: requests.Session, api: str, key: str, project_id: str,
             raise ReplayError(f"the task upload was refused in part: {json.dumps(result['errors'][:5])}")
 
 
-def answer_all(api: str, project_id: str, jobs: list[tuple[str, str, str]], keys: dict[str, str],
+def answer_all(api: str, project_id: str, jobs: list[tuple[str, str, object]], keys: dict[str, str],
                concurrency: int, rng: random.Random) -> dict:
     """Every (worker, task, label) job leased and answered, `concurrency` clients at once.
 
@@ -248,15 +279,16 @@ def wait_for_results(session: requests.Session, api: str, key: str, project_id: 
         time.sleep(POLL_SECONDS)
 
 
-def download_results(results: dict) -> list[dict]:
-    """results.jsonl through its presigned URL (no API key), checked against the manifest's sha256."""
-    entry = results["files"]["results.jsonl"]
+def download_results(results: dict, name: str = "results.jsonl") -> list[dict]:
+    """A JSON-lines file of the run through its presigned URL (no API key), checked against the
+    manifest's sha256."""
+    entry = results["files"][name]
     response = requests.get(entry["url"], timeout=REQUEST_TIMEOUT)
     if response.status_code != 200:
-        raise ReplayError(f"downloading results.jsonl failed: {response.status_code} {response.text[:200]}")
-    expected = results["manifest"]["files"]["results.jsonl"]["sha256"]
+        raise ReplayError(f"downloading {name} failed: {response.status_code} {response.text[:200]}")
+    expected = results["manifest"]["files"][name]["sha256"]
     if hashlib.sha256(response.content).hexdigest() != expected:
-        raise ReplayError("results.jsonl does not match the sha256 of its manifest")
+        raise ReplayError(f"{name} does not match the sha256 of its manifest")
     return [json.loads(line) for line in response.text.splitlines() if line.strip()]
 
 
@@ -269,28 +301,42 @@ def first_tasks(jobs: list[tuple[str, str, str]], max_tasks: int | None) -> list
 
 
 def replay(api: str, dataset, admin_key: str, gold_fraction: float = 0.1, concurrency: int = 8,
-           seed: int = 0, timeout: float = 120, max_tasks: int | None = None) -> dict:
+           seed: int = 0, timeout: float = 120, max_tasks: int | None = None, kind: str | None = None) -> dict:
     """Run the whole replay; return the report (see the module docstring). Raises ReplayError."""
     folder, api = Path(dataset), api.rstrip("/")
     name = folder.resolve().name
+    kind = kind or replay_kinds.kind_of(folder.resolve())
     answers, gold = read_dataset(folder)
+    answers = [(worker, task, replay_kinds.value(kind, raw)) for worker, task, raw in answers]
+    gold = {task: replay_kinds.value(kind, raw) for task, raw in gold.items()}
     jobs, duplicates = unique_jobs(answers)
     jobs = first_tasks(jobs, max_tasks)
+    answer_type = replay_kinds.answer_type(kind, [answer for _, _, answer in answers], gold)
+    pairs, item_ranks = read_pairs(folder) if kind == "pairwise" else ({}, {})
+    if kind == "pairwise":
+        gold = replay_kinds.pairwise_gold(pairs, item_ranks, answer_type["allow_tie"])
+    judged = read_judged(folder) if kind == "multiple_choice" else {}
+    # Dataset ids that are not valid task ids (e.g. "dev-clean/76") get a valid one here.
+    ids = {task: replay_kinds.task_id(task) for _, task, _ in jobs}
+    jobs = [(worker, ids[task], answer) for worker, task, answer in jobs]
+    gold, pairs, judged = ({ids[t]: v for t, v in table.items() if t in ids} for table in (gold, pairs, judged))
     tasks = sorted({task for _, task, _ in jobs})
     workers = sorted({worker for worker, _, _ in jobs})
-    labels = sorted({label for _, _, label in answers} | set(gold.values()))
     overlap = overlap_of(jobs)
     if overlap > MAX_OVERLAP:
         raise ReplayError(f"a task has {overlap} workers; a project allows at most {MAX_OVERLAP}")
     rng = random.Random(seed)
-    gold_tasks = choose_gold(tasks, gold, gold_fraction, rng)
+    # A partial gold (some labels judged, the others unknown) cannot be a task's known answer:
+    # such a dataset is scored only.
+    gold_tasks = choose_gold(tasks, gold, gold_fraction, rng) if not judged else set()
+    described = answer_type.get("labels", "") if kind == "single_choice" else kind
     log(f"{name}: {len(jobs)} of its {len(answers)} answers ({duplicates} repeated pairs), {len(tasks)} tasks, "
-        f"{len(workers)} workers, labels {labels}, overlap {overlap}, {len(gold_tasks)} gold tasks")
+        f"{len(workers)} workers, {described}, overlap {overlap}, {len(gold_tasks)} gold tasks")
 
     requester_key, worker_keys = create_keys(api, admin_key, workers, concurrency)
     with requests.Session() as session:
-        project_id = create_project(session, api, requester_key, name, labels, overlap)
-        upload_tasks(session, api, requester_key, project_id, name, tasks, gold, gold_tasks)
+        project_id = create_project(session, api, requester_key, name, answer_type, overlap)
+        upload_tasks(session, api, requester_key, project_id, name, tasks, gold, gold_tasks, kind, pairs)
         log(f"project {project_id}: {len(tasks)} tasks uploaded; answering with {concurrency} clients")
         work = answer_all(api, project_id, jobs, worker_keys, concurrency, rng)
         acknowledged = sum(work["acknowledged_by_task"].values())
@@ -301,11 +347,20 @@ def replay(api: str, dataset, admin_key: str, gold_fraction: float = 0.1, concur
     if not caught_up:
         log(f"timed out after {timeout:g} s: the latest run counts {results['manifest'].get('answers')} answers")
     rows = download_results(results)
+    if kind == "single_choice":
+        scores = score(rows, gold, gold_tasks, work["acknowledged_by_task"])
+    else:
+        scored = [r for r in rows if r["task_id"] in gold and r["task_id"] not in gold_tasks]
+        ranking = download_results(results, "ranking.jsonl") if kind == "pairwise" else None
+        scores = {**score(rows, {}, gold_tasks, work["acknowledged_by_task"]), "scored_tasks": len(scored),
+                  **replay_kinds.quality(kind, answer_type, scored, gold, judged, ranking, item_ranks)}
+        scores.pop("accuracy")
+        if ranking is not None:
+            scores["ranked_items"] = len(ranking)
     latencies = work["latencies_ms"]
-    report = {"dataset": name, "project_id": project_id, "run_id": results["run_id"],
+    report = {"dataset": name, "kind": kind, "project_id": project_id, "run_id": results["run_id"],
               "method": results["method"], "workers": len(workers), "gold_tasks": len(gold_tasks),
-              "sent": len(jobs), "acknowledged": acknowledged,
-              **score(rows, gold, gold_tasks, work["acknowledged_by_task"]),
+              "sent": len(jobs), "acknowledged": acknowledged, **scores,
               "failed": sum(work["failures"].values()), "failures": dict(work["failures"]),
               "duplicates": duplicates, "timed_out": not caught_up,
               "answers_per_second": round(acknowledged / work["seconds"], 1) if work["seconds"] else None,
@@ -331,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--admin-key", help="admin API key (default: .local/stack.json)")
     parser.add_argument("--timeout", type=float, default=120, help="seconds to wait for the results")
     parser.add_argument("--max-tasks", type=int, help="replay only the first N tasks (sorted ids)")
+    parser.add_argument("--kind", choices=["single_choice", *replay_kinds.PREFIXES.values()],
+                        help="the dataset's task kind (default: from the folder's name)")
     args = parser.parse_args(argv)
     if not 0 <= args.gold_fraction <= 1 or args.concurrency < 1:
         parser.error("--gold-fraction must be in [0, 1] and --concurrency at least 1")
@@ -340,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"give --api and --admin-key, or start the stack (`make run`) so that {STACK_FILE} exists")
     try:
         report = replay(api, args.dataset, admin_key, args.gold_fraction, args.concurrency, args.seed, args.timeout,
-                        args.max_tasks)
+                        args.max_tasks, args.kind)
     except (ReplayError, OSError, requests.RequestException) as exc:
         log(f"failed: {exc}")
         return 2

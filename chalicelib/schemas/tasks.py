@@ -23,6 +23,8 @@ class TaskError(Out):
     task_id: str | None
     code: str
     message: str
+    details: dict = Field(default_factory=dict, description=(
+        "As in an error body: for invalid_answer (a known answer), the broken `rule`"))
 
 
 class TaskBatchResult(Out):

@@ -31,11 +31,15 @@ from typing import NamedTuple
 import numpy as np
 from pynamodb.exceptions import UpdateError
 
-from chalicelib import aggregation, observability
+from chalicelib import aggregation, kinds, observability
+from chalicelib.aggregation import by_kind
+from chalicelib.kinds import pairwise
 from chalicelib.models import Assignment, Project, Task, TaskResult
 from chalicelib.models.aggregation_lock import ProjectAggregation
 from chalicelib.models.base import now_ms, shard_partition
-from chalicelib.services import counters, live, overlap, pseudonyms, publishing, quality, result_files, webhooks
+from chalicelib.schemas.answers import parse_answer_type
+from chalicelib.services import (counters, kind_results, live, overlap, pseudonyms, publishing, quality, result_files,
+                                 webhooks)
 from chalicelib.settings import settings
 
 log = logging.getLogger("foule.aggregator")
@@ -171,8 +175,11 @@ def load_shard(project_id: str, shard: int, label_index: dict) -> tuple:
     return list(tasks), list(workers), t, w, y, submitted, spent
 
 
-def load_answers(project_id: str, labels: list) -> AnswerColumns:
-    label_index = {label: i for i, label in enumerate(labels)}
+def load_answers(project_id: str, labels) -> AnswerColumns:
+    """`labels`: the project's labels (single choice), or a kind_results.ValueIndex that
+    numbers the distinct answer values as they are met (the other kinds)."""
+    label_index = labels if isinstance(labels, kind_results.ValueIndex) else \
+        {label: i for i, label in enumerate(labels)}
     shards = settings.counter_shards
     with ThreadPoolExecutor(max_workers=min(8, shards)) as pool:
         # Each thread runs in a copy of the caller's context (context variables, e.g. tracing).
@@ -240,6 +247,9 @@ def aggregate_project(project: Project, *, run_id: str | None = None,
 
 
 def _run(project: Project, run_id: str, created_at: int) -> dict:
+    kind = parse_answer_type(project.answer_type)
+    if kind.kind != "single_choice":
+        return _run_kind(project, kind, run_id, created_at)
     started = time.perf_counter()
     project_id = project.project_id
     labels = project.answer_type["labels"]
@@ -301,6 +311,62 @@ def _run(project: Project, run_id: str, created_at: int) -> dict:
         observability.metric(observability.PUBLICATION_LAG_MS, lag_ms, "Milliseconds")
     observability.log_event("published", project_id=project_id, run_id=run_id, method=method, answers=n,
                             tasks=n_tasks, duration_ms=duration_ms, publication_lag_ms=lag_ms)
+    return {"project_id": project_id, "run_id": run_id, "answers": n, "tasks": n_tasks}
+
+
+def _run_kind(project: Project, kind, run_id: str, created_at: int) -> dict:
+    """A run of a project of any kind but single choice (chalicelib.kinds): the same steps and
+    files, the kind's result columns, and for pairwise the ranking of the items."""
+    project_id = project.project_id
+    values = kind_results.ValueIndex()
+    answers = load_answers(project_id, values)
+    answers, worker_records = quality.without_excluded(project, answers)
+    payloads, known, payload_fields = kind_results.load_tasks(project_id, answers.task_ids)
+    n, n_tasks, n_workers = len(answers.task), len(answers.task_ids), len(answers.worker_ids)
+    method = project.aggregation_method if project.aggregation_method in by_kind.methods(kind.kind) \
+        else by_kind.default_method(kind.kind)
+    result = kinds.aggregate(kind, kind_results.kind_answers(kind, answers, values.values, payloads), known, method)
+    created_iso = iso(created_at)
+    run = {"method": method, "run_id": run_id, "created_at": created_iso}
+
+    def rows():
+        return kind_results.task_rows(kind, answers, payloads, known, result, run)
+
+    published = [result.tasks[task_id].answer for task_id in answers.task_ids]
+    gold_answers, gold_correct = kind_results.gold_counts(kind, answers, values.values, known)
+    aliases = [pseudonyms.for_requester(project.owner_id, worker_id) for worker_id in answers.worker_ids]
+    worker_rows = sorted(({"worker": alias, "answers": int(c), "gold_answers": int(ga), "gold_correct": int(gc),
+                           "gold_accuracy": round(gc / ga, 6) if ga else None,
+                           "reliability": round(float(result.workers.get(worker_id, 0.5)), 6)}
+                          for alias, worker_id, c, ga, gc in zip(aliases, answers.worker_ids,
+                                                                 np.bincount(answers.worker, minlength=n_workers),
+                                                                 gold_answers, gold_correct)),
+                         key=lambda r: r["worker"])
+    files = {"results.jsonl": result_files.jsonl(rows()),
+             "results.csv": kind_results.results_csv(kind, rows(), payload_fields),
+             "workers.csv": result_files.table_csv(worker_rows, ["worker", "answers", "gold_answers", "gold_correct",
+                                                                 "gold_accuracy", "reliability"]),
+             "answers.jsonl.gz": result_files.gzipped(result_files.jsonl(raw_answers(answers, values.values, aliases)))}
+    if result.ranking is not None:
+        ranking = kind_results.ranking_rows(result)
+        files["ranking.jsonl"] = result_files.jsonl(ranking)
+        files["ranking.csv"] = result_files.table_csv(ranking, pairwise.RANKING_COLUMNS)
+    store_results(project_id, run_id, ({**row, "label": row["answer"]} for row in rows()))
+    overlap.after_run(project, rows())  # adaptive overlap from this run's confidence
+    quality.after_run(project, run_id, answers, worker_records, None,  # figures and rules
+                      {w: result.workers[w] for w in answers.worker_ids if w in result.workers},
+                      agrees=kind_results.agreement(kind, answers, values.values, published))
+    manifest = publishing.publish_run(project_id, run_id, files, {
+        "format_version": FORMAT_VERSION, "created_at": created_at, "created_at_iso": created_iso,
+        "kind": kind.kind, "method": method,
+        "parameters": {"answer_type": kind.model_dump(mode="json"), "gold_tasks": len(known)},
+        "columns": ["task_id", "answer", "confidence", *kind.result_columns, "answer_count", "gold"],
+        "answers": n, "tasks": n_tasks, "workers": n_workers,
+        **({"items": len(result.ranking)} if result.ranking is not None else {})})
+    delivery = webhooks.record_publication(manifest, publishing.manifest_key(project_id, run_id))
+    mark_run(project, run_id, created_at, n)
+    webhooks.first_attempt(delivery)
+    log.info("published %s run %s (%s): %d answers, %d tasks", project_id, run_id, kind.kind, n, n_tasks)
     return {"project_id": project_id, "run_id": run_id, "answers": n, "tasks": n_tasks}
 
 

@@ -1,6 +1,12 @@
 """Overlap per task: carried to the tasks when a project's overlap changes, and adapted to
 confidence after each aggregation run (adaptive overlap).
 
+The criterion is the same for every task kind, on the confidence of the task's published
+result: the chosen answer's probability (single and multiple choice, rating, pairwise: so a
+pair stops when the ranking is sure of its winner, and work goes to the pairs it is least
+sure of), the probability that the truth lies within the tolerance of the value (number), the
+answers' agreement (text), the mean box confidence (boxes). See chalicelib.kinds.
+
 A task's overlap is its number of slots (models.tasks.Task). Every change here is one
 conditional write on the task as it was read, with the complete-count moved in the same
 transaction, so a change racing an answer or another change is simply retried or left to the

@@ -10,7 +10,8 @@ from chalicelib.auth import Caller
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.models import Project
 from chalicelib.models.base import now_ms
-from chalicelib.schemas.answers import SingleChoice, parse_answer_type
+from chalicelib.kinds import Kind
+from chalicelib.schemas.answers import parse_answer_type
 from chalicelib.schemas.projects import (DEFAULT_AUTO_APPROVE_SECONDS,
                                          DEFAULT_REJECTION_REVERSAL_SECONDS, AggregationQueued,
                                          Progress, ProjectCreate, ProjectOut, ProjectPage,
@@ -112,7 +113,7 @@ def get(project_id: str) -> Project:
 class Terms:
     """What a project promises its workers; fixed when the project is created."""
 
-    answer_type: SingleChoice
+    answer_type: Kind
     reward_cents: int
     # Whether a budget exists is fixed at creation (its amount is not: it is
     # never read from here), and so is the auto-approval delay.

@@ -216,17 +216,19 @@ class RunFigures:
     timed: int  # answers with a reported time
 
 
-def run_figures(answers, published_labels) -> dict[str, RunFigures]:
+def run_figures(answers, published_labels, agrees=None) -> dict[str, RunFigures]:
     """Per worker: agreement with the published labels (index per task, as the aggregation
-    returns them) and the median time per answer. numpy is imported here: this runs in the
+    returns them; for the other kinds `agrees` says per answer whether it matches its task's
+    published answer) and the median time per answer. numpy is imported here: this runs in the
     aggregator only, and the API function imports this module too."""
     import numpy as np
 
     n_workers = len(answers.worker_ids)
     multi = np.bincount(answers.task, minlength=len(answers.task_ids))[answers.task] >= 2
     compared = np.bincount(answers.worker[multi], minlength=n_workers)
-    agree = np.bincount(answers.worker[multi & (answers.label == np.asarray(published_labels)[answers.task])],
-                        minlength=n_workers)
+    if agrees is None:
+        agrees = answers.label == np.asarray(published_labels)[answers.task]
+    agree = np.bincount(answers.worker[multi & agrees], minlength=n_workers)
     timed = answers.time_spent_ms >= 0
     by_worker = np.lexsort((answers.time_spent_ms[timed], answers.worker[timed]))
     seconds = answers.time_spent_ms[timed][by_worker] / 1000
@@ -242,11 +244,11 @@ def run_figures(answers, published_labels) -> dict[str, RunFigures]:
 
 
 def after_run(project: Project, run_id: str, answers, records: dict[str, WorkerStats],
-              published_labels, model_reliability: dict[str, float]) -> dict:
+              published_labels, model_reliability: dict[str, float], agrees=None) -> dict:
     """Write each worker's run figures and reliability, then evaluate the project's rules on
     them (all rules: the cheap ones too, as a catch-up for an answer whose check failed)."""
     project_rules = projects.project_rules(project)
-    figures = run_figures(answers, published_labels)
+    figures = run_figures(answers, published_labels, agrees)
     fired = 0
     for worker_id, fig in figures.items():
         stats = records.get(worker_id) or WorkerStats(worker_id, project.project_id)

@@ -33,8 +33,9 @@ def _validate_items(project, batch: TaskBatch) -> tuple[list[tuple[int, TaskIn]]
         task_id = task_id if isinstance(task_id, str) else None
         try:
             item = TaskIn.model_validate(raw)
+            answer_type.check_payload(item.payload)
             if item.known_answer is not None:
-                item.known_answer = answer_type.check(item.known_answer)
+                item.known_answer = answer_type.check(item.known_answer, item.payload)
             if len(TaskIn.model_dump_json(item)) > MAX_PAYLOAD_BYTES:
                 raise FouleError(f"The task is larger than {MAX_PAYLOAD_BYTES} bytes.", code="task_too_large")
         except ValidationError as error:
@@ -44,7 +45,8 @@ def _validate_items(project, batch: TaskBatch) -> tuple[list[tuple[int, TaskIn]]
                                     message=f"{where}: {first['msg']}"))
             continue
         except FouleError as error:
-            errors.append(TaskError(index=index, task_id=task_id, code=error.code, message=error.message))
+            errors.append(TaskError(index=index, task_id=task_id, code=error.code, message=error.message,
+                                    details=error.details))
             continue
         if item.task_id in seen:
             errors.append(TaskError(index=index, task_id=item.task_id, code="duplicate_in_batch",

@@ -338,6 +338,15 @@ def _receipt(assignment: Assignment) -> AnswerReceipt:
                          reward_cents=int(assignment.reward_cents))
 
 
+def task_payload(ref) -> dict:
+    """The task's payload, for a kind whose answers are checked against it (pairwise: the two
+    items; boxes: the image's size). Tasks are never changed once written: any read will do."""
+    try:
+        return Task.get(ref.project_id, ref.task_id, attributes_to_get=["payload"]).payload or {}
+    except Task.DoesNotExist:
+        raise NotFound("This lease's task no longer exists.", code="task_not_found") from None
+
+
 RETURNED = ("returned", "released")  # "released": items written before the rename
 CONFLICT_RETRIES = 3
 
@@ -367,10 +376,10 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
         raise Conflict("This lease has expired; its slot may have gone to another worker.",
                        code="lease_expired")
     terms = projects.terms(ref.project_id)
-    answer = terms.answer_type.check(body.answer)
+    answer = terms.answer_type.check(body.answer, task_payload(ref) if terms.answer_type.needs_payload else None)
     reward = terms.reward_cents
     gold_task = assignment.known_answer is not None
-    correct = int(gold_task and answer == assignment.known_answer)
+    correct = int(gold_task and terms.answer_type.matches_gold(answer, assignment.known_answer))
     slot = ref.slot
     slotless = slot == gold.GOLD_SLOT
     # The reward is pending until the answer is reviewed (services.review).

@@ -26,7 +26,7 @@ def label_crowd(seed=0, n_tasks=150, labels=("a", "b", "c", "d")):
                                  rng.random(len(labels)) < 0.05)
             else:
                 ticks = rng.random(len(labels)) < 0.5
-            answers.append(answer(w, t, [l for l, on in zip(labels, ticks) if on]))
+            answers.append(answer(w, t, [label for label, on in zip(labels, ticks) if on]))
     return answers, truth, list(labels)
 
 
@@ -35,7 +35,7 @@ def test_multiple_choice_trusts_careful_workers_over_random_tickers():
     errors = {}
     for method in ("label_ds", "label_vote"):
         result = aggregate_kind("multiple_choice", answers, {"labels": labels}, method=method)
-        predicted = np.array([[l in result.tasks[str(t)].answer for l in labels]
+        predicted = np.array([[label in result.tasks[str(t)].answer for label in labels]
                               for t in range(len(truth))])
         errors[method] = int((predicted != truth).sum())
         probabilities = result.tasks["0"].details["probabilities"]

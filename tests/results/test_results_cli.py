@@ -115,3 +115,35 @@ def test_register_a_webhook_read_its_deliveries_and_replay_one(api, requester, a
     assert len(target.requests) == 2
     result = runner.invoke(foule.app, ["webhook", project_id, "--remove"], env=env)
     assert result.exit_code == 0 and "removed" in result.output
+
+
+
+@pytest.mark.parametrize("spec, tasks, known", [
+    ("title: Weight\nanswer_type: {kind: number, min: 0, max: 10, unit: kg, gold_abs_tolerance: 0.5}\n",
+     "task_id,photo,known_answer\nt1,1.jpg,2.5\nt2,2.jpg,\nt3,3.jpg,11\n", 2.5),
+    ("title: Tags\nanswer_type: {kind: multiple_choice, labels: [red, green], max_selected: 1}\n",
+     'task_id,photo,known_answer\nt1,1.jpg,"[""red""]"\nt2,2.jpg,\nt3,3.jpg,"[""red"",""green""]"\n', ["red"]),
+    ("title: Heavier?\nanswer_type: {kind: pairwise, allow_tie: true}\n",
+     "task_id,left,right,known_answer\nt1,P1,P2,P2\nt2,P1,P3,tie\nt3,P2,P3,P9\n", "P2"),
+    ('{"title": "Cars", "answer_type": {"kind": "boxes", "labels": ["car"], "image_width": 640, "image_height": 480}}',
+     'task_id,image_url,known_answer\nt1,a.jpg,"[{""x1"":1,""y1"":1,""x2"":50,""y2"":40}]"\nt2,b.jpg,[]\n'
+     't3,c.jpg,"[{""x1"":600,""y1"":1,""x2"":700,""y2"":40}]"\n',
+     [{"x1": 1.0, "y1": 1.0, "x2": 50.0, "y2": 40.0, "label": "car"}]),
+])
+def test_projects_of_every_kind_from_yaml_or_json(spec, tasks, known, api, requester, tmp_path, monkeypatch):
+    """A project of each kind from its YAML or JSON body; a task CSV's known answers read as the
+    kind's answers (numbers, JSON lists), the one breaking a rule of the kind refused."""
+    from tools import foule
+
+    monkeypatch.setattr(foule, "session", Routed(api))
+    runner = typer_testing.CliRunner()
+    env = {"FOULE_API": API, "FOULE_KEY": requester}
+    (tmp_path / "project.yaml").write_text(spec)
+    result = runner.invoke(foule.app, ["create-project", str(tmp_path / "project.yaml")], env=env)
+    assert result.exit_code == 0, result.output
+    project_id = result.output.strip().splitlines()[-1]
+    (tmp_path / "tasks.csv").write_text(tasks)
+    result = runner.invoke(foule.app, ["upload-tasks", project_id, str(tmp_path / "tasks.csv")], env=env)
+    assert result.exit_code == 2 and "2 created" in result.output and "1 refused" in result.output, result.output
+    assert api.get(f"/projects/{project_id}/tasks/t1", requester)[1]["known_answer"] == known
+    assert api.get(f"/projects/{project_id}/tasks/t3", requester)[0] == 404

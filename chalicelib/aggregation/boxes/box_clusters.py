@@ -160,13 +160,13 @@ def aggregate_images(images: Images, reliability: np.ndarray, threshold: float,
                      keep_probability: float | None, max_boxes: int | None):
     """Per task: (boxes, labels, confidences)."""
     clustered, existence = {}, []
-    for t, annotations in enumerate(images.annotations):
+    for t, drawn in enumerate(images.annotations):
         if t in images.known:
             continue
-        centres, labels, members = cluster_image(annotations, reliability, threshold)
-        annotators = sorted({a.worker for a in annotations})
+        centres, labels, members = cluster_image(drawn, reliability, threshold)
+        annotators = sorted({a.worker for a in drawn})
         clustered[t] = (centres, labels, len(existence))
-        existence += [(annotators, sorted({annotations[k].worker for k, _ in group}))
+        existence += [(annotators, sorted({drawn[k].worker for k, _ in group}))
                       for group in members]
     p_real, _, _ = existence_em(existence, len(images.worker_ids))
     results = []
@@ -192,9 +192,9 @@ def aggregate_images(images: Images, reliability: np.ndarray, threshold: float,
 def worker_f1(images: Images, results, threshold: float, prior_images: float) -> np.ndarray:
     n_workers = len(images.worker_ids)
     total, count = np.zeros(n_workers), np.zeros(n_workers)
-    for t, annotations in enumerate(images.annotations):
+    for t, drawn in enumerate(images.annotations):
         boxes, labels, _ = results[t]
-        for annotation in annotations:
+        for annotation in drawn:
             total[annotation.worker] += f1_against(annotation.boxes, annotation.labels, boxes,
                                                    labels, threshold)
             count[annotation.worker] += 1

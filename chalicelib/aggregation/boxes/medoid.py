@@ -21,18 +21,18 @@ def fit(answers: list[KindAnswer], config: dict, known: dict, warm_start: dict |
     images = images_from(answers, config, known)
     threshold = float(config.get("iou", 0.5))
     results = []
-    for t, annotations in enumerate(images.annotations):
+    for t, drawn in enumerate(images.annotations):
         if t in images.known:
             boxes, labels = images.known[t]
             results.append((boxes, labels, [1.0] * len(boxes)))
             continue
-        if not annotations:
+        if not drawn:
             results.append((np.zeros((0, 4)), [], []))
             continue
         scores = [np.mean([f1_against(a.boxes, a.labels, b.boxes, b.labels, threshold)
-                           for b in annotations if b is not a]) if len(annotations) > 1 else 1.0
-                  for a in annotations]
-        best = annotations[int(np.argmax(scores))]
+                           for b in drawn if b is not a]) if len(drawn) > 1 else 1.0
+                  for a in drawn]
+        best = drawn[int(np.argmax(scores))]
         results.append((best.boxes, best.labels, [float(max(scores))] * len(best.boxes)))
     reliability = worker_f1(images, results, threshold, prior_images=0.0)
     workers = {w: float(np.clip(r, 0, 1)) for w, r in zip(images.worker_ids, reliability)}
