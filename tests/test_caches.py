@@ -51,7 +51,7 @@ def test_a_key_revoked_in_this_process_is_refused_at_once(api, new_key, cache_se
     assert api.get("/me", worker)[0] == 200  # now cached
     assert auth.revoke_key(worker)
     status, body = api.get("/me", worker)
-    assert status == 401 and body["error"]["code"] == "invalid_api_key"
+    assert status == 401 and body["error"]["code"] == "key_revoked"
 
 
 def test_a_key_revoked_by_another_process_is_refused_within_the_cache_time(api, new_key, cache_seconds):

@@ -34,7 +34,7 @@ from pynamodb.exceptions import UpdateError
 from chalicelib import aggregation, kinds, observability
 from chalicelib.aggregation import by_kind
 from chalicelib.kinds import pairwise
-from chalicelib.models import Assignment, Project, Task, TaskResult
+from chalicelib.models import Assignment, Project, TaskResult
 from chalicelib.models.aggregation_lock import ProjectAggregation
 from chalicelib.models.base import now_ms, shard_partition
 from chalicelib.schemas.answers import parse_answer_type
@@ -203,20 +203,15 @@ def load_answers(project_id: str, labels) -> AnswerColumns:
 
 
 def load_tasks(project_id: str, task_ids: list[str], labels: list) -> tuple[list, np.ndarray, list[str]]:
-    """For the tasks with answers: each payload as compact JSON text (a string holds less than
-    the parsed object), each known label's index (-1: not gold), and every payload field."""
-    position = {task_id: i for i, task_id in enumerate(task_ids)}
+    """kind_results.load_tasks with the gold answers as label indexes (-1: not gold), as the
+    single-choice methods take them."""
+    payloads, known_answers, fields = kind_results.load_tasks(project_id, task_ids)
     label_index = {label: i for i, label in enumerate(labels)}
-    payloads, known, fields = ["{}"] * len(task_ids), np.full(len(task_ids), -1, dtype=np.int64), set()
-    for task in Task.query(project_id, attributes_to_get=["task_id", "known_answer", "payload"]):
-        i = position.get(task.task_id)
-        if i is None:
-            continue
-        payloads[i] = json.dumps(task.payload, separators=(",", ":"))
-        fields.update(task.payload)
-        if task.known_answer is not None:
-            known[i] = label_index.get(task.known_answer, -1)
-    return payloads, known, sorted(fields)
+    position = {task_id: i for i, task_id in enumerate(task_ids)}
+    known = np.full(len(task_ids), -1, dtype=np.int64)
+    for task_id, answer in known_answers.items():
+        known[position[task_id]] = label_index.get(answer, -1)
+    return payloads, known, fields
 
 
 # --- A run --------------------------------------------------------------------------------------

@@ -37,8 +37,8 @@ class ValueIndex:
 
 
 def load_tasks(project_id: str, task_ids: list[str]) -> tuple[list[str], dict, list[str]]:
-    """For the tasks with answers: each payload as compact JSON text, the gold answers by task
-    id, and every payload field."""
+    """For the tasks with answers: each payload as compact JSON text (a string holds less than
+    the parsed object), the gold answers by task id, and every payload field."""
     position = {task_id: i for i, task_id in enumerate(task_ids)}
     payloads, known, fields = ["{}"] * len(task_ids), {}, set()
     for task in Task.query(project_id, attributes_to_get=["task_id", "known_answer", "payload"]):

@@ -1,5 +1,7 @@
 """The `foule` CLI (tools/foule.py) end to end: API calls go to chalice's test client, presigned
 URLs to moto server."""
+import contextlib
+import io
 import json
 
 import pytest
@@ -28,7 +30,9 @@ class Routed:
     def request(self, method, url, json=None, headers=None, timeout=None):
         assert url.startswith(API), url
         key = headers["Authorization"].split(" ", 1)[1]
-        return Response(*self.api.request(method, url[len(API):], key, json))
+        # The API is another process for the CLI: its log lines are not the CLI's output.
+        with contextlib.redirect_stdout(io.StringIO()):
+            return Response(*self.api.request(method, url[len(API):], key, json))
 
     def get(self, url, timeout=None):
         return requests.get(url, timeout=timeout)
