@@ -39,7 +39,7 @@ def holds(text: str, worker_id: str, owner_id: str) -> list[str]:
         try:
             if leases.parse(token).worker_id == worker_id:
                 found.append(f"lease id {token[:24]}")
-        except Exception:  # noqa: BLE001 - not a lease id
+        except Exception:  # not a lease id
             pass
         if pseudonyms.resolve(owner_id, token) == worker_id:
             found.append(f"pseudonym {token[:24]}")
