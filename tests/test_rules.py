@@ -1,5 +1,6 @@
 """A project's quality rules: validated when set, fired after n answers and not before, once
-per crossing (also under concurrency), visible to the requester and to the worker."""
+per crossing (also under concurrency), visible to the requester and to the worker; gold-based
+rules only at the scheduled pass, never right after the answer that breaks them."""
 import threading
 
 import pytest
@@ -21,6 +22,13 @@ def gold_project(make_project, add_tasks, rules_, n_gold=6, overlap=1, n_real=0)
     add_tasks(project_id, [{"task_id": f"g{i}", "payload": {}, "known_answer": "cat"} for i in range(n_gold)]
               + [{"task_id": f"t{i}", "payload": {}} for i in range(n_real)])
     return project_id
+
+
+def scheduled_pass(api, requester, project_id):
+    """The scheduled aggregation pass, where gold-based rules are evaluated (asked for first, so
+    that the pass is due whatever the minimum interval between runs)."""
+    assert api.post(f"/projects/{project_id}/aggregate", requester)[0] in (200, 202)
+    assert project_id in run_aggregator(project_id)
 
 
 def pseudonym(requester, worker_id):
@@ -70,6 +78,7 @@ def test_gold_accuracy_rule_blocks_after_n_answers_not_before(api, requester, ma
     answer(api, worker, project_id, "g1", "dog")
     assert not worker_row(api, requester, project_id, worker_id)["blocked"]  # 0/2: n not reached
     answer(api, worker, project_id, "g2", "dog")
+    scheduled_pass(api, requester, project_id)
     row = worker_row(api, requester, project_id, worker_id)
     assert row["blocked"] and row["blocked_until"] == FOREVER
     assert row["block_reason"] == "rule:gold_accuracy" and row["block_message"] == "Too many control tasks failed."
@@ -82,6 +91,7 @@ def test_a_good_worker_is_not_blocked(api, requester, make_project, add_tasks, n
     worker, worker_id = new_key("worker")
     for task, label in (("g0", "cat"), ("g1", "dog"), ("g2", "cat"), ("g3", "cat")):
         answer(api, worker, project_id, task, label)
+    scheduled_pass(api, requester, project_id)
     assert not worker_row(api, requester, project_id, worker_id)["blocked"]  # 3/4 >= 0.5
 
 
@@ -90,22 +100,27 @@ def test_a_rule_fires_once_per_crossing(api, requester, make_project, add_tasks,
     project_id = gold_project(make_project, add_tasks, [rule], n_gold=9)
     worker, worker_id = new_key("worker")
     answer(api, worker, project_id, "g0", "dog")
-    answer(api, worker, project_id, "g1", "dog")  # 0/2: fires
+    answer(api, worker, project_id, "g1", "dog")
+    scheduled_pass(api, requester, project_id)  # 0/2: fires
     path = f"/projects/{project_id}/workers/{pseudonym(requester, worker_id)}/block"
     assert worker_row(api, requester, project_id, worker_id)["block_reason"] == "rule:gold_accuracy"
     # The requester lifts the block; the same crossing does not block again.
     assert api.request("DELETE", path, requester)[0] == 200
-    answer(api, worker, project_id, "g2", "dog")  # 0/3: still below
+    answer(api, worker, project_id, "g2", "dog")
+    scheduled_pass(api, requester, project_id)  # 0/3: still below
     assert not worker_row(api, requester, project_id, worker_id)["blocked"]
     assert rules.after_answer(project_id, worker_id) == []
     # Recovers (4/7 >= 0.5): re-armed; falls below again (4/9 after 4/8): fires again.
     for task in ("g3", "g4", "g5", "g6"):
         answer(api, worker, project_id, task, "cat")
+    scheduled_pass(api, requester, project_id)
     stats = WorkerStats.get(worker_id, project_id, consistent_read=True)
     assert not stats.rules_fired
     answer(api, worker, project_id, "g7", "dog")
+    scheduled_pass(api, requester, project_id)
     assert not worker_row(api, requester, project_id, worker_id)["blocked"]  # 4/8 is not < 0.5
     answer(api, worker, project_id, "g8", "dog")
+    scheduled_pass(api, requester, project_id)
     assert worker_row(api, requester, project_id, worker_id)["blocked"]
 
 
@@ -136,6 +151,7 @@ def test_a_rule_block_expires_and_never_shortens_a_longer_block(api, requester, 
     project_id = gold_project(make_project, add_tasks, [rule])
     worker, worker_id = new_key("worker")
     answer(api, worker, project_id, "g0", "dog")
+    scheduled_pass(api, requester, project_id)
     row = worker_row(api, requester, project_id, worker_id)
     assert row["blocked"] and row["blocked_until"] < FOREVER
     from chalicelib.services import quality
@@ -152,6 +168,7 @@ def test_a_rule_block_expires_and_never_shortens_a_longer_block(api, requester, 
                 {"message": "no"})
     for lease_id in held:  # 1/3 < 0.5: fires, block unchanged
         assert api.post(f"/leases/{lease_id}/answer", other, {"answer": "dog"})[0] == 200
+    scheduled_pass(api, requester, project_id)
     row = worker_row(api, requester, project_id, other_id)
     assert row["blocked_until"] == FOREVER and row["block_reason"] == "requester"
     assert WorkerStats.get(other_id, project_id, consistent_read=True).rules_fired
@@ -206,7 +223,8 @@ def test_scheduled_rules_exclude_a_disagreeing_worker_and_block_a_too_fast_one(
     assert run_aggregator(project_id)[project_id]["answers"] == 8
 
 
-def test_reject_pending_rule_rejects_the_workers_submitted_answers(api, make_project, add_tasks, new_key):
+def test_reject_pending_rule_rejects_the_workers_submitted_answers(api, requester, make_project, add_tasks,
+                                                                    new_key):
     rule = {**GOLD_RULE, "min_answers": 2, "action": "reject_pending"}
     project_id = gold_project(make_project, add_tasks, [rule], n_real=2)
     worker, worker_id = new_key("worker")
@@ -214,9 +232,11 @@ def test_reject_pending_rule_rejects_the_workers_submitted_answers(api, make_pro
     answer(api, worker, project_id, "g0", "dog")
     states = lambda: {a.task_id: a.state for a in Assignment.by_worker.query(worker_id)}  # noqa: E731
     assert set(states().values()) == {"submitted"}
-    answer(api, worker, project_id, "g1", "dog")  # 0/2 gold: fires
+    answer(api, worker, project_id, "g1", "dog")
+    scheduled_pass(api, requester, project_id)  # 0/2 gold: fires
     assert states() == {"t0": "rejected", "g0": "rejected", "g1": "rejected"}
     answer(api, worker, project_id, "t1", "cat")  # fired once: a later answer waits for review
+    scheduled_pass(api, requester, project_id)
     assert states()["t1"] == "submitted"
 
 
@@ -235,10 +255,11 @@ def test_a_single_too_fast_answer_blocks_after_n_answers(api, requester, make_pr
     assert row["blocked"] and row["block_reason"] == "rule:answer_seconds"
 
 
-def test_a_worker_blocked_by_a_rule_gets_a_403_with_the_reason(api, make_project, add_tasks, new_key):
+def test_a_worker_blocked_by_a_rule_gets_a_403_with_the_reason(api, requester, make_project, add_tasks, new_key):
     project_id = gold_project(make_project, add_tasks, [{**GOLD_RULE, "min_answers": 1}], n_real=1)
     worker, _ = new_key("worker")
     answer(api, worker, project_id, "g0", "dog")
+    scheduled_pass(api, requester, project_id)
     status, error = api.post(f"/projects/{project_id}/tasks/t0/lease", worker)
     assert status == 403 and error["error"]["code"] == "worker_blocked", error
     assert error["error"]["details"]["reason"] == "rule:gold_accuracy"
@@ -269,13 +290,60 @@ def test_the_scheduled_catch_up_fires_cheap_rules_but_leaves_re_arming_to_fresh_
     project_id = gold_project(make_project, add_tasks, [])
     worker, worker_id = new_key("worker")
     answer(api, worker, project_id, "g0", "dog")
+    rule = Rule.model_validate({"measure": "skipped_in_row", "comparison": ">=", "value": 2,
+                                "action": "exclude"})
+    stats = WorkerStats.get(worker_id, project_id, consistent_read=True)
+    skipping = rules.Measures.of(stats)
+    skipping.skipped_in_row = 2
+    assert rules.evaluate(project_id, worker_id, [rule], skipping, set(), catch_up=True) == [rule.rule_id]
+    recovered = rules.Measures.of(stats)  # 0 in a row, as an older or newer count might say
+    rules.evaluate(project_id, worker_id, [rule], recovered, {rule.rule_id}, catch_up=True)
+    assert WorkerStats.get(worker_id, project_id, consistent_read=True).rules_fired == {rule.rule_id}
+    rules.evaluate(project_id, worker_id, [rule], recovered, {rule.rule_id})
+    assert not WorkerStats.get(worker_id, project_id, consistent_read=True).rules_fired
+
+
+def test_a_gold_rule_is_re_armed_by_the_scheduled_pass(make_project, add_tasks, api, new_key):
+    """Gold-based rules are evaluated only by the scheduled pass: it re-arms them too."""
+    project_id = gold_project(make_project, add_tasks, [])
+    worker, worker_id = new_key("worker")
+    answer(api, worker, project_id, "g0", "dog")
     rule = Rule.model_validate({**GOLD_RULE, "min_answers": 1, "action": "exclude"})
     stats = WorkerStats.get(worker_id, project_id, consistent_read=True)
     assert rules.evaluate(project_id, worker_id, [rule], rules.Measures.of(stats), set(), catch_up=True) \
         == [rule.rule_id]
     recovered = rules.Measures.of(stats)
-    recovered.gold_correct = recovered.gold_answers = 5  # as an older or newer count might say
+    recovered.gold_correct = recovered.gold_answers = 5
     rules.evaluate(project_id, worker_id, [rule], recovered, {rule.rule_id}, catch_up=True)
-    assert WorkerStats.get(worker_id, project_id, consistent_read=True).rules_fired == {rule.rule_id}
-    rules.evaluate(project_id, worker_id, [rule], recovered, {rule.rule_id})
     assert not WorkerStats.get(worker_id, project_id, consistent_read=True).rules_fired
+
+
+@pytest.mark.parametrize("action", ["block", "reject_pending"])
+def test_a_gold_rule_never_acts_right_after_the_answer_that_breaks_it(api, requester, make_project, add_tasks,
+                                                                       new_key, action):
+    """The attacker's side: a worker answers a gold task wrongly under a gold_accuracy rule. If
+    the rule acted at once, the answer's response or the worker's very next request would tell
+    that this answer was gold, and wrong. It acts at the scheduled pass instead."""
+    project_id = gold_project(make_project, add_tasks, [{**GOLD_RULE, "min_answers": 1, "action": action}],
+                              n_real=2)
+    worker, worker_id = new_key("worker")
+    status, lease = api.post(f"/projects/{project_id}/tasks/g0/lease", worker)
+    assert status == 200, lease
+    status, receipt = api.post(f"/leases/{lease['lease_id']}/answer", worker, {"answer": "dog"})  # wrong
+    assert status == 200 and receipt["state"] == "submitted", receipt
+    mine = lambda: next(p for p in api.get("/me", worker)[1]["projects"]  # noqa: E731
+                        if p["project_id"] == project_id)
+    states = lambda: [a["state"] for a in api.get("/me/assignments", worker)[1]["items"]]  # noqa: E731
+    # The very next requests: no block, no rejection, work still served.
+    assert not mine().get("block_reason") and states() == ["submitted"]
+    status, lease = api.post(f"/projects/{project_id}/tasks/t0/lease", worker)
+    assert status == 200, lease
+    assert api.post(f"/leases/{lease['lease_id']}/answer", worker, {"answer": "cat"})[0] == 200
+
+    scheduled_pass(api, requester, project_id)
+    if action == "block":
+        assert mine()["block_reason"] == "rule:gold_accuracy"
+        status, error = api.post(f"/projects/{project_id}/tasks/t1/lease", worker)
+        assert status == 403 and error["error"]["details"]["reason"] == "rule:gold_accuracy", error
+    else:
+        assert states() == ["rejected", "rejected"]

@@ -12,8 +12,10 @@ Comparison = Literal["<", "<=", ">", ">="]
 Action = Literal["block", "exclude", "reject_pending"]
 MAX_RULES = 20
 # Measures evaluated when an answer (or a skip) arrives, from the worker's counters alone; the
-# others need the answers of an aggregation run and are evaluated by the scheduled function.
-CHEAP_MEASURES = ("gold_accuracy", "answer_seconds", "skipped_in_row")
+# others are evaluated by the scheduled function, after each aggregation run. A measure derived
+# from gold answers is never among these, however cheap: a rule acting right after an answer
+# would tell the worker that this very answer was gold (and wrong).
+CHEAP_MEASURES = ("answer_seconds", "skipped_in_row")
 SHARES = ("gold_accuracy", "agreement")
 
 

@@ -1,10 +1,12 @@
 """A project's rules: "when <measure> <comparison> <value> after at least <n> answers then
 <action> [for <duration>]" (chalicelib.schemas.quality.Rule), evaluated per worker.
 
-When: the cheap measures (gold accuracy, one answer's time, leases skipped in a row) right
-after an answer or a skip (`after_answer`, from the work path); every measure but a single
-answer's time after each aggregation run, on the run's figures
-(chalicelib.services.quality.after_run).
+When: the cheap measures (one answer's time, leases skipped in a row) right after an answer or
+a skip (`after_answer`, from the work path); every measure but a single answer's time after
+each aggregation run, on the run's figures (chalicelib.services.quality.after_run). Gold
+accuracy is evaluated only there: a block, exclusion or rejection following an answer at once
+would tell the worker that this answer was gold and wrong; acting at a scheduled run, on all
+the answers since the last one, it is not tied to one answer.
 
 Once per crossing: a rule fires when its condition starts to hold, records its id in the
 worker's `rules_fired` with a conditional write (so two answers racing fire it once), and
@@ -64,7 +66,8 @@ def evaluate(project_id: str, worker_id: str, rules: list[Rule], measures: Measu
     condition no longer holds. Returns the ids of the rules this call fired.
 
     catch_up (the scheduled evaluation, whose counters may be older than the last answer):
-    the cheap rules may fire but are not re-armed, which only their fresh figures may do."""
+    the cheap rules may fire but are not re-armed, which only their fresh figures may do; the
+    other rules (gold accuracy among them) are evaluated only here, so fire and re-arm here."""
     newly = []
     for rule in rules:
         if cheap_only and rule.measure not in CHEAP_MEASURES:
@@ -129,9 +132,9 @@ def rearm(project_id: str, worker_id: str, rule: Rule) -> None:
 
 def after_answer(project: Project | str, worker_id: str, stats: WorkerStats | None = None,
                  answer_seconds: float | None = None) -> list[str]:
-    """The cheap rules, right after an answer (taking `answer_seconds`, its reported time) or a
-    skip was recorded. Never raises: the answer is already acknowledged, and the scheduled
-    evaluation catches up on gold accuracy and skips."""
+    """The cheap rules (never a gold-based one: see the module's docstring), right after an
+    answer (taking `answer_seconds`, its reported time) or a skip was recorded. Never raises:
+    the answer is already acknowledged, and the scheduled evaluation catches up on skips."""
     project_id = project if isinstance(project, str) else project.project_id
     try:
         rules = projects.cached_rules(project_id) if isinstance(project, str) else projects.project_rules(project)
