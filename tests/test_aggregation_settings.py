@@ -108,3 +108,15 @@ def test_the_settings_are_in_the_openapi_description(api):
     assert set(settings) == {"method", "include_rejected"}
     assert all(name in settings["method"]["description"] for names in AGGREGATION_METHODS.values()
                for name in names)
+
+
+def test_rejected_answers_leave_the_aggregation_of_other_kinds_too(api, requester, make_project, add_tasks,
+                                                                   new_key):
+    project_id = make_project(overlap=2, answer_type={"kind": "number", "min": 0, "max": 100})
+    add_tasks(project_id, [{"task_id": "t1", "payload": {}}])
+    lease_and_answer(api, new_key("worker")[0], project_id, "t1", 10)
+    rejected = lease_and_answer(api, new_key("worker")[0], project_id, "t1", 90)
+    assert api.post("/assignments/reject", requester, {"assignment_ids": [rejected], "reason": "no"})[0] == 200
+    assert run_aggregator(project_id)[project_id]["answers"] == 1
+    published = manifest(api, requester, project_id)
+    assert published["answers"] == 1 and published["parameters"]["rejected_answers_left_out"] == 1
