@@ -128,7 +128,8 @@ def publish(project_id, run_id, files, manifest):
     return {**manifest, "project_id": project_id, "run_id": run_id}
 
 publishing.publish_run = publish
-project = SimpleNamespace(project_id="p-mem", answer_type={"labels": labels}, aggregation_method=None)
+project = SimpleNamespace(project_id="p-mem", answer_type={"labels": labels}, aggregation_method=None,
+                          aggregation_include_rejected=None)
 start = time.perf_counter()
 summary = aggregator._run(project, "run", 0, "salt")
 run_s = time.perf_counter() - start

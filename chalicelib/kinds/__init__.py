@@ -21,6 +21,21 @@ KINDS: dict[str, type[Kind]] = {model.model_fields["kind"].default: model for mo
     SingleChoice, MultipleChoice, Number, Rating, Text, Pairwise, Boxes)}
 
 
+# The aggregation methods of each kind, the default first: the names of
+# chalicelib.aggregation.by_kind.methods(kind), kept here (numpy-free) so that the API can
+# validate a project's `aggregation.method` without importing the aggregation;
+# tests/test_aggregation_settings.py checks that both lists agree.
+AGGREGATION_METHODS: dict[str, tuple[str, ...]] = {
+    "single_choice": ("ds", "mv", "wawa", "gold_weighted", "one_coin", "mace", "glad", "ibcc"),
+    "multiple_choice": ("label_ds", "label_vote"),
+    "number": ("bias_variance", "mean", "median"),
+    "rating": ("ordinal", "median"),
+    "text": ("rover", "weighted_medoid", "medoid"),
+    "pairwise": ("crowd_bt", "bt", "win_rate"),
+    "boxes": ("box_clusters", "medoid"),
+}
+
+
 def aggregate(answer_type: Kind, answers: list[tuple[str, str, object]], known: dict, method: str | None = None):
     """Aggregate one project's answers of a kind other than single choice: `answers` as
     (worker, task, value) with pairwise values as {"left", "right", "winner"}; `known` the gold
@@ -31,5 +46,5 @@ def aggregate(answer_type: Kind, answers: list[tuple[str, str, object]], known: 
                                   answer_type.aggregation_config(), known or None, method=method)
 
 
-__all__ = ["KINDS", "Kind", "aggregate", "Boxes", "MultipleChoice", "Number", "Pairwise", "Rating",
+__all__ = ["AGGREGATION_METHODS", "KINDS", "Kind", "aggregate", "Boxes", "MultipleChoice", "Number", "Pairwise", "Rating",
            "SingleChoice", "Text"]

@@ -1,4 +1,4 @@
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -57,8 +57,11 @@ class Project(Model):
     budget_remaining_cents = NumberAttribute(null=True)
     auto_approve_seconds = NumberAttribute(null=True)  # null: old projects, the default applies
     rejection_reversal_seconds = NumberAttribute(null=True)
-    # Aggregation bookkeeping, written by the aggregator.
+    # Aggregation settings (the project's `aggregation`, set at creation or by PATCH):
+    # the method (null: the kind's default) and whether rejected answers are kept (null: no).
     aggregation_method = UnicodeAttribute(null=True)
+    aggregation_include_rejected = BooleanAttribute(null=True)
+    # Aggregation bookkeeping, written by the aggregator.
     aggregation_requested_at = NumberAttribute(null=True)
     last_run_id = UnicodeAttribute(null=True)
     last_run_at = NumberAttribute(null=True)

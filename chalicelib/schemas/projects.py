@@ -2,6 +2,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from chalicelib.kinds import AGGREGATION_METHODS
 from chalicelib.schemas.answers import AnswerType
 from chalicelib.schemas.common import Body, Cursor, Out
 from chalicelib.schemas.quality import MAX_RULES, Rule
@@ -36,6 +37,24 @@ class Qualification(Body):
     min_accuracy: float = Field(ge=0, le=1, description=(
         "Accuracy on gold a worker needs to get real tasks, over its qualification's gold "
         "answers; once passed, settled (later gold counts for the rules)"))
+
+
+# Aggregation settings (issue 15).
+_METHODS_BY_KIND = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in AGGREGATION_METHODS.items())
+
+
+class AggregationSettings(Body):
+    method: str | None = Field(None, max_length=40, description=(
+        "The truth-inference method of this project's runs, one of its kind's (the default first): "
+        f"{_METHODS_BY_KIND}. Null: the kind's default. Another name is a 400 unknown_method"))
+    include_rejected: bool = Field(False, description=(
+        "Keep rejected answers in the aggregation (by default a rejected answer is left out: a "
+        "rejection says the answer is unacceptable; answers of excluded workers are always left out)"))
+
+
+class AggregationOut(Out):
+    method: str | None = Field(None, description="Null: the kind's default method")
+    include_rejected: bool = False
 
 
 class WorkSettings(Body):
@@ -85,6 +104,8 @@ class ProjectCreate(WorkSettings):
     # Quality rules
     rules: list[Rule] = Field(default_factory=list, max_length=MAX_RULES,
                               description="Quality rules, evaluated per worker (see Rule)")
+    # Aggregation
+    aggregation: AggregationSettings | None = Field(None, description="Truth-inference settings")
 
 
 class ProjectUpdate(WorkSettingsUpdate):
@@ -97,6 +118,9 @@ class ProjectUpdate(WorkSettingsUpdate):
                     "reserved or spent (409 budget_below_committed)")
     # Quality rules
     rules: list[Rule] | None = Field(None, max_length=MAX_RULES, description="Replaces the rules")
+    # Aggregation
+    aggregation: AggregationSettings | None = Field(None, description=(
+        "Changes the fields given (method null: back to the kind's default); the next run uses them"))
 
 
 class ProjectOut(Out):
@@ -127,6 +151,8 @@ class ProjectOut(Out):
     gold_rate: float = 0.1
     qualification: Qualification | None = None
     min_reliability: float | None = None
+    # Aggregation
+    aggregation: AggregationOut = Field(default_factory=AggregationOut)
 
 
 class ProjectPage(Out):

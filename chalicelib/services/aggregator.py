@@ -130,7 +130,8 @@ def release(project_id: str, owner: str) -> None:
 
 
 # --- Reading ------------------------------------------------------------------------------------
-ANSWER_FIELDS = ["task_id", "worker_id", "answer", "submitted_at", "time_spent_ms"]
+ANSWER_FIELDS = ["task_id", "worker_id", "answer", "submitted_at", "time_spent_ms", "state"]
+REJECTED = "rejected"  # services.review
 
 
 class AnswerColumns(NamedTuple):
@@ -144,6 +145,7 @@ class AnswerColumns(NamedTuple):
     label: np.ndarray  # int32, index into the project's labels
     submitted_at: np.ndarray  # int64, epoch ms
     time_spent_ms: np.ndarray  # int64, -1 when the worker sent none (it is never negative)
+    rejected_left_out: int = 0  # rejected answers not read (the project keeps none by default)
 
     def without_workers(self, excluded: set[str]) -> "AnswerColumns":
         """These answers minus those of the given workers, ids renumbered (a task answered only
@@ -158,33 +160,41 @@ class AnswerColumns(NamedTuple):
         return AnswerColumns([self.task_ids[i] for i in tasks_left.tolist()],
                        [self.worker_ids[i] for i in workers_left.tolist()],
                        task_position[task], worker_position[worker], self.label[keep],
-                       self.submitted_at[keep], self.time_spent_ms[keep])
+                       self.submitted_at[keep], self.time_spent_ms[keep], self.rejected_left_out)
 
 
-def load_shard(project_id: str, shard: int, label_index: dict) -> tuple:
+def load_shard(project_id: str, shard: int, label_index: dict, include_rejected: bool = False) -> tuple:
     """One shard's answers, page by page, into compact arrays; ids numbered in order of
-    appearance (the shard's own numbering, mapped to the sorted ids by load_answers)."""
+    appearance (the shard's own numbering, mapped to the sorted ids by load_answers). Rejected
+    answers are skipped (and counted) unless include_rejected."""
     tasks, workers = {}, {}
     t, w, y, submitted, spent = array("i"), array("i"), array("i"), array("q"), array("q")
+    rejected = 0
     for a in Assignment.answers_by_project.query(shard_partition(project_id, shard), attributes_to_get=ANSWER_FIELDS):
+        if a.state == REJECTED and not include_rejected:
+            rejected += 1
+            continue
         t.append(tasks.setdefault(a.task_id, len(tasks)))
         w.append(workers.setdefault(a.worker_id, len(workers)))
         y.append(label_index[a.answer])
         submitted.append(int(a.submitted_at))
         spent.append(-1 if a.time_spent_ms is None else int(a.time_spent_ms))
-    return list(tasks), list(workers), t, w, y, submitted, spent
+    return list(tasks), list(workers), t, w, y, submitted, spent, rejected
 
 
-def load_answers(project_id: str, labels) -> AnswerColumns:
+def load_answers(project_id: str, labels, include_rejected: bool = False) -> AnswerColumns:
     """`labels`: the project's labels (single choice), or a kind_results.ValueIndex that
-    numbers the distinct answer values as they are met (the other kinds)."""
+    numbers the distinct answer values as they are met (the other kinds). Rejected answers
+    are left out (a rejection says the answer is unacceptable) unless include_rejected (the
+    project's `aggregation.include_rejected`)."""
     label_index = labels if isinstance(labels, kind_results.ValueIndex) else \
         {label: i for i, label in enumerate(labels)}
     shards = settings.counter_shards
     with ThreadPoolExecutor(max_workers=min(8, shards)) as pool:
         # Each thread runs in a copy of the caller's context (context variables, e.g. tracing).
         parts = [f.result() for f in [pool.submit(contextvars.copy_context().run, load_shard, project_id,
-                                                  shard, label_index) for shard in range(shards)]]
+                                                  shard, label_index, include_rejected)
+                                                  for shard in range(shards)]]
     task_ids = sorted({task_id for part in parts for task_id in part[0]})
     worker_ids = sorted({worker_id for part in parts for worker_id in part[1]})
     task_position = {task_id: i for i, task_id in enumerate(task_ids)}
@@ -199,7 +209,7 @@ def load_answers(project_id: str, labels) -> AnswerColumns:
                                [np.frombuffer(part[index], dtype=np.int32)] for part in parts])
 
     return AnswerColumns(task_ids, worker_ids, ids(2, 0, task_position), ids(3, 1, worker_position),
-                   values(4, np.int32), values(5, np.int64), values(6, np.int64))
+                   values(4, np.int32), values(5, np.int64), values(6, np.int64), sum(part[7] for part in parts))
 
 
 def load_tasks(project_id: str, task_ids: list[str], labels: list) -> tuple[list, np.ndarray, list[str]]:
@@ -248,7 +258,8 @@ def _run(project: Project, run_id: str, created_at: int) -> dict:
     started = time.perf_counter()
     project_id = project.project_id
     labels = project.answer_type["labels"]
-    answers = load_answers(project_id, labels)
+    include_rejected = bool(project.aggregation_include_rejected)
+    answers = load_answers(project_id, labels, include_rejected)
     answers, worker_records = quality.without_excluded(project, answers)
     payloads, known, payload_fields = load_tasks(project_id, answers.task_ids, labels)
     n, n_tasks, n_workers = len(answers.task), len(answers.task_ids), len(answers.worker_ids)
@@ -292,11 +303,11 @@ def _run(project: Project, run_id: str, created_at: int) -> dict:
     manifest = publishing.publish_run(project_id, run_id, files, {
         "format_version": FORMAT_VERSION, "created_at": created_at, "created_at_iso": created_iso,
         "method": method, "parameters": {"labels": labels, "gold_tasks": int((known >= 0).sum()),
-                                         "iterations": int(result.iterations)},
+                                         "iterations": int(result.iterations), **run_settings(project, answers)},
         "answers": n, "tasks": n_tasks, "workers": n_workers, "iterations": int(result.iterations)})
     # Recorded before the run is marked done (a crash then cannot lose it), sent after.
     delivery = webhooks.record_publication(manifest, publishing.manifest_key(project_id, run_id))
-    mark_run(project, run_id, created_at, n)
+    mark_run(project, run_id, created_at, n + answers.rejected_left_out)
     # Publication lag: from the newest answer in the run to the run being readable.
     lag_ms = now_ms() - int(answers.submitted_at.max()) if n else None
     duration_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -314,7 +325,7 @@ def _run_kind(project: Project, kind, run_id: str, created_at: int) -> dict:
     files, the kind's result columns, and for pairwise the ranking of the items."""
     project_id = project.project_id
     values = kind_results.ValueIndex()
-    answers = load_answers(project_id, values)
+    answers = load_answers(project_id, values, bool(project.aggregation_include_rejected))
     answers, worker_records = quality.without_excluded(project, answers)
     payloads, known, payload_fields = kind_results.load_tasks(project_id, answers.task_ids)
     n, n_tasks, n_workers = len(answers.task), len(answers.task_ids), len(answers.worker_ids)
@@ -354,15 +365,23 @@ def _run_kind(project: Project, kind, run_id: str, created_at: int) -> dict:
     manifest = publishing.publish_run(project_id, run_id, files, {
         "format_version": FORMAT_VERSION, "created_at": created_at, "created_at_iso": created_iso,
         "kind": kind.kind, "method": method,
-        "parameters": {"answer_type": kind.model_dump(mode="json"), "gold_tasks": len(known)},
+        "parameters": {"answer_type": kind.model_dump(mode="json"), "gold_tasks": len(known),
+                       **run_settings(project, answers)},
         "columns": ["task_id", "answer", "confidence", *kind.result_columns, "answer_count", "gold"],
         "answers": n, "tasks": n_tasks, "workers": n_workers,
         **({"items": len(result.ranking)} if result.ranking is not None else {})})
     delivery = webhooks.record_publication(manifest, publishing.manifest_key(project_id, run_id))
-    mark_run(project, run_id, created_at, n)
+    mark_run(project, run_id, created_at, n + answers.rejected_left_out)
     webhooks.first_attempt(delivery)
     log.info("published %s run %s (%s): %d answers, %d tasks", project_id, run_id, kind.kind, n, n_tasks)
     return {"project_id": project_id, "run_id": run_id, "answers": n, "tasks": n_tasks}
+
+
+def run_settings(project: Project, answers: AnswerColumns) -> dict:
+    """The project's aggregation settings as a run applied them, for its manifest."""
+    return {"aggregation": {"method": project.aggregation_method,
+                            "include_rejected": bool(project.aggregation_include_rejected)},
+            "rejected_answers_left_out": answers.rejected_left_out}
 
 
 def raw_answers(answers: AnswerColumns, labels: list, aliases: list[str]):

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.auth import Caller
-from chalicelib.errors import Conflict, NotFound
+from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.models import Project
 from chalicelib.models.base import now_ms
-from chalicelib.kinds import Kind
+from chalicelib.kinds import AGGREGATION_METHODS, Kind
 from chalicelib.schemas.answers import parse_answer_type
 from chalicelib.schemas.projects import (DEFAULT_AUTO_APPROVE_SECONDS,
-                                         DEFAULT_REJECTION_REVERSAL_SECONDS, AggregationQueued,
+                                         DEFAULT_REJECTION_REVERSAL_SECONDS, AggregationOut,
+                                         AggregationQueued, AggregationSettings,
                                          Progress, ProjectCreate, ProjectOut, ProjectPage,
                                          ProjectUpdate)
 from chalicelib.schemas.quality import Rule, parse_rules
@@ -27,8 +28,44 @@ def to_out(project: Project) -> ProjectOut:
                       lease_seconds=int(project.lease_seconds), priority=int(project.priority),
                       status=project.status, created_at=int(project.created_at),
                       updated_at=int(project.updated_at), last_run_id=project.last_run_id,
-                      rules=project.rules or [],
+                      rules=project.rules or [], aggregation=aggregation_out(project),
                       **_money_out(project), **work_settings_out(project))
+
+
+# Aggregation settings: the method (validated against the kind's) and whether rejected answers count.
+def aggregation_out(project: Project) -> AggregationOut:
+    return AggregationOut(method=project.aggregation_method,
+                          include_rejected=bool(project.aggregation_include_rejected))
+
+
+def checked_method(kind: str, method: str | None) -> str | None:
+    valid = AGGREGATION_METHODS[kind]
+    if method is not None and method not in valid:
+        raise BadRequest(f"No aggregation method {method!r} for {kind} projects; choose one of "
+                         f"{', '.join(valid)}.", code="unknown_method",
+                         details={"kind": kind, "methods": list(valid)})
+    return method
+
+
+def aggregation_in(kind: str, body: AggregationSettings | None) -> dict:
+    if body is None:
+        return {}
+    return {"aggregation_method": checked_method(kind, body.method),
+            "aggregation_include_rejected": body.include_rejected}
+
+
+def aggregation_update(project: Project, body: AggregationSettings | None) -> list:
+    """Update actions for the aggregation fields a PATCH gives."""
+    if body is None:
+        return []
+    given, actions = body.model_fields_set, []
+    if "method" in given:
+        method = checked_method(parse_answer_type(project.answer_type).kind, body.method)
+        actions.append(Project.aggregation_method.set(method) if method is not None
+                       else Project.aggregation_method.remove())
+    if "include_rejected" in given:
+        actions.append(Project.aggregation_include_rejected.set(body.include_rejected))
+    return actions
 
 
 def _money_out(project: Project) -> dict:
@@ -97,6 +134,7 @@ def create(caller: Caller, body: ProjectCreate) -> ProjectOut:
                       auto_approve_seconds=body.auto_approve_seconds,
                       rejection_reversal_seconds=body.rejection_reversal_seconds,
                       rules=[r.model_dump(mode="json") for r in body.rules],
+                      **aggregation_in(body.answer_type.kind, body.aggregation),
                       **work_settings_in(body))
     project.save(condition=Project.project_id.does_not_exist())
     return to_out(project)
@@ -187,6 +225,7 @@ ALLOWED_MOVES = {"active": {"active", "paused", "closed"}, "paused": {"active", 
 
 def update(caller: Caller, project_id: str, body: ProjectUpdate) -> ProjectOut:
     project = get_owned(caller, project_id, consistent=True)
+    aggregation_actions = aggregation_update(project, body.aggregation)  # validated before any write
     if body.budget_cents is not None:  # its own conditional write
         project = ledger.change_budget(project, body.budget_cents)
     status = body.status or project.status
@@ -194,7 +233,8 @@ def update(caller: Caller, project_id: str, body: ProjectUpdate) -> ProjectOut:
         raise Conflict("A closed project cannot be reopened.", code="project_closed")
     priority = project.priority if body.priority is None else body.priority
     actions = [Project.status.set(status), Project.priority.set(priority),
-               Project.updated_at.set(now_ms())] + work_settings_update(project, body)
+               Project.updated_at.set(now_ms())] + work_settings_update(project, body) \
+        + aggregation_actions
     if body.rules is not None:
         actions.append(Project.rules.set([r.model_dump(mode="json") for r in body.rules]))
         _rules_cache.pop(project_id, None)  # this process applies the new rules at once
