@@ -131,7 +131,7 @@ publishing.publish_run = publish
 project = SimpleNamespace(project_id="p-mem", answer_type={"labels": labels}, aggregation_method=None,
                           aggregation_include_rejected=None)
 start = time.perf_counter()
-summary = aggregator._run(project, "run", 0, "salt")
+summary = aggregator._run(project, "run", 0)
 run_s = time.perf_counter() - start
 print(json.dumps({"summary": summary, "run_s": round(run_s, 2), "file_sha256": sizes,
                   "rss_after_imports_mib": rss_imports, "peak_rss_mib": peak_rss_mib()}))

@@ -120,3 +120,24 @@ def test_rejected_answers_leave_the_aggregation_of_other_kinds_too(api, requeste
     assert run_aggregator(project_id)[project_id]["answers"] == 1
     published = manifest(api, requester, project_id)
     assert published["answers"] == 1 and published["parameters"]["rejected_answers_left_out"] == 1
+
+
+def test_an_excluded_workers_answers_do_not_make_the_project_due_again(api, requester, make_project, add_tasks,
+                                                                       new_key, alias, monkeypatch):
+    import dataclasses
+
+    from chalicelib.services import aggregator
+
+    # No minimum interval between runs: only the answers decide whether the project is due.
+    monkeypatch.setattr(aggregator, "settings",
+                        dataclasses.replace(aggregator.settings, aggregation_min_interval_seconds=0))
+    project_id = make_project(overlap=3)
+    add_tasks(project_id, [{"task_id": "t1", "payload": {}}])
+    (honest, _), (other, _), (spammer, spammer_id) = (new_key("worker") for _ in range(3))
+    for key, label in ((honest, "cat"), (other, "cat"), (spammer, "dog")):
+        answer(api, key, project_id, "t1", label)
+    status, _ = api.request("PUT", f"/projects/{project_id}/workers/{alias(requester, spammer_id)}/exclude", requester)
+    assert status == 200
+    assert run_aggregator(project_id)[project_id]["answers"] == 2
+    # The excluded worker's answer was read: it does not make the project due on every pass.
+    assert project_id not in run_aggregator(project_id)

@@ -260,6 +260,7 @@ def _run(project: Project, run_id: str, created_at: int) -> dict:
     labels = project.answer_type["labels"]
     include_rejected = bool(project.aggregation_include_rejected)
     answers = load_answers(project_id, labels, include_rejected)
+    read = len(answers.task) + answers.rejected_left_out  # what the project is marked as done up to
     answers, worker_records = quality.without_excluded(project, answers)
     payloads, known, payload_fields = load_tasks(project_id, answers.task_ids, labels)
     n, n_tasks, n_workers = len(answers.task), len(answers.task_ids), len(answers.worker_ids)
@@ -307,7 +308,8 @@ def _run(project: Project, run_id: str, created_at: int) -> dict:
         "answers": n, "tasks": n_tasks, "workers": n_workers, "iterations": int(result.iterations)})
     # Recorded before the run is marked done (a crash then cannot lose it), sent after.
     delivery = webhooks.record_publication(manifest, publishing.manifest_key(project_id, run_id))
-    mark_run(project, run_id, created_at, n + answers.rejected_left_out)
+    mark_run(project, run_id, created_at, read)  # every answer read, the left-out ones too:
+    # else the excluded workers' and the rejected answers would make the project due on every pass
     # Publication lag: from the newest answer in the run to the run being readable.
     lag_ms = now_ms() - int(answers.submitted_at.max()) if n else None
     duration_ms = round((time.perf_counter() - started) * 1000, 1)
@@ -326,6 +328,7 @@ def _run_kind(project: Project, kind, run_id: str, created_at: int) -> dict:
     project_id = project.project_id
     values = kind_results.ValueIndex()
     answers = load_answers(project_id, values, bool(project.aggregation_include_rejected))
+    read = len(answers.task) + answers.rejected_left_out  # what the project is marked as done up to
     answers, worker_records = quality.without_excluded(project, answers)
     payloads, known, payload_fields = kind_results.load_tasks(project_id, answers.task_ids)
     n, n_tasks, n_workers = len(answers.task), len(answers.task_ids), len(answers.worker_ids)
@@ -371,7 +374,8 @@ def _run_kind(project: Project, kind, run_id: str, created_at: int) -> dict:
         "answers": n, "tasks": n_tasks, "workers": n_workers,
         **({"items": len(result.ranking)} if result.ranking is not None else {})})
     delivery = webhooks.record_publication(manifest, publishing.manifest_key(project_id, run_id))
-    mark_run(project, run_id, created_at, n + answers.rejected_left_out)
+    mark_run(project, run_id, created_at, read)  # every answer read, the left-out ones too:
+    # else the excluded workers' and the rejected answers would make the project due on every pass
     webhooks.first_attempt(delivery)
     log.info("published %s run %s (%s): %d answers, %d tasks", project_id, run_id, kind.kind, n, n_tasks)
     return {"project_id": project_id, "run_id": run_id, "answers": n, "tasks": n_tasks}
