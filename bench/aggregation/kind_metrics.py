@@ -47,33 +47,15 @@ def corpus_wer(hypotheses: dict, references: dict) -> float:
     return float(edit_distances(hyp, ref).sum() / max(sum(r.size for r in ref), 1))
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix of boxes a (n, 4) and b (m, 4) as x1, y1, x2, y2."""
-    if not len(a) or not len(b):
-        return np.zeros((len(a), len(b)))
-    x1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    y1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    x2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    y2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = lambda z: (z[:, 2] - z[:, 0]) * (z[:, 3] - z[:, 1])  # noqa: E731
-    union = area(a)[:, None] + area(b)[None, :] - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
-
-
 def box_f1(predicted: list[dict], gold: list[dict], threshold: float = 0.5) -> float:
     """The README's per-image F1: greedy one-to-one matching by IoU, a match if IoU >= 0.5."""
     if not predicted and not gold:
         return 1.0
     as_array = lambda boxes: np.array([[b["x1"], b["y1"], b["x2"], b["y2"]]  # noqa: E731
                                        for b in boxes], dtype=float).reshape(-1, 4)
-    iou = box_iou(as_array(predicted), as_array(gold))
-    matches = 0
-    while iou.size and iou.max() >= threshold:
-        i, j = np.unravel_index(int(iou.argmax()), iou.shape)
-        matches += 1
-        iou[i, :] = -1
-        iou[:, j] = -1
+    from chalicelib.aggregation.boxes._boxes import greedy_matches, iou_matrix
+
+    matches = len(greedy_matches(iou_matrix(as_array(predicted), as_array(gold)), threshold))
     return 2 * matches / (len(predicted) + len(gold))
 
 

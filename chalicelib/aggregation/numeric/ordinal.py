@@ -20,6 +20,8 @@ its mass on the answer, and a worker's reliability P(rating = truth) under their
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from .._kinds import KindAnswer, KindResult, TaskOutcome, index_ids, task_ids_with_gold
@@ -109,8 +111,20 @@ def median_position(posterior: np.ndarray) -> np.ndarray:
     return (np.cumsum(posterior, axis=1) >= 0.5 - 1e-12).argmax(axis=1)
 
 
-def fit(answers: list[KindAnswer], config: dict, known: dict, warm_start: dict | None
-        ) -> KindResult:
+class Ratings(NamedTuple):
+    """Answers as arrays: task and worker indexes, 0-based scale positions, and each task's
+    gold position (-1: not gold)."""
+    n: int  # the scale's size
+    task: np.ndarray
+    worker: np.ndarray
+    rating: np.ndarray
+    task_ids: list
+    worker_ids: list
+    known_index: np.ndarray
+
+
+def encode(answers: list[KindAnswer], config: dict, known: dict) -> Ratings:
+    """What every rating method starts from (this one and rating_median)."""
     n = scale_size(config, answers, known)
     task, _ = index_ids([a.task for a in answers])
     task_ids = task_ids_with_gold([a.task for a in answers], known)
@@ -118,13 +132,18 @@ def fit(answers: list[KindAnswer], config: dict, known: dict, warm_start: dict |
     rating = positions([a.value for a in answers], n, "rating")
     known_index = np.full(len(task_ids), -1, dtype=np.int64)
     position = {t: i for i, t in enumerate(task_ids)}
-    gold_positions = positions(list(known.values()), n, "gold rating")
-    for t, p in zip(known, gold_positions):
+    for t, p in zip(known, positions(list(known.values()), n, "gold rating")):
         known_index[position[t]] = p
-    posterior, confusion, class_prior = fit_arrays(
-        np.asarray(task, dtype=np.int64), np.asarray(worker, dtype=np.int64), rating,
-        len(task_ids), len(worker_ids), n, known_index)
-    return ordinal_result("ordinal", task_ids, worker_ids, posterior,
+    return Ratings(n, np.asarray(task, dtype=np.int64), np.asarray(worker, dtype=np.int64), rating,
+                   task_ids, worker_ids, known_index)
+
+
+def fit(answers: list[KindAnswer], config: dict, known: dict, warm_start: dict | None
+        ) -> KindResult:
+    r = encode(answers, config, known)
+    posterior, confusion, class_prior = fit_arrays(r.task, r.worker, r.rating, len(r.task_ids),
+                                                   len(r.worker_ids), r.n, r.known_index)
+    return ordinal_result("ordinal", r.task_ids, r.worker_ids, posterior,
                           (np.diagonal(confusion, axis1=1, axis2=2) * class_prior).sum(axis=1),
                           {"class_prior": class_prior.tolist()})
 

@@ -9,28 +9,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._kinds import KindAnswer, KindResult, index_ids, task_ids_with_gold
-from .ordinal import median_position, ordinal_result, positions, scale_size
+from .._kinds import KindAnswer, KindResult
+from .ordinal import encode, median_position, ordinal_result
 
 SUMMARY = "median rating, vote shares as distribution (baseline)"
 
 
 def fit(answers: list[KindAnswer], config: dict, known: dict, warm_start: dict | None
         ) -> KindResult:
-    n = scale_size(config, answers, known)
-    task, _ = index_ids([a.task for a in answers])
-    task_ids = task_ids_with_gold([a.task for a in answers], known)
-    worker, worker_ids = index_ids([a.worker for a in answers])
-    rating = positions([a.value for a in answers], n, "rating")
-    shares = np.zeros((len(task_ids), n))
-    np.add.at(shares, (np.asarray(task, dtype=np.int64), rating), 1.0)
-    position = {t: i for i, t in enumerate(task_ids)}
-    for t, p in zip(known, positions(list(known.values()), n, "gold rating")):
-        shares[position[t]] = np.eye(n)[p]
+    r = encode(answers, config, known)
+    shares = np.zeros((len(r.task_ids), r.n))
+    np.add.at(shares, (r.task, r.rating), 1.0)
+    gold = np.flatnonzero(r.known_index >= 0)
+    shares[gold] = np.eye(r.n)[r.known_index[gold]]
     shares /= shares.sum(axis=1, keepdims=True)
     answer = median_position(shares)
-    agree = (answer[np.asarray(task, dtype=np.int64)] == rating).astype(float)
-    worker = np.asarray(worker, dtype=np.int64)
-    reliability = ((np.bincount(worker, weights=agree, minlength=len(worker_ids)) + 0.5)
-                   / (np.bincount(worker, minlength=len(worker_ids)) + 1.0))
-    return ordinal_result("median", task_ids, worker_ids, shares, reliability, {})
+    agree = (answer[r.task] == r.rating).astype(float)
+    reliability = ((np.bincount(r.worker, weights=agree, minlength=len(r.worker_ids)) + 0.5)
+                   / (np.bincount(r.worker, minlength=len(r.worker_ids)) + 1.0))
+    return ordinal_result("median", r.task_ids, r.worker_ids, shares, reliability, {})
