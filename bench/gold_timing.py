@@ -12,8 +12,6 @@ calls of the same kinds mean no store path that shows up as latency. Usage, from
 """
 import argparse
 import collections
-import json
-import os
 import statistics
 import sys
 import time
@@ -23,42 +21,25 @@ from pathlib import Path
 ROOT = Path.cwd()  # the checkout measured: run from its root
 sys.path.insert(0, str(ROOT))
 
-from tools import local_stack  # noqa: E402
+from bench.work_path_calls import CALLS, count_calls, in_process_api  # noqa: E402
 
-CALLS: list[str] = []
 STEPS = ("next", "ask_again", "extend", "release", "lease_again", "answer", "answer_retry", "lease_answered")
 
 
-def count_calls():
-    import botocore.client
-
-    original = botocore.client.BaseClient._make_api_call
-
-    def counted(self, operation, params):
-        CALLS.append(operation)
-        return original(self, operation, params)
-
-    botocore.client.BaseClient._make_api_call = counted
-
-
 def run(leases: int) -> dict:
-    from chalice.test import Client
-
-    from app import app
-    from chalicelib import auth
-
-    count_calls()
-    requester, _ = auth.create_key("requester", None)
     times = collections.defaultdict(list)  # (step, kind) -> ms
     calls = collections.defaultdict(collections.Counter)  # (step, kind) -> Counter of call lists
-    with Client(app, stage_name="local", project_dir=str(ROOT)) as client:
+    count_calls()
+    with in_process_api() as api_call:
+        from chalicelib import auth
+
+        requester, _ = auth.create_key("requester", None)
+
         def call(key, method, path, body=None):
             CALLS.clear()
             started = time.perf_counter()
-            response = client.http.request(method, path, body=json.dumps(body or {}).encode(),
-                                           headers={"Authorization": f"Bearer {key}",
-                                                    "Content-Type": "application/json"})
-            return (time.perf_counter() - started) * 1000, tuple(sorted(CALLS)), json.loads(response.body)
+            status, data = api_call(method, path, key, body)
+            return (time.perf_counter() - started) * 1000, tuple(sorted(CALLS.elements())), data
 
         project = call(requester, "POST", "/projects", {
             "title": "timing", "answer_type": {"kind": "single_choice", "labels": ["a", "b"]}, "overlap": 8,
@@ -107,17 +88,7 @@ def report(results: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--leases", type=int, default=120)
-    args = parser.parse_args()
-    for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:
-        del os.environ[name]
-    port = local_stack.free_port()
-    moto = local_stack.start_moto(port)
-    try:
-        os.environ.update(local_stack.deploy_stack(f"http://127.0.0.1:{port}"))
-        report(run(args.leases))
-    finally:
-        moto.terminate()
-        moto.wait(timeout=10)
+    report(run(parser.parse_args().leases))
 
 
 if __name__ == "__main__":
