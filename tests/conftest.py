@@ -116,6 +116,11 @@ def requester(new_key):
 
 
 @pytest.fixture
+def admin(new_key):
+    return new_key("admin")[0]
+
+
+@pytest.fixture
 def make_project(api, requester):
     """make_project(**fields) -> project id, owned by the `requester` fixture's key."""
 

@@ -9,11 +9,6 @@ from chalicelib.models.base import now_ms
 
 
 @pytest.fixture
-def admin(new_key):
-    return new_key("admin")[0]
-
-
-@pytest.fixture
 def clock(monkeypatch):
     """clock(ms): the time the authorizer and the key service see from now on."""
     from chalicelib import auth

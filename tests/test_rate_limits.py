@@ -10,11 +10,6 @@ NOW = 1_800_000_000_000  # a fixed instant, mid-window for the limits below
 
 
 @pytest.fixture
-def admin(new_key):
-    return new_key("admin")[0]
-
-
-@pytest.fixture
 def at(monkeypatch):
     """at(ms): the time the rate limiter sees."""
     from chalicelib.services import rate_limits

@@ -4,11 +4,6 @@ import pytest
 
 
 @pytest.fixture
-def admin(new_key):
-    return new_key("admin")[0]
-
-
-@pytest.fixture
 def published(answered_project):
     from chalicelib.services import aggregator
 
