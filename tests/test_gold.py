@@ -5,9 +5,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 from chalicelib.auth import Caller
 from chalicelib.errors import FouleError
-from chalicelib.models import WorkerStats
+from chalicelib.models import Project, WorkerStats
 from chalicelib.models.base import now_ms
-from chalicelib.services import gates, work
+from chalicelib.services import gates, live, work
 
 
 def real(n, prefix="t"):
@@ -111,9 +111,11 @@ def test_qualification_serves_only_gold_then_admits(api, make_project, add_tasks
     assert take(api, worker, project_id).startswith("t")  # 1 of 2 right: 0.5 is enough
 
 
-def test_failed_qualification_is_a_403(api, make_project, add_tasks, new_key):
+def test_failed_qualification_is_a_403(api, make_project, add_tasks, new_key, monkeypatch):
     project_id = make_project(overlap=1, qualification={"gold_tasks": 2, "min_accuracy": 0.75})
     add_tasks(project_id, real(3) + golds(3))
+    other_id = make_project(overlap=1)
+    add_tasks(other_id, real(1))
     worker, _ = new_key("worker")
     take(api, worker, project_id, "cat")
     take(api, worker, project_id, "dog")
@@ -121,8 +123,15 @@ def test_failed_qualification_is_a_403(api, make_project, add_tasks, new_key):
         status, error = api.post(path, worker, body)
         assert status == 403 and error["error"]["code"] == "qualification_failed", error
         assert error["error"]["details"] == {"accuracy": 0.5, "min_accuracy": 0.75}
-    # Asked without a project, the worker is simply not served this one.
-    assert api.post("/work/next", worker, {})[1]["project_id"] != project_id
+    # Asked without a project, the worker is simply not served this one. The live projects'
+    # window is pinned to these two: the suite's other live projects would make it a lottery.
+    both = [Project.get(project_id), Project.get(other_id)]
+    monkeypatch.setattr(live, "window", lambda rng: list(both))
+    status, lease = api.post("/work/next", worker, {})
+    assert status == 200 and lease["project_id"] == other_id, lease
+    monkeypatch.setattr(live, "window", lambda rng: both[:1])
+    status, error = api.post("/work/next", worker, {})
+    assert status == 404 and error["error"]["code"] == "no_task_available", error
 
 
 def test_gold_after_qualification_never_turns_into_a_qualification_403(api, make_project, add_tasks, new_key):
