@@ -66,6 +66,7 @@ class Project(Model):
     last_run_id = UnicodeAttribute(null=True)
     last_run_at = NumberAttribute(null=True)
     last_run_answers = NumberAttribute(default=0)
+    last_run_ece = NumberAttribute(null=True)  # cross-fitted ECE of the last run's confidence
     # The quality rules (pydantic Rule objects, dumped), validated when set.
     rules = JSONAttribute(null=True)
     # Lifecycle, overlap changes, gold mixing and the lease gates.

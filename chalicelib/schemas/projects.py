@@ -176,6 +176,9 @@ class Progress(Out):
     last_run_id: str | None
     last_run_at: int | None
     answers_in_last_run: int
+    last_run_ece: float | None = Field(None, description=(
+        "Expected calibration error of the last run's confidence, cross-fitted on gold (single "
+        "choice with enough gold tasks; null otherwise)"))
     # Budget and review
     approved: int = Field(0, description="Answers approved (by the requester or automatically)")
     rejected: int = Field(0, description="Answers rejected (and not reversed)")

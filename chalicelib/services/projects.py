@@ -263,7 +263,9 @@ def progress(caller: Caller, project_id: str) -> Progress:
                     answers=sums["answers"],
                     leases_outstanding=max(outstanding, 0), rewards_cents=sums["rewards_cents"],
                     last_run_id=project.last_run_id, last_run_at=project.last_run_at,
-                    answers_in_last_run=int(project.last_run_answers or 0), **_money_progress(project, sums))
+                    answers_in_last_run=int(project.last_run_answers or 0),
+                    last_run_ece=None if project.last_run_ece is None else float(project.last_run_ece),
+                    **_money_progress(project, sums))
 
 
 def _money_progress(project: Project, sums: dict) -> dict:
