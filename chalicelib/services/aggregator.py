@@ -382,7 +382,7 @@ def _run_kind(project: Project, kind, run_id: str, created_at: int) -> dict:
         "answers": n, "tasks": n_tasks, "workers": n_workers,
         **({"items": len(result.ranking)} if result.ranking is not None else {})})
     delivery = webhooks.record_publication(manifest, publishing.manifest_key(project_id, run_id))
-    mark_run(project, run_id, created_at, read, calibrated.ece_after)  # every answer read, the left-out ones too:
+    mark_run(project, run_id, created_at, read)  # every answer read, the left-out ones too:
     # else the excluded workers' and the rejected answers would make the project due on every pass
     webhooks.first_attempt(delivery)
     log.info("published %s run %s (%s): %d answers, %d tasks", project_id, run_id, kind.kind, n, n_tasks)

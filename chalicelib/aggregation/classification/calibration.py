@@ -39,7 +39,10 @@ class Calibration:
 
     def apply(self, posterior: np.ndarray) -> np.ndarray:
         """The posterior (n_tasks, n_labels) with each row's top probability mapped through g
-        and the others scaled to sum to one with it (their order kept)."""
+        and the others scaled to sum to one with it (their order kept); unchanged when no map
+        was fitted (too little gold)."""
+        if self.ece_after is None:
+            return np.asarray(posterior, dtype=float)
         return recalibrated(posterior, self.slope, self.intercept)
 
 
