@@ -192,7 +192,9 @@ def render_policies() -> dict[str, dict]:
             assert attribute == "Arn", value
             return arn(logical_id)
         if isinstance(value, dict) and "Fn::Sub" in value:
-            return re.sub(r"\$\{(\w+)\.Arn\}", lambda m: arn(m.group(1)), value["Fn::Sub"])
+            text = re.sub(r"\$\{(\w+)\.Arn\}", lambda m: arn(m.group(1)), value["Fn::Sub"])
+            # Pseudo parameters (the API Gateway ARNs): any region of the aws partition.
+            return text.replace("${AWS::Partition}", "aws").replace("${AWS::Region}", "*")
         if isinstance(value, dict):
             return {k: resolve(v) for k, v in value.items()}
         return value
