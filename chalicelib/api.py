@@ -172,10 +172,7 @@ class Api:
                     return error_response(InternalError("Something went wrong on our side."))
 
             handler.__name__ = view.__name__
-            # api_key_required: API Gateway applies a usage plan only to methods that require a
-            # key (the authorizer names it); chalice local ignores the flag.
-            self.app.route(path, methods=[method], authorizer=self.authorizer if roles else None,
-                           api_key_required=bool(roles))(handler)
+            self.app.route(path, methods=[method], authorizer=self.authorizer if roles else None)(handler)
             self.routes.append(RouteSpec(path, method, view.__name__, summary, roles or (),
                                          body, query, response, status))
             return view
