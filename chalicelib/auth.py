@@ -333,6 +333,20 @@ def rotate(record: ApiKey, grace_seconds: int, extra_puts=()) -> tuple[str, ApiK
     return secret, ApiKey.get(record.key_hash, consistent_read=True)
 
 
+def sync_usage_plans(key_ids: list[str] | None = None) -> int:
+    """Mirror these keys' records (default: every key, a whole-table read) in the usage plans,
+    for tools.admin: keys made before keys were mirrored, or mirrors changed by hand."""
+    if key_ids is None:
+        records = ApiKey.scan(ApiKey.key_hash.startswith(record_key("")))
+    else:
+        records = [record for record in map(get_record, key_ids) if record is not None]
+    synced = 0
+    for record in records:
+        usage_plans.sync(record.key_id, record.role, limits_of(record), revoked=bool(record.revoked_at))
+        synced += 1
+    return synced
+
+
 def revoke_key(secret: str) -> bool:
     """Revoke the key a secret belongs to (tools.admin); False if there is no such key."""
     try:

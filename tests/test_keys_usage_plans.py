@@ -151,3 +151,19 @@ def test_a_key_whose_mirror_cannot_be_made_is_never_handed_out(api, admin, gatew
     status, body = api.post("/keys", admin, {"role": "worker"})
     assert status >= 500 and "key" not in body
     assert {k["key_id"] for k in api.get("/keys?limit=100", admin)[1]["items"]} == before
+
+
+def test_the_admin_tool_restores_a_missing_mirror(api, admin, gateway, capsys):
+    """Keys made before keys were mirrored (or a mirror deleted by hand): tools.admin puts them back."""
+    from tools import admin as admin_tool
+
+    key = create(api, admin, role="worker")
+    mirror = api_key(gateway, key["key_id"])
+    gateway.delete_usage_plan_key(usagePlanId=next(iter(plans_of(gateway, mirror["id"]).values()))["id"],
+                                  keyId=mirror["id"])
+    gateway.delete_api_key(apiKey=mirror["id"])
+    assert admin_tool.main(["sync-usage-plans", "--key-id", key["key_id"]]) == 0
+    assert '"synced": 1' in capsys.readouterr().out
+    restored = api_key(gateway, key["key_id"])
+    assert restored["value"] == verdict(key["key"])["usageIdentifierKey"]
+    assert set(plans_of(gateway, restored["id"])) == {"foule-local-worker"}

@@ -68,13 +68,14 @@ def _role_plans() -> dict[str, dict]:
 
 def _api_key(name: str, create: bool) -> dict | None:
     """The API key named `name`, created (enabled) if asked and missing."""
+    found = next((k for k in _all("get_api_keys", nameQuery=name) if k["name"] == name), None)
+    if found is not None or not create:
+        return found
     client = _client()
-    if create:
-        try:
-            return client.create_api_key(name=name, value=name, enabled=True, description=DESCRIPTION)
-        except client.exceptions.ConflictException:
-            pass  # made by an earlier, interrupted sync
-    return next((k for k in _all("get_api_keys", nameQuery=name) if k["name"] == name), None)
+    try:
+        return client.create_api_key(name=name, value=name, enabled=True, description=DESCRIPTION)
+    except client.exceptions.ConflictException:  # a concurrent sync made it meanwhile
+        return _api_key(name, create=False)
 
 
 def _plan_limits(role_plan: dict, limits) -> dict:
