@@ -141,7 +141,7 @@ def sync(key_id: str, role: str, limits=None, *, revoked: bool = False, new: boo
     target = None if revoked else _own_plan(own, key_id, role_plan, limits) if limits else role_plan
     if api_key is not None:
         member_of = {p["id"] for p in _all("get_usage_plans", keyId=api_key["id"])}
-        for plan_id in member_of - {target and target["id"]}:
+        for plan_id in member_of - ({target["id"]} if target else set()):
             client.delete_usage_plan_key(usagePlanId=plan_id, keyId=api_key["id"])
         if target is not None and target["id"] not in member_of:
             client.create_usage_plan_key(usagePlanId=target["id"], keyId=api_key["id"], keyType="API_KEY")
