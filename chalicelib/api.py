@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from chalicelib import auth, observability
 from chalicelib.errors import (BadRequest, FouleError, InternalError, NotFound, PayloadTooLarge,
                                ServiceUnavailable)
-from chalicelib.services import rate_limits
+from chalicelib.services import rate_limits, usage_plans
 from chalicelib.settings import settings
 
 log = logging.getLogger("foule")
@@ -78,6 +78,22 @@ def store_error(exc: Exception) -> FouleError | None:
 KEY_LOOKUP_FAILED = "key_lookup_failed"
 
 
+class UsageAuthResponse(AuthResponse):
+    """chalice's AuthResponse (1.34 has no field for it) plus API Gateway's `usageIdentifierKey`:
+    the API key whose usage plan counts the request (services.usage_plans; the API's key
+    source is AUTHORIZER). chalice local ignores it; moto enforces no plan."""
+
+    def __init__(self, *args, usage_identifier_key: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.usage_identifier_key = usage_identifier_key
+
+    def to_dict(self, request) -> dict:
+        verdict = super().to_dict(request)
+        if self.usage_identifier_key:
+            verdict["usageIdentifierKey"] = self.usage_identifier_key
+        return verdict
+
+
 class Api:
     def __init__(self, app: Chalice):
         self.app = app
@@ -121,15 +137,17 @@ class Api:
             if store_error(exc) is None:
                 raise
             log.warning("key lookup failed, store unavailable: %r", exc)
-            return AuthResponse(routes=["*"], principal_id="anonymous",
-                                context={"role": KEY_LOOKUP_FAILED, "key_id": "", "project_ids": ""})
+            return UsageAuthResponse(routes=["*"], principal_id="anonymous",
+                                     context={"role": KEY_LOOKUP_FAILED, "key_id": "", "project_ids": ""},
+                                     usage_identifier_key=usage_plans.identifier(usage_plans.ANONYMOUS))
         # Context values must be plain strings for API Gateway: the scope travels comma-joined
-        # (ids cannot contain commas).
-        return AuthResponse(routes=["*"], principal_id=caller.owner_id or "anonymous",
-                            context={"role": caller.role, "key_id": caller.key_id,
-                                     "project_ids": ",".join(caller.project_ids),
-                                     "limits": caller.limits.encode() if caller.limits else "",
-                                     "refusal": caller.refusal})
+        # (ids cannot contain commas). A refused key is counted on the anonymous API key.
+        return UsageAuthResponse(routes=["*"], principal_id=caller.owner_id or "anonymous",
+                                 context={"role": caller.role, "key_id": caller.key_id,
+                                          "project_ids": ",".join(caller.project_ids),
+                                          "limits": caller.limits.encode() if caller.limits else "",
+                                          "refusal": caller.refusal},
+                                 usage_identifier_key=usage_plans.identifier(caller.key_id or usage_plans.ANONYMOUS))
 
     def route(self, path: str, method: str, *, roles: tuple | None, summary: str,
               body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,

@@ -11,7 +11,9 @@ JSON error (401) rather than API Gateway's; a missing header is refused by the g
 Who may manage which key is services.keys' business; this module only writes the store, each
 change in one transaction over the record, every live secret item and the audit entries the
 caller passes (`extra_puts`), so a revocation reaches every secret at once and is logged iff
-it happened.
+it happened. Each key is mirrored in API Gateway's usage plans (services.usage_plans): before
+its record is written (a key is never handed out without its plan), and after a revocation or
+a change of its limits (re-sending either completes a mirror left half-done).
 """
 import hashlib
 import secrets
@@ -25,6 +27,7 @@ from chalicelib.errors import Conflict, Forbidden, NotFound, Unauthorized
 from chalicelib.models import ApiKey
 from chalicelib.models.api_keys import record_key
 from chalicelib.models.base import conflicted, connection, failed_conditions, now_ms, put_new
+from chalicelib.services import usage_plans
 
 ANONYMOUS = "anonymous"
 INTEGRATOR = "integrator"
@@ -211,6 +214,7 @@ def create_key(role: str, owner_id: str | None = None, name: str = "",
                   expires_at=expires_at, **_limit_fields(limits))
     record = ApiKey(record_key(fields["key_id"]), **fields, account_id=account_id, created_by=created_by,
                     current_hash=hash_key(secret))
+    usage_plans.sync(record.key_id, role, limits if limits != KeyLimits() else None, new=True)
     with TransactWrite(connection=connection()) as tx:
         put_new(tx, record)
         put_new(tx, ApiKey(hash_key(secret), **fields))
@@ -259,16 +263,18 @@ def _update_everywhere(record: ApiKey, actions_for, extra_puts=()) -> ApiKey:
 
 
 def revoke(record: ApiKey, extra_puts=()) -> ApiKey:
-    """Revoke a key: every secret of it is refused from the next request on. Revoking a
-    revoked key changes nothing (and logs nothing)."""
-    if record.revoked_at:
-        return record
-    try:
-        return _update_everywhere(record, lambda now: [ApiKey.revoked_at.set(now)], extra_puts)
-    except Conflict as error:
-        if error.code != "key_revoked":
-            raise
-        return get_record(record.key_id)  # revoked concurrently: the same outcome
+    """Revoke a key: every secret of it is refused from the next request on, and its API key
+    leaves its usage plan. Revoking a revoked key changes nothing (and logs nothing) but
+    completes that removal if an earlier attempt was interrupted."""
+    if not record.revoked_at:
+        try:
+            record = _update_everywhere(record, lambda now: [ApiKey.revoked_at.set(now)], extra_puts)
+        except Conflict as error:
+            if error.code != "key_revoked":
+                raise
+            record = get_record(record.key_id)  # revoked concurrently: the same outcome
+    usage_plans.sync(record.key_id, record.role, revoked=True)
+    return record
 
 
 def change(record: ApiKey, *, expires_at=..., limits=..., extra_puts=()) -> ApiKey:
@@ -285,7 +291,10 @@ def change(record: ApiKey, *, expires_at=..., limits=..., extra_puts=()) -> ApiK
 
     if record.revoked_at:
         raise Conflict("This key was revoked.", code="key_revoked")
-    return _update_everywhere(record, actions, extra_puts)
+    record = _update_everywhere(record, actions, extra_puts)
+    if limits is not ...:  # re-sending the same change re-syncs (retry-safe)
+        usage_plans.sync(record.key_id, record.role, limits_of(record))
+    return record
 
 
 def rotate(record: ApiKey, grace_seconds: int, extra_puts=()) -> tuple[str, ApiKey]:
@@ -322,6 +331,20 @@ def rotate(record: ApiKey, grace_seconds: int, extra_puts=()) -> tuple[str, ApiK
     for retired in {old_hash, record.previous_hash} - {None}:  # counts at once in this process
         _keys.forget(retired)
     return secret, ApiKey.get(record.key_hash, consistent_read=True)
+
+
+def sync_usage_plans(key_ids: list[str] | None = None) -> int:
+    """Mirror these keys' records (default: every key, a whole-table read) in the usage plans,
+    for tools.admin: keys made before keys were mirrored, or mirrors changed by hand."""
+    if key_ids is None:
+        records = ApiKey.scan(ApiKey.key_hash.startswith(record_key("")))
+    else:
+        records = [record for record in map(get_record, key_ids) if record is not None]
+    synced = 0
+    for record in records:
+        usage_plans.sync(record.key_id, record.role, limits_of(record), revoked=bool(record.revoked_at))
+        synced += 1
+    return synced
 
 
 def revoke_key(secret: str) -> bool:

@@ -51,6 +51,9 @@ class Settings:
     # in AWS it is a Secrets Manager secret (infra/aws.yaml), named by its ARN.
     secret_key_text: str = field(default="", repr=False)
     secret_arn: str = ""
+    # Per-key limits in API Gateway: the name prefix of the usage plans each key is mirrored
+    # into (services/usage_plans.py); "" mirrors nothing.
+    usage_plans: str = ""
 
     def table(self, name: str) -> str:
         return self.tables[name]
@@ -113,8 +116,9 @@ def load() -> Settings:
         # one): two transactions meeting on one item cancel each other (TransactionConflict),
         # so a popular project needs many; a read is one query whatever their number.
         counter_items=int(env.get("FOULE_COUNTER_ITEMS", "256")),
-        # Per-key limits enforced by the API with a DynamoDB counter ("store"), or "off". The
-        # defaults apply to keys without their own; high enough that no test is ever throttled.
+        # Per-key limits enforced by the API with a DynamoDB counter ("store"), or "off": off in
+        # AWS, where API Gateway's usage plans enforce them (FOULE_USAGE_PLANS, infra/aws.yaml).
+        # The defaults apply to keys without their own; high enough that no test is ever throttled.
         rate_limiter=env.get("FOULE_RATE_LIMITER", "store"),
         default_rate_limit=float(env.get("FOULE_RATE_LIMIT", "200")),
         default_burst_limit=int(env.get("FOULE_BURST_LIMIT", "400")),
@@ -126,6 +130,7 @@ def load() -> Settings:
         webhook_log_retention_days=int(env.get("FOULE_WEBHOOK_LOG_RETENTION_DAYS", "30")),
         secret_key_text=env.get("FOULE_SECRET_KEY", ""),
         secret_arn=env.get("FOULE_SECRET_ARN", ""),
+        usage_plans=env.get("FOULE_USAGE_PLANS", ""),
         # How long a process may reuse a key's authorization and a project's work settings
         # (chalicelib/cache.py); 0 reads the store on every request.
         cache_seconds=float(env.get("FOULE_CACHE_SECONDS", "5")),

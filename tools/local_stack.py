@@ -5,6 +5,7 @@ and a loop standing in for the EventBridge schedule.
 
 The tables and the bucket are created by deploying infra/template.yaml into moto's
 CloudFormation: the same template production uses, so there is no second list of tables.
+The usage plans of infra/aws.yaml (per-key limits) are created from that file the same way.
 The tests use `start_moto` and `deploy_stack` from here too.
 """
 import argparse
@@ -22,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "template.yaml"
+AWS_TEMPLATE = ROOT / "infra" / "aws.yaml"
 LOCAL_DIR = ROOT / ".local"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                     "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
@@ -93,6 +95,7 @@ def deploy_stack(endpoint: str, stage: str = "local") -> dict[str, str]:
     stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
     env = {output_env_var(o["OutputKey"]): o["OutputValue"] for o in stack["Outputs"]}
     enable_time_to_live(endpoint, stage)
+    env["FOULE_USAGE_PLANS"] = create_usage_plans(endpoint, stage)
     # The deployment's secret (sealed ids, pseudonyms): one per stack, so every process that
     # reads this stack derives the same one, and a new stack has a new one.
     secret = hashlib.sha256(f"foule-local-secret:{stack['StackId']}".encode()).hexdigest()
@@ -114,6 +117,52 @@ def enable_time_to_live(endpoint: str, stage: str) -> None:
             table = resource["Properties"]["TableName"]["Fn::Sub"].replace("${Stage}", stage)
             if dynamodb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]["TimeToLiveStatus"] != "ENABLED":
                 dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification=spec)
+
+
+def create_usage_plans(endpoint: str, stage: str) -> str:
+    """The usage plans and API keys of infra/aws.yaml, created in moto through API Gateway's API
+    (moto's CloudFormation cannot deploy them with the API they belong to); returns their name
+    prefix (FOULE_USAGE_PLANS). They have no API stage here: moto stores plans and keys, and
+    enforces nothing (locally the API's DynamoDB limiter does). Creates only what is missing."""
+    import boto3
+
+    from tools.package import load_cfn
+
+    aws = load_cfn(AWS_TEMPLATE)
+
+    def resolve(value):
+        if isinstance(value, dict) and "Fn::Sub" in value:
+            return value["Fn::Sub"].replace("${Stage}", stage)
+        if isinstance(value, dict) and "Fn::FindInMap" in value:
+            mapping, _, name = value["Fn::FindInMap"]
+            return aws["Mappings"][mapping][stage][name]
+        if isinstance(value, dict):
+            return {k[0].lower() + k[1:]: resolve(v) for k, v in value.items()}
+        return value
+
+    client = boto3.client("apigateway", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    plans = {p["name"]: p["id"] for p in client.get_usage_plans()["items"]}
+    api_keys = {k["name"]: k["id"] for k in client.get_api_keys()["items"]}
+    made = {}
+    for logical_id, resource in aws["Resources"].items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::ApiGateway::UsagePlan":
+            name = resolve(props["UsagePlanName"])
+            made[logical_id] = plans.get(name) or client.create_usage_plan(
+                name=name, description=props["Description"], throttle=resolve(props["Throttle"]),
+                quota=resolve(props["Quota"]))["id"]
+        elif resource["Type"] == "AWS::ApiGateway::ApiKey":
+            name = resolve(props["Name"])
+            made[logical_id] = api_keys.get(name) or client.create_api_key(
+                name=name, value=resolve(props["Value"]), description=props["Description"],
+                enabled=props["Enabled"])["id"]
+    for resource in aws["Resources"].values():
+        if resource["Type"] == "AWS::ApiGateway::UsagePlanKey":
+            plan_id, key_id = (made[resource["Properties"][p]["Ref"]] for p in ("UsagePlanId", "KeyId"))
+            if key_id not in {k["id"] for k in client.get_usage_plan_keys(usagePlanId=plan_id)["items"]}:
+                client.create_usage_plan_key(usagePlanId=plan_id, keyId=key_id, keyType="API_KEY")
+    return f"foule-{stage}"
 
 
 def aggregation_loop(interval: float, stop) -> None:

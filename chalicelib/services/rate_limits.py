@@ -1,6 +1,7 @@
 """Per-key rate limits and quotas, enforced by the route layer with DynamoDB counters.
 
-The model is API Gateway's usage plans (infra/aws.yaml declares them for AWS): a throttle
+The local enforcement of per-key limits, which API Gateway's usage plans enforce in AWS
+(infra/aws.yaml, services.usage_plans), where this limiter is off (FOULE_RATE_LIMITER): a throttle
 (`rate_limit` requests per second sustained, `burst_limit` at once) and an optional quota
 (`quota_limit` requests per DAY or MONTH, UTC). Each key may carry its own limits (an admin
 sets them); the others get the deployment's defaults (settings).

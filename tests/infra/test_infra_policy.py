@@ -61,6 +61,15 @@ def required(service: str, operation: str, params: dict, is_presign: bool) -> se
     return {(f"{service}:{operation}", "*")}
 
 
+def apigateway_required(operation_model, params: dict) -> tuple[str, str]:
+    """API Gateway's IAM: the HTTP method on the path of the resource (its ARN)."""
+    path = operation_model.http["requestUri"].split("?")[0]
+    for member, shape in operation_model.input_shape.members.items():
+        if shape.serialization.get("location") == "uri" and member in params:
+            path = path.replace("{" + shape.serialization.get("name", member) + "}", params[member])
+    return f"apigateway:{operation_model.http['method']}", f"arn:aws:apigateway:{REGION}::{path}"
+
+
 class Recorder:
     def __init__(self):
         self.calls: dict[str, set] = {f: set() for f in ROLE_OF}
@@ -74,8 +83,11 @@ class Recorder:
             service = client.meta.service_model.service_name
             function = FUNCTION.get()
             recorder.operations[function].add(f"{service}:{operation_model.name}")
-            recorder.calls[function] |= required(service, operation_model.name, dict(api_params),
-                                                 bool(context.get("is_presign_request")))
+            if service == "apigateway":
+                recorder.calls[function].add(apigateway_required(operation_model, dict(api_params)))
+            else:
+                recorder.calls[function] |= required(service, operation_model.name, dict(api_params),
+                                                     bool(context.get("is_presign_request")))
             return original(client, api_params, operation_model, context)
 
         monkeypatch.setattr(BaseClient, "_emit_api_params", spy)
@@ -287,6 +299,7 @@ def run_flow(api, admin, receiver):
     assert status == 201, integrator
     assert api.get(f"/projects/{pid}/results/{results['run_id']}", integrator["key"])[0] == 200
     key_management_flow(api, req, pid)
+    key_limits_flow(api, admin)
     assert api.get(f"/projects/{pid}/tasks/t1", req)[1]["result"] is not None
     status, listing = api.get(f"/projects/{pid}/workers", req)
     assert status == 200 and listing["items"], listing
@@ -327,6 +340,14 @@ def key_management_flow(api, req, pid):
     assert api.post(f"/keys/{key['key_id']}/rotate", req, {"grace_seconds": 60})[0] == 200
     assert api.request("DELETE", f"/keys/{key['key_id']}", req)[0] == 200
     assert api.get(f"/projects/{pid}/audit", req)[0] == 200
+
+
+def key_limits_flow(api, admin):
+    """An admin's limits on a key: its own usage plan made, changed, dropped; the key revoked."""
+    key_id = api.post("/keys", admin, {"role": "worker"})[1]["key_id"]
+    for limits in ({"rate_limit": 5, "burst_limit": 10}, {"rate_limit": 6, "burst_limit": 12}, None):
+        assert api.patch(f"/keys/{key_id}", admin, {"limits": limits})[0] == 200
+    assert api.request("DELETE", f"/keys/{key_id}", admin)[0] == 200
 
 
 def run_money_flow(api, req, wrk, pid):
@@ -435,7 +456,10 @@ def test_policy_grants_nothing_the_code_does_not_do(function, recorded, aws_temp
 
 def test_functions_use_only_dynamodb_s3_the_aggregators_events_and_the_secret(recorded):
     services = {op.split(":")[0] for ops in recorded.operations.values() for op in ops}
-    assert services <= {"dynamodb", "s3", "events", "secretsmanager"}, services
+    assert services <= {"dynamodb", "s3", "events", "secretsmanager", "apigateway"}, services
+    # API Gateway: key management's usage plans only, never on a request's way (the authorizer).
+    assert {op.split(":")[0] for f in ("api_key", "aggregator") for op in recorded.operations[f]} <= \
+        {"dynamodb", "s3", "events", "secretsmanager"}
     assert recorded.operations["api_handler"] >= {"secretsmanager:GetSecretValue"}  # the sealing key
     assert not any(op.startswith("events:") for f in ("api_handler", "api_key") for op in recorded.operations[f])
     assert not any(op.startswith("s3:Put") for op in recorded.operations["api_handler"]), \
