@@ -76,7 +76,7 @@ def add_tasks(caller, project_id, body):
 @api.route("/projects/{project_id}/media", "POST", roles=REQUESTER, body=MediaUpload, response=MediaUploadOut,
            status=201, summary="Upload an image, audio or video file for tasks: PUT it to the presigned upload_url")
 def upload_media(caller, project_id, body):
-    return media.create_upload(caller, project_id, body)
+    return media.create_upload(projects.get_owned(caller, project_id), body)
 
 
 @api.route("/projects/{project_id}/tasks", "GET", roles=REQUESTER, query=PageQuery, response=TaskPage,

@@ -19,11 +19,9 @@ import re
 import secrets
 
 from chalicelib import sealing
-from chalicelib.auth import Caller
 from chalicelib.errors import BadRequest, Conflict
 from chalicelib.models.base import now_ms
 from chalicelib.schemas.views import MEDIA_TYPES, MediaUpload, MediaUploadOut
-from chalicelib.services import projects
 from chalicelib.settings import settings
 
 PREFIX = "media/"
@@ -61,8 +59,9 @@ def belongs_to(project_id: str, key: str) -> bool:
         hmac.compare_digest(match["tag"], _tag(project_id, match["token"], match["ext"]))
 
 
-def create_upload(caller: Caller, project_id: str, body: MediaUpload) -> MediaUploadOut:
-    project = projects.get_owned(caller, project_id)
+def create_upload(project, body: MediaUpload) -> MediaUploadOut:
+    """An upload URL for one file of `project` (the caller's own: see app.py)."""
+    project_id = project.project_id
     if project.status == "closed":
         raise Conflict("The project is closed.", code="project_closed")
     content_type = body.content_type.strip().lower()
