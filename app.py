@@ -22,11 +22,12 @@ from chalicelib.schemas.results import Results
 from chalicelib.schemas.review import (ApproveIn, AssignmentQuery, RejectIn, ReviewAssignmentPage,
                                        ReviewResults)
 from chalicelib.schemas.tasks import CancelRequest, CancelResult, TaskBatch, TaskBatchResult, TaskDetail, TaskPage
+from chalicelib.schemas.views import MediaUpload, MediaUploadOut
 from chalicelib.schemas.webhooks import DeliveryOut, DeliveryPage, WebhookCreated, WebhookIn, WebhookOut, WebhookRemoved
 from chalicelib.schemas.work import (AnswerBatch, AnswerBatchResult, AnswerIn, AnswerReceipt, AssignmentPage,
                                      ExtendIn, LeaseExtended, LeaseOut, NextTaskRequest, Released, WorkerProfile)
-from chalicelib.services import (audit, erasure, keys, ledger, lifecycle, projects, publishing, quality, review,
-                                 tasks, webhooks, work, workers)
+from chalicelib.services import (audit, erasure, keys, ledger, lifecycle, media, projects, publishing, quality,
+                                 review, tasks, webhooks, work, workers)
 from chalicelib.settings import settings
 
 app = Chalice(app_name="foule")
@@ -70,6 +71,12 @@ def project_progress(caller, project_id):
            summary="Add up to 1,000 tasks; re-sending a batch duplicates nothing")
 def add_tasks(caller, project_id, body):
     return tasks.add_batch(caller, project_id, body)
+
+
+@api.route("/projects/{project_id}/media", "POST", roles=REQUESTER, body=MediaUpload, response=MediaUploadOut,
+           status=201, summary="Upload an image, audio or video file for tasks: PUT it to the presigned upload_url")
+def upload_media(caller, project_id, body):
+    return media.create_upload(projects.get_owned(caller, project_id), body)
 
 
 @api.route("/projects/{project_id}/tasks", "GET", roles=REQUESTER, query=PageQuery, response=TaskPage,

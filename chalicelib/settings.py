@@ -46,6 +46,12 @@ class Settings:
     open_task_shards: int
     counter_items: int
     cache_seconds: float
+    # Task media (services/media.py): the private bucket, the largest file, and how long an
+    # upload URL and a lease's read URLs stay valid.
+    media_bucket: str = "foule-local-media"
+    media_max_bytes: int = 20 * 1024 * 1024
+    media_upload_seconds: int = 900
+    media_url_seconds: int = 900
     # The deployment's secret: sealed lease ids and worker pseudonyms are keyed by it
     # (chalicelib/sealing.py). The local stack derives one per stack (tools/local_stack.py);
     # in AWS it is a Secrets Manager secret (infra/aws.yaml), named by its ARN.
@@ -134,6 +140,10 @@ def load() -> Settings:
         # How long a process may reuse a key's authorization and a project's work settings
         # (chalicelib/cache.py); 0 reads the store on every request.
         cache_seconds=float(env.get("FOULE_CACHE_SECONDS", "5")),
+        media_bucket=env.get("FOULE_MEDIA_BUCKET", "foule-local-media"),
+        media_max_bytes=int(env.get("FOULE_MEDIA_MAX_BYTES", str(20 * 1024 * 1024))),
+        media_upload_seconds=int(env.get("FOULE_MEDIA_UPLOAD_SECONDS", "900")),
+        media_url_seconds=int(env.get("FOULE_MEDIA_URL_SECONDS", "900")),
     )
 
 

@@ -37,7 +37,10 @@ class Project(Model):
     project_id = UnicodeAttribute(hash_key=True)
     owner_id = UnicodeAttribute()
     title = UnicodeAttribute()
-    instructions = UnicodeAttribute(default="")
+    instructions = UnicodeAttribute(default="")  # Markdown
+    # How a task is shown (schemas/views.py): the blocks, and the payload_schema checked on upload.
+    view = JSONAttribute(null=True)
+    payload_schema = JSONAttribute(null=True)
     answer_type = JSONAttribute()  # the pydantic AnswerType, dumped
     overlap = NumberAttribute()
     reward_cents = NumberAttribute()

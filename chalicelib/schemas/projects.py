@@ -1,4 +1,4 @@
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -6,6 +6,7 @@ from chalicelib.kinds import AGGREGATION_METHODS
 from chalicelib.schemas.answers import AnswerType
 from chalicelib.schemas.common import Body, Cursor, Out
 from chalicelib.schemas.quality import MAX_RULES, Rule
+from chalicelib.schemas.views import PayloadSchema, View
 
 ProjectStatus = Literal["active", "paused", "closed"]
 
@@ -79,9 +80,18 @@ class WorkSettingsUpdate(Body):
     max_lease_extension_seconds: int | None = Field(None, ge=0, le=86_400)
 
 
+INSTRUCTIONS = Field("", max_length=20_000, description=(
+    "Markdown (paragraphs, **bold**, *italic*, `code`, lists, headings, http(s) links); "
+    "clients escape every HTML tag"))
+
+
 class ProjectCreate(WorkSettings):
     title: str = Field(min_length=1, max_length=200)
-    instructions: str = Field("", max_length=20_000)
+    instructions: str = INSTRUCTIONS
+    # How a task is shown
+    view: View | None = None
+    payload_schema: PayloadSchema | None = Field(None, description=(
+        "Checked on every task upload: a task it refuses is reported by index, never stored"))
     answer_type: AnswerType
     overlap: int = Field(3, ge=1, le=100, description="Answers wanted per task")
     reward_cents: int = Field(0, ge=0, le=100_000, description="Paid per accepted answer, in cents")
@@ -110,6 +120,10 @@ class ProjectCreate(WorkSettings):
 
 class ProjectUpdate(WorkSettingsUpdate):
     status: ProjectStatus | None = Field(None, description="Pause, resume or close (final)")
+    # How a task is shown: null removes; applies to leases and uploads from now on (tasks
+    # already stored are not checked again)
+    view: View | None = None
+    payload_schema: PayloadSchema | None = None
     priority: int | None = Field(None, ge=-1000, le=1000)
     # Budget and review
     budget_cents: int | None = Field(
@@ -126,7 +140,9 @@ class ProjectUpdate(WorkSettingsUpdate):
 class ProjectOut(Out):
     project_id: str
     title: str
-    instructions: str
+    instructions: str = Field(description="Markdown")
+    view: View | None = Field(None, description="Null: one text block per payload field")
+    payload_schema: dict[str, Any] | None = Field(None, description="As declared (see PayloadSchema)")
     answer_type: AnswerType
     overlap: int
     reward_cents: int

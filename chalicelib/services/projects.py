@@ -17,13 +17,15 @@ from chalicelib.schemas.projects import (DEFAULT_AUTO_APPROVE_SECONDS,
                                          AggregationQueued, AggregationSettings,
                                          Progress, ProjectCreate, ProjectOut, ProjectPage,
                                          ProjectUpdate)
+from chalicelib.schemas.views import PayloadSchema
 from chalicelib.schemas.quality import Rule, parse_rules
-from chalicelib.services import counters, ledger, live, paging
+from chalicelib.services import counters, ledger, live, paging, views
 
 
 def to_out(project: Project) -> ProjectOut:
     return ProjectOut(project_id=project.project_id, title=project.title,
-                      instructions=project.instructions, answer_type=project.answer_type,
+                      instructions=project.instructions, view=project.view,
+                      payload_schema=project.payload_schema, answer_type=project.answer_type,
                       overlap=int(project.overlap), reward_cents=int(project.reward_cents),
                       lease_seconds=int(project.lease_seconds), priority=int(project.priority),
                       status=project.status, created_at=int(project.created_at),
@@ -66,6 +68,27 @@ def aggregation_update(project: Project, body: AggregationSettings | None) -> li
     if "include_rejected" in given:
         actions.append(Project.aggregation_include_rejected.set(body.include_rejected))
     return actions
+
+
+# How a task is shown (services/views): stored as given, without the nulls of absent options.
+def view_fields(view: list | None, schema: PayloadSchema | None) -> dict:
+    views.check_declaration(view, schema)
+    return {"view": [block.model_dump(mode="json") for block in view] if view else None,
+            "payload_schema": schema.model_dump(mode="json", exclude_none=True) if schema else None}
+
+
+def view_update(project: Project, body: ProjectUpdate) -> list:
+    """Update actions for the view and payload_schema a PATCH gives (null removes one); the
+    pair is checked as it will be stored, whichever of the two changes."""
+    given = body.model_fields_set & {"view", "payload_schema"}
+    if not given:
+        return []
+    view = body.view if "view" in given else to_out(project).view
+    schema = body.payload_schema if "payload_schema" in given else \
+        (PayloadSchema.model_validate(project.payload_schema) if project.payload_schema else None)
+    fields = view_fields(view, schema)
+    return [getattr(Project, name).set(fields[name]) if fields[name] is not None
+            else getattr(Project, name).remove() for name in sorted(given)]
 
 
 def _money_out(project: Project) -> dict:
@@ -129,7 +152,7 @@ def create(caller: Caller, body: ProjectCreate) -> ProjectOut:
                       answer_type=body.answer_type.model_dump(mode="json"),
                       reward_cents=body.reward_cents, lease_seconds=body.lease_seconds,
                       priority=body.priority, status="active", created_at=now, updated_at=now,
-                      **live.keys(project_id),
+                      **live.keys(project_id), **view_fields(body.view, body.payload_schema),
                       budget_cents=body.budget_cents, budget_remaining_cents=body.budget_cents,
                       auto_approve_seconds=body.auto_approve_seconds,
                       rejection_reversal_seconds=body.rejection_reversal_seconds,
@@ -226,6 +249,7 @@ ALLOWED_MOVES = {"active": {"active", "paused", "closed"}, "paused": {"active", 
 def update(caller: Caller, project_id: str, body: ProjectUpdate) -> ProjectOut:
     project = get_owned(caller, project_id, consistent=True)
     aggregation_actions = aggregation_update(project, body.aggregation)  # validated before any write
+    view_actions = view_update(project, body)
     if body.budget_cents is not None:  # its own conditional write
         project = ledger.change_budget(project, body.budget_cents)
     status = body.status or project.status
@@ -234,7 +258,7 @@ def update(caller: Caller, project_id: str, body: ProjectUpdate) -> ProjectOut:
     priority = project.priority if body.priority is None else body.priority
     actions = [Project.status.set(status), Project.priority.set(priority),
                Project.updated_at.set(now_ms())] + work_settings_update(project, body) \
-        + aggregation_actions
+        + aggregation_actions + view_actions
     if body.rules is not None:
         actions.append(Project.rules.set([r.model_dump(mode="json") for r in body.rules]))
         _rules_cache.pop(project_id, None)  # this process applies the new rules at once

@@ -25,7 +25,7 @@ from chalicelib.models.tasks import ANSWERED
 from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.work import AnswerIn, AnswerReceipt, LeaseOut, Released
 from chalicelib.services import (counters, gates, gold, leases, ledger, live, open_tasks, projects,
-                                 review, rules)
+                                 review, rules, views)
 
 # What one /work/next may try, so that its store calls are bounded whatever the number of live
 # projects and open tasks: a window of live projects (services/live), then at most
@@ -43,9 +43,11 @@ def slots(task: Task) -> tuple[dict, dict, dict]:
 
 
 def _lease_out(project: Project, task: Task, lease_id: str, expires_at: int) -> LeaseOut:
-    # Never the known answer: a worker must not be able to tell a gold task.
+    # Never the known answer: a worker must not be able to tell a gold task. The view and the
+    # media URLs come from the project and the payload alone, the same way for gold and real.
     return LeaseOut(lease_id=lease_id, project_id=project.project_id, task_id=task.task_id,
-                    payload=task.payload, instructions=project.instructions,
+                    title=project.title, payload=task.payload, instructions=project.instructions,
+                    view=views.lease_view(project, task.payload), media=views.lease_media(project, task.payload),
                     answer_type=project.answer_type, reward_cents=int(project.reward_cents),
                     expires_at=expires_at)
 

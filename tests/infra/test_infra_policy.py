@@ -274,6 +274,7 @@ def run_flow(api, admin, receiver):
         answered += 1
     assert api.get(f"/projects/{pid}/progress", req)[1]["answers"] == answered
     assert api.get(f"/projects/{pid}/tasks", req)[0] == 200
+    media_flow(api, req, other_worker)
     run_money_flow(api, req, wrk, pid)
     assert api.post(f"/projects/{pid}/aggregate", req)[0] == 202
     hook = f"http://127.0.0.1:{receiver.server_port}/hook"
@@ -348,6 +349,21 @@ def key_limits_flow(api, admin):
     for limits in ({"rate_limit": 5, "burst_limit": 10}, {"rate_limit": 6, "burst_limit": 12}, None):
         assert api.patch(f"/keys/{key_id}", admin, {"limits": limits})[0] == 200
     assert api.request("DELETE", f"/keys/{key_id}", admin)[0] == 200
+
+
+def media_flow(api, req, wrk):
+    """Task media: an upload URL (presigned PUT), and a lease's read URL (presigned GET)."""
+    status, project = api.post("/projects", req, {
+        "title": "Photo", "answer_type": {"kind": "single_choice", "labels": ["cat", "dog"]},
+        "view": [{"type": "image", "field": "photo"}]})
+    assert status == 201, project
+    pid = project["project_id"]
+    status, upload = api.post(f"/projects/{pid}/media", req, {"content_type": "image/png", "size_bytes": 3})
+    assert status == 201, upload
+    tasks = [{"task_id": "m1", "payload": {"photo": upload["media_key"]}}]
+    assert api.post(f"/projects/{pid}/tasks", req, {"tasks": tasks})[1]["created"] == 1
+    status, lease = api.post(f"/projects/{pid}/tasks/m1/lease", wrk)
+    assert status == 200 and lease["media"], lease
 
 
 def run_money_flow(api, req, wrk, pid):
@@ -438,8 +454,10 @@ def test_policy_grants_nothing_the_code_does_not_do(function, recorded, aws_temp
                 continue
             if action == "s3:ListBucket":
                 # allow-listed for NoSuchKey semantics: only where the function reads objects
+                # (of the listed bucket: the API also signs reads of the media bucket)
+                buckets = [r.split(":::", 1)[1] for r in statement["resources"]]
                 keys = [r.split(":::", 1)[1].split("/", 1)[1] for a, r in recorded.calls[function]
-                        if a == "s3:GetObject"]
+                        if a == "s3:GetObject" and r.split(":::", 1)[1].split("/", 1)[0] in buckets]
                 prefix = statement["condition"]["StringLike"]["s3:prefix"]
                 assert keys and all(fnmatch.fnmatchcase(k, prefix) for k in keys), \
                     f"{function}: s3:ListBucket granted, but it reads no object under {prefix}"
@@ -462,7 +480,12 @@ def test_functions_use_only_dynamodb_s3_the_aggregators_events_and_the_secret(re
         {"dynamodb", "s3", "events", "secretsmanager"}
     assert recorded.operations["api_handler"] >= {"secretsmanager:GetSecretValue"}  # the sealing key
     assert not any(op.startswith("events:") for f in ("api_handler", "api_key") for op in recorded.operations[f])
-    assert not any(op.startswith("s3:Put") for op in recorded.operations["api_handler"]), \
-        "the API function must never write the bucket"
+    from chalicelib.settings import settings
+
+    # It signs the upload URLs of task media (s3:PutObject under media/), never a results write.
+    assert not any(a.startswith("s3:Put") and r.startswith(f"arn:aws:s3:::{settings.results_bucket}/")
+                   for a, r in recorded.calls["api_handler"]), "the API function must never write the results"
+    assert all(r.startswith(f"arn:aws:s3:::{settings.media_bucket}/media/")
+               for a, r in recorded.calls["api_handler"] if a.startswith("s3:Put"))
     assert recorded.operations["api_key"] == {"dynamodb:GetItem"}
     assert not any(":Scan" in op for ops in recorded.operations.values() for op in ops)

@@ -36,9 +36,10 @@ def _table_of(model, template) -> tuple[str, dict]:
 
 def test_every_setting_has_an_output(stateful_template):
     by_env = _outputs_by_env_var(stateful_template)
-    wanted = {settings_module.table_env_var(t) for t in settings_module.TABLES} | {"FOULE_RESULTS_BUCKET"}
+    wanted = {settings_module.table_env_var(t) for t in settings_module.TABLES} | {"FOULE_RESULTS_BUCKET", "FOULE_MEDIA_BUCKET"}
     assert wanted <= set(by_env), f"missing outputs for {sorted(wanted - set(by_env))}"
     assert stateful_template["Resources"][by_env["FOULE_RESULTS_BUCKET"]]["Type"] == "AWS::S3::Bucket"
+    assert stateful_template["Resources"][by_env["FOULE_MEDIA_BUCKET"]]["Type"] == "AWS::S3::Bucket"
 
 
 def test_models_use_the_deployed_table_names():
@@ -98,6 +99,11 @@ def test_stateful_resources_are_protected(stateful_template):
     policy = stateful_template["Resources"]["ResultsBucketPolicy"]["Properties"]["PolicyDocument"]
     assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
                for s in policy["Statement"])
+    media = stateful_template["Resources"]["MediaBucket"]["Properties"]  # task media: private
+    assert all(media["PublicAccessBlockConfiguration"].values())
+    media_policy = stateful_template["Resources"]["MediaBucketPolicy"]["Properties"]["PolicyDocument"]
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for s in media_policy["Statement"])
 
 
 def test_merge_template_wires_environment_and_keeps_one_source(stateful_template):
@@ -135,6 +141,8 @@ def test_results_prefix_matches_the_policies(aws_template):
     for role in ("ApiHandlerRole", "AggregatorRole"):
         statements = package.role_policy(aws_template, role)["Statement"]
         s3 = [s for s in statements if any(a.startswith("s3:") for a in s["Action"])]
+        # (the media bucket's grants are its own: services/media.py, under media/)
+        s3 = [s for s in s3 if "MediaBucket" not in json.dumps(s["Resource"])]
         for statement in s3:
             resource = statement["Resource"]
             if "Fn::Sub" in resource:

@@ -55,6 +55,7 @@ REQUESTER_BODIES = {
     ("GET", "/projects/{project_id}/tasks"): None,
     ("GET", "/projects/{project_id}/tasks/{task_id}"): None,
     ("POST", "/projects/{project_id}/tasks/cancel"): lambda b: {"task_ids": ["no-such-task"]},
+    ("POST", "/projects/{project_id}/media"): lambda b: {"content_type": "image/png", "size_bytes": 10},
     ("GET", "/projects/{project_id}/results"): None,
     ("GET", "/projects/{project_id}/results/{run_id}"): None,
     ("POST", "/projects/{project_id}/aggregate"): None,
