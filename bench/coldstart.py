@@ -1,6 +1,6 @@
 """Cold-start cost of each Lambda function, against bare imports of its dependencies.
 
-    .venv/bin/python bench/coldstart.py [--runs 7] [--before DIR]
+    .venv/bin/python bench/coldstart.py [--runs 7] [--before DIR ...]
 
 Each measurement is a fresh interpreter (`python -c`) timing one statement with perf_counter
 and process_time, so the figures exclude interpreter start. Reports the median and min over
@@ -15,7 +15,8 @@ the runs, and the ratio of each case to its baseline:
 The cases take turns (one run of each, then the next round), so a burst of load on a shared
 machine falls on all of them alike. `--before DIR` also times `import app` and the first
 request in another checkout (e.g. `git archive HEAD~3 | tar -x -C /tmp/before`), in the same
-rounds, for a before/after ratio. A benchmark, not a test: tests/test_layering.py checks
+rounds, for a before/after ratio; give it again for more checkouts (each named by its
+directory's name). A benchmark, not a test: tests/test_layering.py checks
 what `import app` loads, tests/test_kind_answers.py that it loads no numpy.
 """
 import argparse
@@ -97,7 +98,8 @@ def prepare_work(call, keys_needed: int) -> tuple[str, list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--before", type=Path, help="another checkout whose `import app` is timed too")
+    parser.add_argument("--before", type=Path, action="append", default=[],
+                        help="another checkout whose `import app` and first request are timed too")
     args = parser.parse_args()
     request_setup = "import json\nfrom chalice.test import Client"
     cases = [Case(BASELINE, "import chalice, pynamodb, pydantic, boto3"),
@@ -105,10 +107,12 @@ def main() -> None:
              Case(FIRST_REQUEST, FIRST_REQUEST_STATEMENT, setup=request_setup, first_request=True),
              Case(BASELINE_NUMPY, "import chalice, pynamodb, pydantic, boto3, numpy"),
              Case(AGGREGATOR, "from chalicelib.services import aggregator")]
-    if args.before:
-        before = args.before.resolve()
-        cases += [Case(f"before: {API}", "import app", before),
-                  Case(f"before: {FIRST_REQUEST}", FIRST_REQUEST_STATEMENT, before, request_setup, True)]
+    befores = {}  # a checkout's name -> its (a) and (b) cases
+    for before in (path.resolve() for path in args.before):
+        befores[before.name] = (Case(f"{before.name}: (a) import app", "import app", before),
+                                Case(f"{before.name}: (b) + first request", FIRST_REQUEST_STATEMENT, before,
+                                     request_setup, True))
+        cases += befores[before.name]
 
     from bench.work_path_calls import in_process_api
 
@@ -141,11 +145,11 @@ def main() -> None:
     def ratio(case: str, against: str) -> str:
         return f"{wall[case] / wall[against]:.2f} (CPU time {cpu[case] / cpu[against]:.2f})"
 
-    for case in (API, FIRST_REQUEST):
-        before = f"   before: {ratio(f'before: {case}', BASELINE)}" if args.before else ""
-        print(f"{case[:3]} / baseline: {ratio(case, BASELINE)}{before}")
-    if args.before:
-        print(f"(b) after / (b) before: {ratio(FIRST_REQUEST, f'before: {FIRST_REQUEST}')}")
+    print(f"(a) / baseline: {ratio(API, BASELINE)}")
+    print(f"(b) / baseline: {ratio(FIRST_REQUEST, BASELINE)}")
+    for name, (a, b) in befores.items():
+        print(f"{name}: (a) / baseline: {ratio(a.label, BASELINE)}; (b) / baseline: {ratio(b.label, BASELINE)}; "
+              f"(b) here / (b) there: {ratio(FIRST_REQUEST, b.label)}")
     print(f"aggregator / baseline + numpy: {ratio(AGGREGATOR, BASELINE_NUMPY)}")
 
 
