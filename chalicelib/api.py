@@ -2,7 +2,15 @@
 
 A view is then a few lines that call one service function. The same decorator records each
 route's schemas for the OpenAPI description, so the description cannot drift from the code.
+
+Nothing a request may not need is imported here at import time (a Lambda's cold start serves
+one route): a route names its schemas ("projects.ProjectCreate", a class of
+chalicelib/schemas/projects.py), imported on the route's first call, and the key store, rate
+limits and the OpenAPI builder are imported by the functions that use them.
 """
+from __future__ import annotations
+
+import importlib
 import json
 import logging
 import math
@@ -14,12 +22,11 @@ from typing import Callable
 
 from botocore.exceptions import BotoCoreError
 from chalice import AuthResponse, Chalice, Response
-from pydantic import BaseModel, ValidationError
+import pydantic  # its classes load on first use (pydantic's own lazy attributes)
 
-from chalicelib import auth, observability
+from chalicelib import observability
 from chalicelib.errors import (BadRequest, FouleError, InternalError, NotFound, PayloadTooLarge,
                                ServiceUnavailable)
-from chalicelib.services import rate_limits, usage_plans
 from chalicelib.settings import settings
 
 log = logging.getLogger("foule")
@@ -30,6 +37,18 @@ RETRYABLE_CODES = {"ProvisionedThroughputExceededException", "ThrottlingExceptio
                    "TransactionConflictException"}
 
 
+# The package whose modules hold the schemas a route names ("projects.ProjectCreate").
+SCHEMAS = "chalicelib.schemas"
+
+
+def schema(name: str | None) -> type[pydantic.BaseModel] | None:
+    """The class a route names: "projects.ProjectCreate" is chalicelib.schemas.projects.ProjectCreate."""
+    if name is None:
+        return None
+    module, _, class_name = name.rpartition(".")
+    return getattr(importlib.import_module(f"{SCHEMAS}.{module}"), class_name)
+
+
 @dataclass
 class RouteSpec:
     path: str
@@ -37,14 +56,26 @@ class RouteSpec:
     name: str
     summary: str
     roles: tuple
-    body: type | None
-    query: type | None
-    response: type | None
+    body: str | None  # schema names, see schema()
+    query: str | None
+    response: str | None
     status: int
     errors: tuple = field(default_factory=tuple)
 
+    @property
+    def body_model(self) -> type[pydantic.BaseModel] | None:
+        return schema(self.body)
 
-def validation_details(error: ValidationError) -> dict:
+    @property
+    def query_model(self) -> type[pydantic.BaseModel] | None:
+        return schema(self.query)
+
+    @property
+    def response_model(self) -> type[pydantic.BaseModel] | None:
+        return schema(self.response)
+
+
+def validation_details(error: pydantic.ValidationError) -> dict:
     return {"fields": [
         {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
         for e in error.errors(include_url=False, include_input=False)]}
@@ -98,6 +129,7 @@ class Api:
     def __init__(self, app: Chalice):
         self.app = app
         self.routes: list[RouteSpec] = []
+        self._openapi: dict | None = None
         self.authorizer = app.authorizer(name="api_key", ttl_seconds=0)(self._authorize)
         observability.configure_logging()
         app.register_middleware(self._observe, "http")  # the outer one: it sees the final response
@@ -106,6 +138,8 @@ class Api:
     def _observe(self, request, get_response):
         """One log line and the metrics of each request (chalicelib.observability), with the
         request id, route, caller role and, for an error, its code."""
+        from chalicelib import auth
+
         context = request.context or {}
         authorizer = context.get("authorizer") or {}
         lambda_context = getattr(self.app, "lambda_context", None)
@@ -131,6 +165,9 @@ class Api:
 
     @staticmethod
     def _authorize(auth_request) -> AuthResponse:
+        from chalicelib import auth
+        from chalicelib.services import usage_plans
+
         try:
             caller = auth.lookup(auth_request.token)
         except Exception as exc:
@@ -150,17 +187,20 @@ class Api:
                                  usage_identifier_key=usage_plans.identifier(caller.key_id or usage_plans.ANONYMOUS))
 
     def route(self, path: str, method: str, *, roles: tuple | None, summary: str,
-              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
-              response: type[BaseModel] | None = None, status: int = 200) -> Callable:
+              body: str | None = None, query: str | None = None,
+              response: str | None = None, status: int = 200) -> Callable:
         """Register `view(caller, **path_params, [body=...], [query=...])` as a route.
 
-        roles=None makes the route public (no key needed).
+        roles=None makes the route public (no key needed). body, query and response name
+        schemas ("projects.ProjectCreate": see schema()), imported on the route's first call.
         """
 
         def decorator(view: Callable) -> Callable:
+            spec = RouteSpec(path, method, view.__name__, summary, roles or (), body, query, response, status)
+
             def handler(**path_params):
                 try:
-                    return self._handle(view, path_params, roles, body, query, response, status)
+                    return self._handle(view, path_params, spec)
                 except FouleError as error:
                     return error_response(error)
                 except Exception as exc:  # the last line of defence: never a bare 500 page
@@ -173,37 +213,52 @@ class Api:
 
             handler.__name__ = view.__name__
             self.app.route(path, methods=[method], authorizer=self.authorizer if roles else None)(handler)
-            self.routes.append(RouteSpec(path, method, view.__name__, summary, roles or (),
-                                         body, query, response, status))
+            self.routes.append(spec)
             return view
 
         return decorator
 
-    def _handle(self, view, path_params, roles, body_model, query_model, response_model, status):
+    def _handle(self, view, path_params, spec: RouteSpec):
+        from chalicelib import auth
+        from chalicelib.services import rate_limits
+
         request = self.app.current_request
         kwargs = dict(path_params)
-        if roles:
+        if spec.roles:
             caller = self._caller(request)
             if caller.role == KEY_LOOKUP_FAILED:
                 raise store_unavailable()
-            auth.require(caller, roles)
+            auth.require(caller, spec.roles)
             rate_limits.admit(caller)  # before anything is done: a refused request is safe to resend
             kwargs["caller"] = caller
         check_path_params(path_params)
-        if body_model is not None:
-            kwargs["body"] = parse_body(request, body_model)
-        if query_model is not None:
-            kwargs["query"] = parse_model(query_model, dict(request.query_params or {}))
+        if spec.body is not None:
+            kwargs["body"] = parse_body(request, spec.body_model)
+        if spec.query is not None:
+            kwargs["query"] = parse_model(spec.query_model, dict(request.query_params or {}))
         result = view(**kwargs)
         if isinstance(result, Response):
             return result
+        response_model = spec.response_model
         if response_model is not None and not isinstance(result, response_model):
             result = response_model.model_validate(result)
-        payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
-        return Response(body=payload, status_code=status, headers={"Content-Type": "application/json"})
+        payload = result.model_dump(mode="json") if isinstance(result, pydantic.BaseModel) else result
+        return Response(body=payload, status_code=spec.status, headers={"Content-Type": "application/json"})
+
+    def openapi(self, title: str, version: str) -> dict:
+        """The OpenAPI description of every route, built on its first request (it imports
+        every schema)."""
+        if self._openapi is None:
+            from chalicelib import openapi
+
+            self._openapi = openapi.build(self.routes, title=title, version=version)
+        return self._openapi
 
     @staticmethod
-    def _caller(request) -> auth.Caller:
+    def _caller(request):
+        """The auth.Caller the authorizer's context describes."""
+        from chalicelib import auth
+
         context = (request.context or {}).get("authorizer") or {}
         role = context.get("role", auth.ANONYMOUS)
         owner = context.get("principalId", "")
@@ -229,10 +284,10 @@ def reshape_chalice_errors(event, get_response):
     return response
 
 
-def parse_model(model: type[BaseModel], data):
+def parse_model(model: type[pydantic.BaseModel], data):
     try:
         return model.model_validate(data)
-    except ValidationError as error:
+    except pydantic.ValidationError as error:
         raise BadRequest("The request has invalid fields.", code="validation_error",
                          details=validation_details(error)) from None
 
@@ -370,7 +425,7 @@ def check_path_params(path_params: dict) -> None:
             raise NotFound(f"No such {kind}.", code=f"{kind}_not_found")
 
 
-def parse_body(request, model: type[BaseModel]) -> BaseModel:
+def parse_body(request, model: type[pydantic.BaseModel]) -> pydantic.BaseModel:
     raw = request.raw_body or b""
     if len(raw) > settings.max_body_bytes:
         raise PayloadTooLarge(f"The body is larger than {settings.max_body_bytes} bytes.",

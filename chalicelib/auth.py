@@ -23,7 +23,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.cache import TtlCache
-from chalicelib.errors import Conflict, Forbidden, NotFound, Unauthorized
+from chalicelib.errors import Conflict, Forbidden, Unauthorized
 from chalicelib.models import ApiKey
 from chalicelib.models.api_keys import record_key
 from chalicelib.models.base import conflicted, connection, failed_conditions, now_ms, put_new
@@ -150,17 +150,6 @@ def require(caller: Caller, roles: tuple[str, ...]) -> None:
     if caller.role not in roles and caller.role != "admin":
         raise Forbidden(f"This operation is for {' or '.join(roles)} keys; yours is a {caller.role} key.",
                         code="wrong_role")
-
-
-def check_results_reader(caller: Caller, project_id: str, get_owned) -> None:
-    """Whether the caller may read this project's results: its requester (get_owned), or an
-    integrator key whose scope names the project. The scope comes from the authorizer, so a
-    revocation counts as it does there (`lookup`); a project outside it is a 404, as for any
-    project one cannot see."""
-    if caller.role != INTEGRATOR:
-        get_owned(caller, project_id)
-    elif project_id not in caller.project_ids:
-        raise NotFound(f"No project {project_id!r}.", code="project_not_found")
 
 
 # --- The key store ------------------------------------------------------------------------

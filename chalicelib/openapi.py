@@ -1,4 +1,6 @@
-"""The OpenAPI 3.1 description, generated from the routes and their pydantic schemas."""
+"""The OpenAPI 3.1 description, generated from the routes and their pydantic schemas.
+
+Built on the first GET /openapi.json (chalicelib.api.Api.openapi): it imports every schema."""
 import re
 
 from pydantic import BaseModel
@@ -28,26 +30,27 @@ def build(routes, title: str, version: str) -> dict:
     error_ref = ref(ErrorBody)
     paths: dict = {}
     for route in routes:
+        body, query, response = route.body_model, route.query_model, route.response_model
         operation = {"operationId": route.name, "summary": route.summary,
                      "responses": {str(route.status): {"description": "Success"}}}
-        if route.response is not None:
+        if response is not None:
             operation["responses"][str(route.status)]["content"] = {
-                "application/json": {"schema": ref(route.response)}}
+                "application/json": {"schema": ref(response)}}
         for status, text in ERROR_STATUSES.items():
             if route.roles or status in ("400", "404"):
                 operation["responses"][status] = {"description": text,
                                                   "content": {"application/json": {"schema": error_ref}}}
         parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                       for name in re.findall(r"{(\w+)}", route.path)]
-        if route.query is not None:
-            for name, field in route.query.model_fields.items():
-                schema = route.query.model_json_schema()["properties"][name]
+        if query is not None:
+            for name, field in query.model_fields.items():
+                schema = query.model_json_schema()["properties"][name]
                 parameters.append({"name": name, "in": "query", "required": False, "schema": schema})
         if parameters:
             operation["parameters"] = parameters
-        if route.body is not None:
+        if body is not None:
             operation["requestBody"] = {"required": True,
-                                        "content": {"application/json": {"schema": ref(route.body)}}}
+                                        "content": {"application/json": {"schema": ref(body)}}}
         if route.roles:
             operation["security"] = [{"apiKey": []}]
             operation["x-roles"] = list(route.roles)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.auth import Caller
+from chalicelib.auth import INTEGRATOR, Caller
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.models import Project
 from chalicelib.models.base import now_ms
@@ -227,6 +227,17 @@ def get_owned(caller: Caller, project_id: str, consistent: bool = False) -> Proj
     if project is None or (caller.role != "admin" and project.owner_id != caller.owner_id):
         raise NotFound(f"No project {project_id!r}.", code="project_not_found")
     return project
+
+
+def check_results_reader(caller: Caller, project_id: str) -> None:
+    """Whether the caller may read this project's results: its requester (get_owned), or an
+    integrator key whose scope names the project. The scope comes from the authorizer, so a
+    revocation counts as it does there (`auth.lookup`); a project outside it is a 404, as for
+    any project one cannot see."""
+    if caller.role != INTEGRATOR:
+        get_owned(caller, project_id)
+    elif project_id not in caller.project_ids:
+        raise NotFound(f"No project {project_id!r}.", code="project_not_found")
 
 
 def read(caller: Caller, project_id: str) -> ProjectOut:
