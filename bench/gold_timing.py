@@ -8,7 +8,9 @@ task. For each step it prints, gold and real apart, the median latency, the rati
 the DynamoDB requests botocore sent (by operation) and the bytes of the items they returned
 (DynamoDB's item sizes, work_path_calls.item_bytes) and of the writes they sent, which are the
 noise-free part: the same calls of the same kinds reading and writing as many bytes mean no
-store path that shows up as latency. Then the sizes of the gold and real task and assignment
+store path that shows up as latency; and the ratio of the API's own CPU time (the calling
+thread's: serialising and parsing what the store sends, not moto's work nor waiting), which
+the neighbours' load disturbs less than wall time. Then the sizes of the gold and real task and assignment
 items as stored at the end. Usage, from the repo root:
 
     .venv/bin/python -m bench.gold_timing [--leases 120]
@@ -80,6 +82,7 @@ def run(leases: int) -> dict:
     times = collections.defaultdict(list)  # (step, kind) -> ms
     calls = collections.defaultdict(collections.Counter)  # (step, kind) -> Counter of call lists
     read, sent = collections.defaultdict(list), collections.defaultdict(list)  # (step, kind) -> bytes
+    cpu = collections.defaultdict(list)  # (step, kind) -> the API's own CPU ms (not moto's)
     count_calls()
     count_bytes()
     with in_process_api() as api_call:
@@ -90,10 +93,10 @@ def run(leases: int) -> dict:
         def call(key, method, path, body=None):
             CALLS.clear()
             BYTES.update(read=0, sent=0)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.thread_time()
             status, data = api_call(method, path, key, body)
-            ms = (time.perf_counter() - started) * 1000
-            return (ms, (tuple(sorted(CALLS.elements())), BYTES["read"], BYTES["sent"])), data
+            ms, cpu_ms = (time.perf_counter() - started) * 1000, (time.thread_time() - cpu) * 1000
+            return (ms, (tuple(sorted(CALLS.elements())), BYTES["read"], BYTES["sent"], cpu_ms)), data
 
         project = call(requester, "POST", "/projects", {
             "title": "timing", "answer_type": {"kind": "single_choice", "labels": ["a", "b"]}, "overlap": 8,
@@ -122,24 +125,27 @@ def run(leases: int) -> dict:
             steps.append(call(worker, "POST", f"/leases/{again['lease_id']}/answer", {"answer": "a"})[0])
             steps.append(call(worker, "POST", f"/leases/{again['lease_id']}/answer", {"answer": "a"})[0])
             steps.append(call(worker, "POST", by_id)[0])
-            for step, (ms, (ops, bytes_read, bytes_sent)) in zip(STEPS, steps):
+            for step, (ms, (ops, bytes_read, bytes_sent, cpu_ms)) in zip(STEPS, steps):
                 times[step, kind].append(ms)
+                cpu[step, kind].append(cpu_ms)
                 calls[step, kind][ops] += 1
                 read[step, kind].append(bytes_read)
                 sent[step, kind].append(bytes_sent)
         sizes = stored_sizes(pid, gold)
-    return {"times": times, "calls": calls, "read": read, "sent": sent, "sizes": sizes}
+    return {"times": times, "calls": calls, "read": read, "sent": sent, "sizes": sizes, "cpu": cpu}
 
 
 def report(results: dict) -> None:
     times, calls, read, sent = results["times"], results["calls"], results["read"], results["sent"]
-    print(f"{'step':<15}{'gold p50 ms':>12}{'real p50 ms':>12}{'gold/real':>10}"
+    cpu = results["cpu"]
+    print(f"{'step':<15}{'gold p50 ms':>12}{'real p50 ms':>12}{'gold/real':>10}{'API CPU g/r':>12}"
           f"{'read B g|r (p50)':>20}{'sent B g|r (p50)':>18}  store calls (gold | real)")
     for step in STEPS:
         gold, real = statistics.median(times[step, "gold"]), statistics.median(times[step, "real"])
         common = lambda counter: dict(collections.Counter(counter.most_common(1)[0][0]))  # noqa: E731
         p50 = lambda values: int(statistics.median(values))  # noqa: E731
-        print(f"{step:<15}{gold:>12.1f}{real:>12.1f}{gold / real:>10.2f}"
+        cpu_ratio = statistics.median(cpu[step, "gold"]) / statistics.median(cpu[step, "real"])
+        print(f"{step:<15}{gold:>12.1f}{real:>12.1f}{gold / real:>10.2f}{cpu_ratio:>12.2f}"
               f"{p50(read[step, 'gold']):>10}|{p50(read[step, 'real']):<9}"
               f"{p50(sent[step, 'gold']):>8}|{p50(sent[step, 'real']):<9}"
               f"  {common(calls[step, 'gold'])} | {common(calls[step, 'real'])}")
