@@ -29,10 +29,11 @@ from chalicelib.services import (counters, gates, gold, leases, ledger, live, op
 
 # What one /work/next may try, so that its store calls are bounded whatever the number of live
 # projects and open tasks: a window of live projects (services/live), then at most
-# PROJECTS_PER_REQUEST of them, and in each at most LEASES_PER_PROJECT lease transactions
-# on open tasks sampled at random (services/open_tasks).
+# PROJECTS_PER_REQUEST of them, and in each at most SAMPLES_PER_PROJECT samples of its open
+# tasks (services/open_tasks), each followed by at most LEASES_PER_PROJECT lease transactions.
 PROJECTS_PER_REQUEST = 3
 LEASES_PER_PROJECT = 4
+SAMPLES_PER_PROJECT = 3  # another sample only when every slot tried was lost to a race
 LEASE_ATTEMPTS = 8  # leasing one task by id: retries after a race for its slots
 rng = random.Random()  # where work is looked for (tests may seed it)
 
@@ -259,17 +260,23 @@ def _may_lease(worker: str, project: Project, task: Task, now: int) -> bool:
 def _next_real(worker: str, project: Project) -> LeaseOut | None:
     """A real task of this project with a free slot that the worker has not answered, from a
     random sample of its open tasks: many workers asking at once spread over all of them
-    instead of racing for the first ones."""
-    now = now_ms()
-    candidates = open_tasks.sample(project, rng, lambda task: _may_lease(worker, project, task, now))
-    rng.shuffle(candidates)
-    for task in candidates[:LEASES_PER_PROJECT]:
-        try:
-            lease = _try_lease(worker, project, task)
-        except AlreadyAnswered:
-            continue
-        if lease:
-            return lease
+    instead of racing for the first ones. When every slot tried went to other workers first,
+    free tasks may remain: a fresh sample (which no longer shows the slots taken) is tried."""
+    for _ in range(SAMPLES_PER_PROJECT):
+        now = now_ms()
+        candidates = open_tasks.sample(project, rng, lambda task: _may_lease(worker, project, task, now))
+        rng.shuffle(candidates)
+        lost_race = False
+        for task in candidates[:LEASES_PER_PROJECT]:
+            try:
+                lease = _try_lease(worker, project, task)
+            except AlreadyAnswered:
+                continue
+            if lease:
+                return lease
+            lost_race = True
+        if not lost_race:
+            return None  # nothing usable in the sample, or only tasks this worker answered
     return None
 
 
@@ -391,7 +398,8 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
     def write() -> None:
         with TransactWrite(connection=connection()) as tx:
             if slotless:  # a gold task: any number of answers, one per worker (the assignment)
-                tx.update(Task(ref.project_id, ref.task_id), actions=[Task.answer_count.add(1)])
+                tx.update(Task(ref.project_id, ref.task_id),
+                          actions=[*gold.entry_update(assignment, ANSWERED), Task.answer_count.add(1)])
             else:
                 tx.update(Task(ref.project_id, ref.task_id),
                           actions=[Task.slot_expiry[slot].set(ANSWERED), Task.answer_count.add(1)],
@@ -453,8 +461,8 @@ def release(caller: Caller, lease_id: str) -> Released:
                           actions=[Task.slot_expiry[slot].remove(), Task.slot_lease[slot].remove(),
                                    Task.slot_worker[slot].remove()],
                           condition=Task.slot_lease[slot] == lease_id)
-            else:  # no slot to free, but the same items as a real release: its time tells nothing
-                tx.update(Task(ref.project_id, ref.task_id), actions=[gold.UNCHANGED])
+            else:  # no slot to free, but its entry goes as a real one's: its time tells nothing
+                tx.update(Task(ref.project_id, ref.task_id), actions=gold.entry_update(assignment, remove=True))
             tx.update(assignment, actions=[Assignment.state.set("returned"), Assignment.live_gold.remove()],
                       condition=(Assignment.lease_id == lease_id) & (Assignment.state == "leased"))
             counters.add_in(tx, ref.project_id, **({"gold_leases_returned": 1} if slot == gold.GOLD_SLOT
