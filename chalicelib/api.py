@@ -129,7 +129,7 @@ class Api:
                             context={"role": caller.role, "key_id": caller.key_id,
                                      "project_ids": ",".join(caller.project_ids),
                                      "limits": caller.limits.encode() if caller.limits else "",
-                                     "refusal": caller.refusal})
+                                     "refusal": caller.refusal, "signed_in": "1" if caller.signed_in else ""})
 
     def route(self, path: str, method: str, *, roles: tuple | None, summary: str,
               body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
@@ -191,7 +191,8 @@ class Api:
         owner = context.get("principalId", "")
         scope = tuple(p for p in context.get("project_ids", "").split(",") if p)
         return auth.Caller(role, owner if role != auth.ANONYMOUS else "", context.get("key_id", ""), scope,
-                           auth.KeyLimits.decode(context.get("limits", "")), context.get("refusal", ""))
+                           auth.KeyLimits.decode(context.get("limits", "")), context.get("refusal", ""),
+                           signed_in=bool(context.get("signed_in")))
 
 
 # Chalice answers some bad requests itself (e.g. a body that is not application/json) in
