@@ -17,6 +17,7 @@ from chalicelib.schemas.keys import KeyCreate, KeyCreated, KeyOut, KeyPage, KeyQ
 from chalicelib.schemas.ledger import BonusIn, BonusOut, LedgerPage, PaymentPage
 from chalicelib.schemas.projects import (AggregationQueued, Progress, ProjectCreate, ProjectOut,
                                          ProjectPage, ProjectUpdate)
+from chalicelib.schemas.profile import OpenProjectPage, OpenProjectsQuery, ProfileIn, ProfileOut
 from chalicelib.schemas.quality import BlockIn, WorkerDetail, WorkerOut, WorkerPage
 from chalicelib.schemas.results import Results
 from chalicelib.schemas.review import (ApproveIn, AssignmentQuery, RejectIn, ReviewAssignmentPage,
@@ -25,8 +26,8 @@ from chalicelib.schemas.tasks import CancelRequest, CancelResult, TaskBatch, Tas
 from chalicelib.schemas.webhooks import DeliveryOut, DeliveryPage, WebhookCreated, WebhookIn, WebhookOut, WebhookRemoved
 from chalicelib.schemas.work import (AnswerBatch, AnswerBatchResult, AnswerIn, AnswerReceipt, AssignmentPage,
                                      ExtendIn, LeaseExtended, LeaseOut, NextTaskRequest, Released, WorkerProfile)
-from chalicelib.services import (audit, erasure, keys, ledger, lifecycle, projects, publishing, quality, review,
-                                 tasks, webhooks, work, workers)
+from chalicelib.services import (audit, erasure, keys, ledger, lifecycle, open_projects, profiles, projects,
+                                 publishing, quality, review, tasks, webhooks, work, workers)
 from chalicelib.settings import settings
 
 app = Chalice(app_name="foule")
@@ -232,7 +233,26 @@ def my_profile(caller):
 @api.route("/me", "DELETE", roles=WORKER, response=ErasureOut,
            summary="Forget me: your id, profile and keys are erased; your answers stay, under a pseudonym")
 def forget_me(caller):
-    return erasure.erase(caller.owner_id)
+    return erasure.erase(caller.owner_id, signed_in=caller.signed_in)
+
+
+# --- Workers: profile and the projects open to them (issue 14; services/profiles.py) ---------
+@api.route("/me/profile", "GET", roles=WORKER, response=ProfileOut,
+           summary="Your profile: display name, languages, country, acceptance of the terms")
+def read_my_profile(caller):
+    return profiles.read(caller)
+
+
+@api.route("/me/profile", "PUT", roles=WORKER, body=ProfileIn, response=ProfileOut,
+           summary="Change the profile fields given; accepted_terms: true opens the work routes to you")
+def put_my_profile(caller, body):
+    return profiles.put(caller, body)
+
+
+@api.route("/work/projects", "GET", roles=WORKER, query=OpenProjectsQuery, response=OpenProjectPage,
+           summary="The projects open to you (live, serving work, your gates and audience pass), paged")
+def open_projects_page(caller, query):
+    return open_projects.page(caller, query.limit, query.cursor)
 
 
 # --- Money: review, bonuses, the worker's ledger ------------------------------------------

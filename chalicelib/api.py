@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from botocore.exceptions import BotoCoreError
-from chalice import AuthResponse, Chalice, Response
+from chalice import AuthResponse, Chalice, CORSConfig, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib import auth, observability
@@ -83,6 +83,7 @@ class Api:
         self.app = app
         self.routes: list[RouteSpec] = []
         self.authorizer = app.authorizer(name="api_key", ttl_seconds=0)(self._authorize)
+        self.cors = cors_config(settings.app_origins)
         observability.configure_logging()
         app.register_middleware(self._observe, "http")  # the outer one: it sees the final response
         app.register_middleware(reshape_chalice_errors, "http")
@@ -141,25 +142,30 @@ class Api:
 
         def decorator(view: Callable) -> Callable:
             def handler(**path_params):
-                try:
-                    return self._handle(view, path_params, roles, body, query, response, status)
-                except FouleError as error:
-                    return error_response(error)
-                except Exception as exc:  # the last line of defence: never a bare 500 page
-                    error = store_error(exc)
-                    if error is not None:
-                        log.warning("store unavailable: %r", exc)
-                        return error_response(error)
-                    log.error("unhandled error: %s", traceback.format_exc())
-                    return error_response(InternalError("Something went wrong on our side."))
+                return with_origin(self._respond(view, path_params, roles, body, query, response, status),
+                                   self.app.current_request)
 
             handler.__name__ = view.__name__
-            self.app.route(path, methods=[method], authorizer=self.authorizer if roles else None)(handler)
+            self.app.route(path, methods=[method], authorizer=self.authorizer if roles else None,
+                           cors=self.cors)(handler)
             self.routes.append(RouteSpec(path, method, view.__name__, summary, roles or (),
                                          body, query, response, status))
             return view
 
         return decorator
+
+    def _respond(self, view, path_params, roles, body_model, query_model, response_model, status) -> Response:
+        try:
+            return self._handle(view, path_params, roles, body_model, query_model, response_model, status)
+        except FouleError as error:
+            return error_response(error)
+        except Exception as exc:  # the last line of defence: never a bare 500 page
+            error = store_error(exc)
+            if error is not None:
+                log.warning("store unavailable: %r", exc)
+                return error_response(error)
+            log.error("unhandled error: %s", traceback.format_exc())
+            return error_response(InternalError("Something went wrong on our side."))
 
     def _handle(self, view, path_params, roles, body_model, query_model, response_model, status):
         request = self.app.current_request
@@ -193,6 +199,28 @@ class Api:
         return auth.Caller(role, owner if role != auth.ANONYMOUS else "", context.get("key_id", ""), scope,
                            auth.KeyLimits.decode(context.get("limits", "")), context.get("refusal", ""),
                            signed_in=bool(context.get("signed_in")))
+
+
+# CORS for the worker app (issue 14), from another origin with 'Authorization: Bearer <ID token>'.
+# Chalice (and API Gateway, which answers the preflight OPTIONS in AWS) takes one origin per
+# route: the preflight names the first of settings.app_origins; a response to an actual
+# request names the request's Origin when it is any of them (`with_origin`).
+CORS_EXPOSED_HEADERS = ["Retry-After"]
+
+
+def cors_config(origins: tuple[str, ...]) -> CORSConfig | None:
+    if not origins:
+        return None
+    return CORSConfig(allow_origin=origins[0], allow_headers=["Authorization", "Content-Type"],
+                      expose_headers=CORS_EXPOSED_HEADERS, max_age=600)
+
+
+def with_origin(response: Response, request) -> Response:
+    origin = (request.headers.get("origin") or "").rstrip("/") if request is not None else ""
+    if origin and origin in settings.app_origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+    return response
 
 
 # Chalice answers some bad requests itself (e.g. a body that is not application/json) in

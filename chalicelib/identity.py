@@ -16,6 +16,7 @@ A token is accepted only if all hold (AWS's "Verifying a JSON Web Token" for use
 The worker id is `w-<sub>`: `sub` is the user's stable id in the pool (emails can change).
 """
 import json
+import re
 import threading
 import time
 import urllib.request
@@ -26,6 +27,9 @@ from chalicelib.cache import TtlCache
 from chalicelib.settings import settings
 
 WORKER_ID_PREFIX = "w-"
+# A signed-in worker's id: "w-" and its `sub`, a UUID (a worker key's owner id is "w-" and 16
+# hex digits, so the two never meet).
+USER_WORKER_ID = re.compile(r"^w-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 LEEWAY_SECONDS = 30
 JWKS_REFETCH_SECONDS = 60
 JWKS_TIMEOUT_SECONDS = 3
@@ -98,6 +102,21 @@ def worker_id(token: str) -> str:
     if not _users.get(claims["sub"], lambda: _user_enabled(username)):
         raise Refused("account_disabled")
     return WORKER_ID_PREFIX + claims["sub"]
+
+
+def delete_user(worker_id: str) -> bool:
+    """Delete the user pool account of a signed-in worker (erasure: its email address goes);
+    False if the id is not a signed-in worker's or the account is already gone. Its tokens are
+    refused from then on (the user no longer exists)."""
+    match = USER_WORKER_ID.match(worker_id)
+    if not match or not settings.user_pool_id:
+        return False
+    try:  # with email as the username attribute, the pool's username is the sub
+        _cognito().admin_delete_user(UserPoolId=settings.user_pool_id, Username=match.group(1))
+    except _cognito().exceptions.UserNotFoundException:
+        return False
+    _users.forget(match.group(1))
+    return True
 
 
 def _user_enabled(username: str) -> bool | None:
