@@ -8,6 +8,7 @@ nothing changed is accepted (test_forged_token_with_every_claim_right_is_accepte
 import base64
 import gzip
 import json
+import re
 import time
 from importlib import resources
 
@@ -187,3 +188,27 @@ def test_a_token_works_only_where_a_worker_key_does(api, id_token, requester):
     assert api.get("/projects", id_token)[0] == 403
     assert api.get("/projects", id_token)[1]["error"]["code"] == "wrong_role"
     assert api.get("/keys", id_token)[1]["error"]["code"] == "wrong_role"
+
+
+def test_a_token_opens_every_worker_route_and_no_other(api, chalice_app, id_token, forge):
+    from app import api as foule_api
+
+    assert api.request("PUT", "/me/profile", id_token, {"accepted_terms": True})[0] == 200
+    protected = [r for r in foule_api.routes if r.roles]
+    # DELETE /me erases the account: last.
+    protected.sort(key=lambda r: (r.path, r.method) == ("/me", "DELETE"))
+    expired = forge(exp=int(time.time()) - 3600)
+    worker_routes = 0
+    for route in protected:
+        path = re.sub(r"{\w+}", "x-none", route.path)
+        body = {} if route.body is not None else None
+        assert api.request(route.method, path, expired, body)[0] == 401, route.path
+        status, data = api.request(route.method, path, id_token, body)
+        code = (data or {}).get("error", {}).get("code") if status >= 400 else None
+        if "worker" in route.roles:
+            worker_routes += 1
+            assert status != 401 and code != "wrong_role", (route.method, route.path, status, data)
+        else:
+            assert (status, code) == (403, "wrong_role"), (route.method, route.path, status, data)
+    assert worker_routes >= 12
+    assert api.get("/me", id_token)[1]["error"]["code"] == "account_disabled"  # DELETE /me deleted it
