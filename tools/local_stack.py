@@ -159,6 +159,12 @@ def create_user_pool(endpoint: str, stage: str, cognito: dict) -> dict[str, str]
     return {**env, "FOULE_COGNITO_ENDPOINT": endpoint}
 
 
+def cognito_config(env: dict[str, str]) -> dict[str, str]:
+    """Where the worker app signs up and in: the `cognito` object of its config.json."""
+    return {"endpoint": env["FOULE_COGNITO_ENDPOINT"], "region": env["AWS_REGION"],
+            "user_pool_id": env["FOULE_USER_POOL_ID"], "client_id": env["FOULE_USER_POOL_CLIENT_ID"]}
+
+
 def enable_time_to_live(endpoint: str, stage: str) -> None:
     """moto's CloudFormation ignores a table's TimeToLiveSpecification: apply it as AWS would,
     so the local tables say what the template says (moto never deletes expired items itself)."""
@@ -211,13 +217,18 @@ def main() -> None:
         keys = {role: auth.create_key(role, name=f"demo {role}")[0] for role in ("admin", "requester", "worker")}
         api_url = f"http://127.0.0.1:{args.api_port}"
         LOCAL_DIR.mkdir(exist_ok=True)
-        (LOCAL_DIR / "stack.json").write_text(json.dumps({"api": api_url, "keys": keys, "env": env}, indent=2))
+        cognito = cognito_config(env)
+        (LOCAL_DIR / "stack.json").write_text(json.dumps({"api": api_url, "keys": keys, "env": env,
+                                                          "cognito": cognito}, indent=2))
         chalice = start_chalice_local(args.api_port, {**os.environ, **env})
         children.append(chalice)
         print(f"\nFoule is running at {api_url}  (OpenAPI: {api_url}/openapi.json)\n"
               f"  admin key:     {keys['admin']}\n  requester key: {keys['requester']}\n"
               f"  worker key:    {keys['worker']}\n"
               f"  moto server:   http://127.0.0.1:{args.moto_port}\n"
+              f"  workers' user pool (Cognito): {cognito['user_pool_id']}, app client {cognito['client_id']}, "
+              f"endpoint {cognito['endpoint']}\n"
+              f"  CORS origins:  {os.environ.get('FOULE_APP_ORIGINS') or '(none: set FOULE_APP_ORIGINS)'}\n"
               f"The aggregator runs every {args.aggregate_every:g} s. `make demo` in another terminal "
               f"replays a real dataset. Ctrl-C stops everything.\n", flush=True)
         stopping = []
