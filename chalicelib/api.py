@@ -119,7 +119,7 @@ class Api:
         try:
             caller = auth.lookup(auth_request.token)
         except Exception as exc:
-            if store_error(exc) is None:
+            if store_error(exc) is None and not getattr(exc, "retryable", False):  # identity.Unavailable
                 raise
             log.warning("key lookup failed, store unavailable: %r", exc)
             return AuthResponse(routes=["*"], principal_id="anonymous",

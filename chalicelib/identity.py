@@ -34,6 +34,7 @@ LEEWAY_SECONDS = 30
 JWKS_REFETCH_SECONDS = 60
 JWKS_TIMEOUT_SECONDS = 3
 MAX_TOKEN_CHARS = 8192
+RETRYABLE_COGNITO_CODES = {"TooManyRequestsException", "InternalErrorException", "ThrottlingException"}
 
 
 class Refused(Exception):
@@ -42,6 +43,13 @@ class Refused(Exception):
     def __init__(self, code: str):
         super().__init__(code)
         self.code = code
+
+
+class Unavailable(Exception):
+    """The pool could not be asked (its keys or the user unreachable, or throttled): the
+    request is answered 503 with Retry-After, like a busy store (chalicelib.api)."""
+
+    retryable = True
 
 
 class _KeySet:
@@ -66,8 +74,11 @@ class _KeySet:
 
     @staticmethod
     def _fetch() -> dict[str, jwt.PyJWK]:
-        with urllib.request.urlopen(settings.cognito_jwks_url(), timeout=JWKS_TIMEOUT_SECONDS) as response:
-            document = json.load(response)
+        try:
+            with urllib.request.urlopen(settings.cognito_jwks_url(), timeout=JWKS_TIMEOUT_SECONDS) as response:
+                document = json.load(response)
+        except (OSError, ValueError) as error:
+            raise Unavailable(f"the pool's keys could not be read: {error!r}") from None
         return {k["kid"]: jwt.PyJWK(k) for k in document.get("keys", [])
                 if k.get("kid") and k.get("kty") == "RSA" and k.get("use", "sig") == "sig"}
 
@@ -121,10 +132,16 @@ def delete_user(worker_id: str) -> bool:
 
 def _user_enabled(username: str) -> bool | None:
     """True if the user exists and is enabled; None (not cached) otherwise."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         user = _cognito().admin_get_user(UserPoolId=settings.user_pool_id, Username=username)
     except _cognito().exceptions.UserNotFoundException:
         return None
+    except (BotoCoreError, ClientError) as error:
+        if isinstance(error, ClientError) and error.response["Error"]["Code"] not in RETRYABLE_COGNITO_CODES:
+            raise
+        raise Unavailable(f"the user could not be read: {error!r}") from None
     return True if user.get("Enabled", True) else None
 
 

@@ -6,6 +6,7 @@ so each refusal below is for the one claim or header the test changed: the same 
 nothing changed is accepted (test_forged_token_with_every_claim_right_is_accepted).
 """
 import base64
+import dataclasses
 import gzip
 import json
 import re
@@ -212,3 +213,16 @@ def test_a_token_opens_every_worker_route_and_no_other(api, chalice_app, id_toke
             assert (status, code) == (403, "wrong_role"), (route.method, route.path, status, data)
     assert worker_routes >= 12
     assert api.get("/me", id_token)[1]["error"]["code"] == "account_disabled"  # DELETE /me deleted it
+
+
+def test_unreachable_key_set_is_a_503_to_retry_not_a_401(api, id_token, monkeypatch):
+    """A token cannot be judged while the pool's keys cannot be read: retry, don't sign out."""
+    from chalicelib.settings import settings
+
+    monkeypatch.setattr(identity._key_set, "fetched_at", None)
+    monkeypatch.setattr(identity._key_set, "keys", {})
+    monkeypatch.setattr(identity, "settings", dataclasses.replace(settings, cognito_endpoint="http://127.0.0.1:9"))  # nothing listens on the discard port
+    status, body = api.get("/me", id_token)
+    assert status == 503 and body["error"]["code"] == "store_unavailable", body
+    monkeypatch.setattr(identity, "settings", settings)
+    assert api.get("/me", id_token)[0] == 200  # the failed fetch did not start the refetch delay
