@@ -277,7 +277,7 @@ def requirement_names() -> list[str]:
     return names
 
 
-IMPORT_NAMES = {"pyyaml": "yaml", "python_dateutil": "dateutil"}
+IMPORT_NAMES = {"pyyaml": "yaml", "python_dateutil": "dateutil", "pyjwt": "jwt"}
 
 
 def check_zip(path: Path, architecture: str) -> dict:
