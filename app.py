@@ -226,7 +226,26 @@ def my_profile(caller):
 @api.route("/me", "DELETE", roles=WORKER, response="erasure.ErasureOut",
            summary="Forget me: your id, profile and keys are erased; your answers stay, under a pseudonym")
 def forget_me(caller):
-    return services.erasure.erase(caller.owner_id)
+    return services.erasure.erase(caller.owner_id, signed_in=caller.signed_in)
+
+
+# --- Workers: profile and the projects open to them (issue 14; services/profiles.py) ---------
+@api.route("/me/profile", "GET", roles=WORKER, response="profile.ProfileOut",
+           summary="Your profile: display name, languages, country, acceptance of the terms")
+def read_my_profile(caller):
+    return services.profiles.read(caller)
+
+
+@api.route("/me/profile", "PUT", roles=WORKER, body="profile.ProfileIn", response="profile.ProfileOut",
+           summary="Change the profile fields given; accepted_terms: true opens the work routes to you")
+def put_my_profile(caller, body):
+    return services.profiles.put(caller, body)
+
+
+@api.route("/work/projects", "GET", roles=WORKER, query="profile.OpenProjectsQuery", response="profile.OpenProjectPage",
+           summary="The projects open to you (live, serving work, your gates and audience pass), paged")
+def open_projects_page(caller, query):
+    return services.open_projects.page(caller, query.limit, query.cursor)
 
 
 # --- Money: review, bonuses, the worker's ledger ------------------------------------------

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from botocore.exceptions import BotoCoreError
-from chalice import AuthResponse, Chalice, Response
+from chalice import AuthResponse, Chalice, CORSConfig, Response
 import pydantic  # its classes load on first use (pydantic's own lazy attributes)
 
 from chalicelib import observability
@@ -131,6 +131,7 @@ class Api:
         self.routes: list[RouteSpec] = []
         self._openapi: dict | None = None
         self.authorizer = app.authorizer(name="api_key", ttl_seconds=0)(self._authorize)
+        self.cors = cors_config(settings.app_origins)
         observability.configure_logging()
         app.register_middleware(self._observe, "http")  # the outer one: it sees the final response
         app.register_middleware(reshape_chalice_errors, "http")
@@ -171,20 +172,21 @@ class Api:
         try:
             caller = auth.lookup(auth_request.token)
         except Exception as exc:
-            if store_error(exc) is None:
+            if store_error(exc) is None and not getattr(exc, "retryable", False):  # identity.Unavailable
                 raise
             log.warning("key lookup failed, store unavailable: %r", exc)
             return UsageAuthResponse(routes=["*"], principal_id="anonymous",
                                      context={"role": KEY_LOOKUP_FAILED, "key_id": "", "project_ids": ""},
                                      usage_identifier_key=usage_plans.identifier(usage_plans.ANONYMOUS))
         # Context values must be plain strings for API Gateway: the scope travels comma-joined
-        # (ids cannot contain commas). A refused key is counted on the anonymous API key.
+        # (ids cannot contain commas). A refused key is counted on the anonymous API key, a
+        # signed-in worker on the signed-in workers' one (services/usage_plans.py).
         return UsageAuthResponse(routes=["*"], principal_id=caller.owner_id or "anonymous",
                                  context={"role": caller.role, "key_id": caller.key_id,
                                           "project_ids": ",".join(caller.project_ids),
                                           "limits": caller.limits.encode() if caller.limits else "",
-                                          "refusal": caller.refusal},
-                                 usage_identifier_key=usage_plans.identifier(caller.key_id or usage_plans.ANONYMOUS))
+                                          "refusal": caller.refusal, "signed_in": "1" if caller.signed_in else ""},
+                                 usage_identifier_key=usage_plans.identifier_of(caller))
 
     def route(self, path: str, method: str, *, roles: tuple | None, summary: str,
               body: str | None = None, query: str | None = None,
@@ -199,24 +201,28 @@ class Api:
             spec = RouteSpec(path, method, view.__name__, summary, roles or (), body, query, response, status)
 
             def handler(**path_params):
-                try:
-                    return self._handle(view, path_params, spec)
-                except FouleError as error:
-                    return error_response(error)
-                except Exception as exc:  # the last line of defence: never a bare 500 page
-                    error = store_error(exc)
-                    if error is not None:
-                        log.warning("store unavailable: %r", exc)
-                        return error_response(error)
-                    log.error("unhandled error: %s", traceback.format_exc())
-                    return error_response(InternalError("Something went wrong on our side."))
+                return with_origin(self._respond(view, path_params, spec), self.app.current_request)
 
             handler.__name__ = view.__name__
-            self.app.route(path, methods=[method], authorizer=self.authorizer if roles else None)(handler)
+            self.app.route(path, methods=[method], authorizer=self.authorizer if roles else None,
+                           cors=self.cors)(handler)
             self.routes.append(spec)
             return view
 
         return decorator
+
+    def _respond(self, view, path_params, spec: RouteSpec) -> Response:
+        try:
+            return self._handle(view, path_params, spec)
+        except FouleError as error:
+            return error_response(error)
+        except Exception as exc:  # the last line of defence: never a bare 500 page
+            error = store_error(exc)
+            if error is not None:
+                log.warning("store unavailable: %r", exc)
+                return error_response(error)
+            log.error("unhandled error: %s", traceback.format_exc())
+            return error_response(InternalError("Something went wrong on our side."))
 
     def _handle(self, view, path_params, spec: RouteSpec):
         from chalicelib import auth
@@ -264,7 +270,30 @@ class Api:
         owner = context.get("principalId", "")
         scope = tuple(p for p in context.get("project_ids", "").split(",") if p)
         return auth.Caller(role, owner if role != auth.ANONYMOUS else "", context.get("key_id", ""), scope,
-                           auth.KeyLimits.decode(context.get("limits", "")), context.get("refusal", ""))
+                           auth.KeyLimits.decode(context.get("limits", "")), context.get("refusal", ""),
+                           signed_in=bool(context.get("signed_in")))
+
+
+# CORS for the worker app (issue 14), from another origin with 'Authorization: Bearer <ID token>'.
+# Chalice (and API Gateway, which answers the preflight OPTIONS in AWS) takes one origin per
+# route: the preflight names the first of settings.app_origins; a response to an actual
+# request names the request's Origin when it is any of them (`with_origin`).
+CORS_EXPOSED_HEADERS = ["Retry-After"]
+
+
+def cors_config(origins: tuple[str, ...]) -> CORSConfig | None:
+    if not origins:
+        return None
+    return CORSConfig(allow_origin=origins[0], allow_headers=["Authorization", "Content-Type"],
+                      expose_headers=CORS_EXPOSED_HEADERS, max_age=600)
+
+
+def with_origin(response: Response, request) -> Response:
+    origin = (request.headers.get("origin") or "").rstrip("/") if request is not None else ""
+    if origin and origin in settings.app_origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+    return response
 
 
 # Chalice answers some bad requests itself (e.g. a body that is not application/json) in

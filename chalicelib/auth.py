@@ -41,6 +41,10 @@ REFUSALS = {
     "key_revoked": "This API key was revoked.",
     "key_expired": "This API key has expired.",
     "key_rotated": "This secret was replaced by a rotation and its grace period is over; use the new secret.",
+    # Workers signed in with the user pool (chalicelib/identity.py).
+    "invalid_token": "This token is not a valid ID token of Foule's user pool: sign in again.",
+    "token_expired": "This token has expired: refresh it or sign in again.",
+    "account_disabled": "This account was deleted or disabled.",
 }
 
 
@@ -80,6 +84,9 @@ class Caller:
     project_ids: tuple[str, ...] = ()  # an integrator key's scope
     limits: KeyLimits | None = None  # None: the defaults
     refusal: str = ""  # anonymous callers: why the key presented was refused
+    # A worker signed in with the user pool (an ID token, not a key): key_id is then its
+    # worker id, under which its requests are counted (services.rate_limits).
+    signed_in: bool = False
 
 
 def hash_key(secret: str) -> str:
@@ -103,6 +110,8 @@ def lookup(authorization_header: str | None) -> Caller:
     stay exact.
     """
     token = bearer_token(authorization_header)
+    if token.startswith("eyJ"):  # a JWT ('{"' in base64url); keys start with "fk_"
+        return token_caller(token)
     if not token or len(token) > 200:
         return Caller(ANONYMOUS, "")
     key_hash = hash_key(token)
@@ -110,6 +119,17 @@ def lookup(authorization_header: str | None) -> Caller:
     if key is None:
         return Caller(ANONYMOUS, "", refusal="invalid_api_key")
     return caller_of(key, now_ms())
+
+
+def token_caller(token: str) -> Caller:
+    """The worker a user pool ID token stands for, or anonymous with the reason."""
+    from chalicelib import identity  # here: PyJWT is imported only when a token arrives
+
+    try:
+        worker_id = identity.worker_id(token)
+    except identity.Refused as refused:
+        return Caller(ANONYMOUS, "", refusal=refused.code)
+    return Caller("worker", worker_id, key_id=worker_id, signed_in=True)
 
 
 def refusal_of(key: ApiKey, now: int) -> str:

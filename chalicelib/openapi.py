@@ -7,7 +7,9 @@ from pydantic import BaseModel
 
 from chalicelib.schemas.common import ErrorBody
 
-ERROR_STATUSES = {"400": "Invalid request", "401": "Missing or invalid API key",
+ERROR_STATUSES = {"400": "Invalid request",
+                  "401": "Missing or invalid API key or ID token (invalid_api_key, key_revoked, key_expired, "
+                         "key_rotated, invalid_token, token_expired, account_disabled)",
                   "403": "Wrong role, or not the owner", "404": "Unknown id",
                   "409": "Conflict with the current state", "413": "Body too large",
                   "415": "Body is not application/json",
@@ -52,11 +54,17 @@ def build(routes, title: str, version: str) -> dict:
             operation["requestBody"] = {"required": True,
                                         "content": {"application/json": {"schema": ref(body)}}}
         if route.roles:
-            operation["security"] = [{"apiKey": []}]
+            # Workers may also send the user pool's ID token (chalicelib/identity.py).
+            operation["security"] = [{"apiKey": []}] + ([{"workerIdToken": []}] if "worker" in route.roles else [])
             operation["x-roles"] = list(route.roles)
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {"openapi": "3.1.0", "info": {"title": title, "version": version},
             "paths": paths,
             "components": {"schemas": components,
-                           "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
-                                                          "description": "Authorization: Bearer <API key>"}}}}
+                           "securitySchemes": {
+                               "apiKey": {"type": "http", "scheme": "bearer",
+                                          "description": "Authorization: Bearer <API key>"},
+                               "workerIdToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                                                 "description": "Authorization: Bearer <ID token> of the workers' "
+                                                                "Cognito user pool (worker routes only; an "
+                                                                "access token is refused)"}}}}

@@ -60,9 +60,23 @@ class Settings:
     # Per-key limits in API Gateway: the name prefix of the usage plans each key is mirrored
     # into (services/usage_plans.py); "" mirrors nothing.
     usage_plans: str = ""
+    # Workers' sign-in (chalicelib/identity.py): the Cognito user pool and app client of
+    # infra/template.yaml, and the cognito-idp endpoint that serves the pool's signing keys
+    # (the regional one in AWS; moto server locally). The browser app's origins get CORS.
+    user_pool_id: str = ""
+    user_pool_client_id: str = ""
+    cognito_endpoint: str = ""
+    app_origins: tuple[str, ...] = ()
 
     def table(self, name: str) -> str:
         return self.tables[name]
+
+    def cognito_issuer(self) -> str:
+        """The `iss` of the pool's tokens (moto's say the same as AWS's)."""
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
+
+    def cognito_jwks_url(self) -> str:
+        return f"{self.cognito_endpoint}/{self.user_pool_id}/.well-known/jwks.json"
 
     def secret_key(self) -> bytes:
         if self.secret_arn:
@@ -85,8 +99,9 @@ def _stored_secret(arn: str, region: str) -> bytes:
 
 def load() -> Settings:
     env = os.environ
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
     return Settings(
-        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        region=region,
         tables={name: env.get(table_env_var(name), f"foule-local-{name}") for name in TABLES},
         results_bucket=env.get("FOULE_RESULTS_BUCKET", "foule-local-results"),
         results_prefix=env.get("FOULE_RESULTS_PREFIX", "results").strip("/"),
@@ -144,6 +159,10 @@ def load() -> Settings:
         media_max_bytes=int(env.get("FOULE_MEDIA_MAX_BYTES", str(20 * 1024 * 1024))),
         media_upload_seconds=int(env.get("FOULE_MEDIA_UPLOAD_SECONDS", "900")),
         media_url_seconds=int(env.get("FOULE_MEDIA_URL_SECONDS", "900")),
+        user_pool_id=env.get("FOULE_USER_POOL_ID", ""),
+        user_pool_client_id=env.get("FOULE_USER_POOL_CLIENT_ID", ""),
+        cognito_endpoint=env.get("FOULE_COGNITO_ENDPOINT", f"https://cognito-idp.{region}.amazonaws.com").rstrip("/"),
+        app_origins=tuple(o.strip().rstrip("/") for o in env.get("FOULE_APP_ORIGINS", "").split(",") if o.strip()),
     )
 
 

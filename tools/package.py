@@ -155,7 +155,7 @@ def role_policy(template: dict, role: str) -> dict:
 
 
 def _stage_free_names(stateful: dict) -> dict[str, tuple[str, str]]:
-    """Logical id -> (service, name pattern with the stage as `*`) for tables and the bucket."""
+    """Logical id -> (service, name pattern with the stage as `*`) for tables, the bucket and the user pool."""
     names = {}
     for logical_id, resource in stateful["Resources"].items():
         props = resource.get("Properties", {})
@@ -163,6 +163,8 @@ def _stage_free_names(stateful: dict) -> dict[str, tuple[str, str]]:
             service, name = "dynamodb", props["TableName"]["Fn::Sub"]
         elif resource["Type"] == "AWS::S3::Bucket":
             service, name = "s3", props["BucketName"]["Fn::Sub"]
+        elif resource["Type"] == "AWS::Cognito::UserPool":
+            service, name = "cognito-idp", "*"  # pool ids are generated: any pool of the account
         else:
             continue
         names[logical_id] = (service, re.sub(r"\$\{[^}]+\}", "*", name))
@@ -181,6 +183,8 @@ def render_policies() -> dict[str, dict]:
 
     def arn(logical_id):
         service, name = names[logical_id]
+        if service == "cognito-idp":
+            return f"arn:aws:cognito-idp:*:*:userpool/{name}"
         return f"arn:aws:dynamodb:*:*:table/{name}" if service == "dynamodb" else f"arn:aws:s3:::{name}"
 
     def resolve(value):
@@ -276,7 +280,7 @@ def requirement_names() -> list[str]:
     return names
 
 
-IMPORT_NAMES = {"pyyaml": "yaml", "python_dateutil": "dateutil"}
+IMPORT_NAMES = {"pyyaml": "yaml", "python_dateutil": "dateutil", "pyjwt": "jwt"}
 
 
 def check_zip(path: Path, architecture: str) -> dict:

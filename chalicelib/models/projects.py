@@ -80,6 +80,7 @@ class Project(Model):
     has_gold = NumberAttribute(null=True)  # 1 once a gold task was added: only then is gold looked for
     qualification = JSONAttribute(null=True)  # {gold_tasks, min_accuracy}
     min_reliability = NumberAttribute(null=True)
+    audience = JSONAttribute(null=True)  # {languages, countries} of the workers served; null: all
     overlap_sync = JSONAttribute(null=True)  # {"cursor": last task key walked} while tasks catch up
     lease_sweep = JSONAttribute(null=True)  # {"cursor": ...} of the expired-lease cleanup pass
 

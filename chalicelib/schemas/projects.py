@@ -5,6 +5,7 @@ from pydantic import Field, model_validator
 from chalicelib.kinds import AGGREGATION_METHODS
 from chalicelib.schemas.answers import AnswerType
 from chalicelib.schemas.common import Body, Cursor, Out
+from chalicelib.schemas.profile import Audience
 from chalicelib.schemas.quality import MAX_RULES, Rule
 from chalicelib.schemas.views import PayloadSchema, View
 
@@ -69,6 +70,8 @@ class WorkSettings(Body):
     qualification: Qualification | None = None
     min_reliability: float | None = Field(None, ge=0, le=1, description=(
         "Workers whose reliability in this project is known and lower get no work here"))
+    audience: Audience | None = Field(None, description=(
+        "Only workers whose profile matches get work here (403 not_in_audience); null: everyone"))
 
 
 class WorkSettingsUpdate(Body):
@@ -78,6 +81,7 @@ class WorkSettingsUpdate(Body):
     gold_rate: float | None = Field(None, ge=0, le=1)
     min_reliability: float | None = Field(None, ge=0, le=1)
     max_lease_extension_seconds: int | None = Field(None, ge=0, le=86_400)
+    audience: Audience | None = Field(None, description="Replaces the audience; null: everyone")
 
 
 INSTRUCTIONS = Field("", max_length=20_000, description=(
@@ -167,6 +171,7 @@ class ProjectOut(Out):
     gold_rate: float = 0.1
     qualification: Qualification | None = None
     min_reliability: float | None = None
+    audience: Audience | None = None
     # Aggregation
     aggregation: AggregationOut = Field(default_factory=AggregationOut)
 

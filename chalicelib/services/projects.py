@@ -109,7 +109,12 @@ def work_settings_out(project: Project) -> dict:
     return {"adaptive_overlap": project.adaptive_overlap, "expires_at": project.expires_at,
             "max_lease_extension_seconds": int(project.max_lease_extension_seconds or 0),
             "gold_rate": float(project.gold_rate or 0), "qualification": project.qualification,
-            "min_reliability": project.min_reliability}
+            "min_reliability": project.min_reliability, "audience": project.audience}
+
+
+def _audience_in(audience) -> dict | None:
+    """As stored: null when it admits everyone."""
+    return audience.model_dump() if audience and (audience.languages or audience.countries) else None
 
 
 def work_settings_in(body: ProjectCreate) -> dict:
@@ -117,7 +122,7 @@ def work_settings_in(body: ProjectCreate) -> dict:
     return {"adaptive_overlap": adaptive, "expires_at": body.expires_at,
             "max_lease_extension_seconds": body.max_lease_extension_seconds, "gold_rate": body.gold_rate,
             "qualification": body.qualification.model_dump() if body.qualification else None,
-            "min_reliability": body.min_reliability,
+            "min_reliability": body.min_reliability, "audience": _audience_in(body.audience),
             # An adaptive project's tasks start at min_overlap (see services/lifecycle).
             "overlap": adaptive["min_overlap"] if adaptive else body.overlap}
 
@@ -141,6 +146,9 @@ def work_settings_update(project: Project, body: ProjectUpdate) -> list:
     if "min_reliability" in given:
         actions.append(Project.min_reliability.set(body.min_reliability) if body.min_reliability is not None
                        else Project.min_reliability.remove())
+    if "audience" in given:
+        audience = _audience_in(body.audience)
+        actions.append(Project.audience.set(audience) if audience else Project.audience.remove())
     return actions
 
 

@@ -26,6 +26,7 @@ import functools
 from chalicelib.settings import settings
 
 ANONYMOUS = "anonymous"
+SIGNED_IN = "signed-in"
 ROLES = ("admin", "requester", "worker", "integrator")
 DESCRIPTION = "Mirrors the Foule key of the same id (chalicelib/services/usage_plans.py)"
 
@@ -34,6 +35,17 @@ def identifier(key_id: str) -> str:
     """The API key (name and value) of a Foule key, as the authorizer returns it; "" when
     keys are not mirrored (settings.usage_plans empty)."""
     return f"{settings.usage_plans}-{key_id}" if settings.usage_plans else ""
+
+
+def identifier_of(caller) -> str:
+    """The API key the authorizer names for a caller (chalicelib.auth.Caller): its Foule key's;
+    for a worker signed in with the user pool, who has no Foule key, the one key all of them
+    share (`<prefix>-signed-in`, whose plan bounds the crowd as a whole: one API key per worker
+    would run into API Gateway's limit on API keys per account; services.rate_limits counts
+    each of them in AWS too); the anonymous one for a refused or missing key."""
+    if caller.signed_in:
+        return identifier(SIGNED_IN)
+    return identifier(caller.key_id or ANONYMOUS)
 
 
 def role_plan_name(role: str) -> str:

@@ -24,8 +24,8 @@ from chalicelib.models.base import connection, conflicted, failed_conditions, no
 from chalicelib.models.tasks import ANSWERED
 from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.work import AnswerIn, AnswerReceipt, LeaseOut, Released
-from chalicelib.services import (counters, gates, gold, leases, ledger, live, open_tasks, projects,
-                                 review, rules, views)
+from chalicelib.services import (counters, gates, gold, leases, ledger, live, open_tasks, profiles,
+                                 projects, review, rules, views)
 
 # What one /work/next may try, so that its store calls are bounded whatever the number of live
 # projects and open tasks: a window of live projects (services/live), then at most
@@ -198,8 +198,10 @@ def _task_and_assignment(project_id: str, task_id: str, worker_id: str) -> tuple
 def lease_task(caller: Caller, project_id: str, task_id: str) -> LeaseOut:
     project = _active_project(project_id)
     task, held = _task_and_assignment(project_id, task_id, caller.owner_id)
-    stats = gates.stats_of(caller.owner_id, [project_id])[project_id]
-    gates.check(project, stats, now_ms())
+    records = gates.stats_of(caller.owner_id, [project_id])
+    profiles.check_terms(caller, records[ALL_PROJECTS])
+    stats = records[project_id]
+    gates.check(project, stats, now_ms(), records[ALL_PROJECTS])
     if gates.in_qualification(project, stats):  # for gold too: no task id may probe which is gold
         required = int(project.qualification["gold_tasks"])
         raise Forbidden("Answer this project's test tasks first (ask /work/next for them).",
@@ -231,7 +233,7 @@ def lease_task(caller: Caller, project_id: str, task_id: str) -> LeaseOut:
                    code="task_full")
 
 
-def _has_work(project: Project, now: int) -> bool:
+def has_work(project: Project, now: int) -> bool:
     """A cheap look at a live project read from the index (the lease transaction enforces)."""
     spent = project.budgeted and int(project.budget_remaining_cents) < int(project.reward_cents)
     return _serves_work(project, now) is None and not spent
@@ -243,7 +245,7 @@ def _candidate_projects(project_id: str | None) -> list[Project]:
     if project_id:
         return [_active_project(project_id)]
     now = now_ms()
-    return live.weighted_order([p for p in live.window(rng) if _has_work(p, now)], rng)
+    return live.weighted_order([p for p in live.window(rng) if has_work(p, now)], rng)
 
 
 def _may_lease(worker: str, project: Project, task: Task, now: int) -> bool:
@@ -301,12 +303,13 @@ def next_lease(caller: Caller, project_id: str | None) -> LeaseOut:
     worker = caller.owner_id
     candidates = _candidate_projects(project_id)
     all_stats = gates.stats_of(worker, [p.project_id for p in candidates])
+    profiles.check_terms(caller, all_stats[ALL_PROJECTS])
     now = now_ms()
     tried = 0
     for project in candidates:
         stats = all_stats[project.project_id]
         try:
-            gates.check(project, stats, now)
+            gates.check(project, stats, now, all_stats[ALL_PROJECTS])
         except Forbidden:
             if project_id:
                 raise

@@ -53,6 +53,8 @@ def required(service: str, operation: str, params: dict, is_presign: bool) -> se
         if operation == "PutObject" and params.get("Tagging"):
             needs.add(("s3:PutObjectTagging", f"arn:aws:s3:::{bucket}/{key}"))
         return needs
+    if service == "cognito-idp":
+        return {(f"cognito-idp:{operation}", f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{params['UserPoolId']}")}
     if service == "secretsmanager" and operation == "GetSecretValue":
         return {("secretsmanager:GetSecretValue", params["SecretId"])}
     if service == "events" and operation == "PutEvents":
@@ -114,6 +116,8 @@ def resolved_policy(aws_template: dict, stateful_template: dict, role: str) -> l
 
     def arn(logical_id):
         kind = stateful_template["Resources"][logical_id]["Type"]
+        if kind == "AWS::Cognito::UserPool":
+            return f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{names[logical_id]}"
         return table_arn(names[logical_id]) if kind == "AWS::DynamoDB::Table" else f"arn:aws:s3:::{names[logical_id]}"
 
     def resolve(value):
@@ -195,17 +199,42 @@ def recorded(api, chalice_app, aws_template):
     monkeypatch = pytest.MonkeyPatch()
     recorder = Recorder()
     admin, _ = auth.create_key("admin")
+    id_token = signed_up_worker()
     deployment_secret_in_moto(monkeypatch, aws_template)
     recorder.install(monkeypatch)
     receiver = webhook_receiver(monkeypatch)
     try:
         run_flow(api, admin, receiver)
+        signed_in_flow(api, id_token)
     finally:
         monkeypatch.undo()
         forget_keys()
         receiver.shutdown()
         receiver.server_close()
     return recorder
+
+
+def signed_up_worker() -> str:
+    """The ID token of a new user of the workers' pool (made before the recording starts: the
+    app's sign-up is the browser's call to Cognito, no function's)."""
+    import secrets
+
+    import boto3
+
+    client, app_client = boto3.client("cognito-idp"), os.environ["FOULE_USER_POOL_CLIENT_ID"]
+    email, password = f"policy-{secrets.token_hex(4)}@example.org", "Policy-test-9"
+    client.sign_up(ClientId=app_client, Username=email, Password=password)
+    client.confirm_sign_up(ClientId=app_client, Username=email, ConfirmationCode="000000")
+    return client.initiate_auth(ClientId=app_client, AuthFlow="USER_PASSWORD_AUTH",
+                                AuthParameters={"USERNAME": email, "PASSWORD": password})["AuthenticationResult"]["IdToken"]
+
+
+def signed_in_flow(api, id_token):
+    """A worker signed in with the user pool: the authorizer checks its user, erasure deletes it."""
+    assert api.request("PUT", "/me/profile", id_token, {"languages": ["fr"], "accepted_terms": True})[0] == 200
+    assert api.get("/work/projects", id_token)[0] == 200
+    status, erased = api.request("DELETE", "/me", id_token)
+    assert status == 200 and erased["account_deleted"], erased
 
 
 def webhook_receiver(monkeypatch):
@@ -472,12 +501,12 @@ def test_policy_grants_nothing_the_code_does_not_do(function, recorded, aws_temp
     assert not unused, f"{function}'s policy grants what its code never does: {unused}"
 
 
-def test_functions_use_only_dynamodb_s3_the_aggregators_events_and_the_secret(recorded):
+def test_functions_use_only_dynamodb_s3_the_aggregators_events_the_secret_and_the_user_pool(recorded):
     services = {op.split(":")[0] for ops in recorded.operations.values() for op in ops}
-    assert services <= {"dynamodb", "s3", "events", "secretsmanager", "apigateway"}, services
+    assert services <= {"dynamodb", "s3", "events", "secretsmanager", "apigateway", "cognito-idp"}, services
     # API Gateway: key management's usage plans only, never on a request's way (the authorizer).
     assert {op.split(":")[0] for f in ("api_key", "aggregator") for op in recorded.operations[f]} <= \
-        {"dynamodb", "s3", "events", "secretsmanager"}
+        {"dynamodb", "s3", "events", "secretsmanager", "cognito-idp"}
     assert recorded.operations["api_handler"] >= {"secretsmanager:GetSecretValue"}  # the sealing key
     assert not any(op.startswith("events:") for f in ("api_handler", "api_key") for op in recorded.operations[f])
     from chalicelib.settings import settings
@@ -487,5 +516,7 @@ def test_functions_use_only_dynamodb_s3_the_aggregators_events_and_the_secret(re
                    for a, r in recorded.calls["api_handler"]), "the API function must never write the results"
     assert all(r.startswith(f"arn:aws:s3:::{settings.media_bucket}/media/")
                for a, r in recorded.calls["api_handler"] if a.startswith("s3:Put"))
-    assert recorded.operations["api_key"] == {"dynamodb:GetItem"}
+    assert recorded.operations["api_key"] == {"dynamodb:GetItem", "cognito-idp:AdminGetUser"}
+    assert {op for op in recorded.operations["api_handler"] if op.startswith("cognito-idp:")} == \
+        {"cognito-idp:AdminDeleteUser"}
     assert not any(":Scan" in op for ops in recorded.operations.values() for op in ops)
