@@ -116,7 +116,7 @@ def test_merge_template_wires_environment_and_keeps_one_source(stateful_template
     # The usage plans' prefix to the functions that mirror keys (the API) or name them (the
     # authorizer); the API's own limiter is off where the plans enforce.
     plans = {"FOULE_USAGE_PLANS": {"Fn::Sub": "foule-${Stage}"}}
-    extra = {"APIHandler": secret | plans | {"FOULE_RATE_LIMITER": "off"}, "Aggregator": secret, "ApiKey": plans}
+    extra = {"APIHandler": secret | plans | {"FOULE_RATE_LIMITER": "signed-in"}, "Aggregator": secret, "ApiKey": plans}
     assert set(extra) == set(package.FUNCTIONS) and sealing_functions <= {f for f in extra if "FOULE_SECRET_ARN" in extra[f]}
     for function in package.FUNCTIONS:
         variables = merged["Resources"][function]["Properties"]["Environment"]["Variables"]
@@ -157,12 +157,15 @@ def test_a_usage_plan_per_role_and_one_for_refused_keys_on_the_api_stage(aws_tem
 
     plans = {r["Properties"]["UsagePlanName"]["Fn::Sub"]: r["Properties"] for r in aws_template["Resources"].values()
              if r["Type"] == "AWS::ApiGateway::UsagePlan"}
-    assert set(plans) == {f"foule-${{Stage}}-{role}" for role in (*usage_plans.ROLES, usage_plans.ANONYMOUS)}
+    assert set(plans) == {f"foule-${{Stage}}-{role}"
+                          for role in (*usage_plans.ROLES, usage_plans.ANONYMOUS, usage_plans.SIGNED_IN)}
     for plan in plans.values():
         assert plan["ApiStages"] == [{"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}]
         assert set(plan["Throttle"]) == {"RateLimit", "BurstLimit"} and plan["Quota"]["Period"] == "DAY"
     anonymous_key = aws_template["Resources"]["AnonymousApiKey"]["Properties"]
     assert anonymous_key["Value"] == {"Fn::Sub": "foule-${Stage}-anonymous"}
+    signed_in_key = aws_template["Resources"]["SignedInApiKey"]["Properties"]
+    assert signed_in_key["Value"] == {"Fn::Sub": f"foule-${{Stage}}-{usage_plans.SIGNED_IN}"}
     assert aws_template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"][
         "x-amazon-apigateway-api-key-source"] == "AUTHORIZER"
 

@@ -38,7 +38,8 @@ NOT_FOR_REQUESTERS = {
     ("POST", "/leases/{lease_id}/answer"): "worker", ("POST", "/leases/{lease_id}/release"): "worker",
     ("POST", "/leases/{lease_id}/extend"): "worker", ("POST", "/answers"): "worker",
     ("GET", "/me/assignments"): "worker", ("GET", "/me"): "worker", ("DELETE", "/me"): "worker",
-    ("GET", "/me/ledger"): "worker",
+    ("GET", "/me/ledger"): "worker", ("GET", "/me/profile"): "worker", ("PUT", "/me/profile"): "worker",
+    ("GET", "/work/projects"): "worker",
     ("DELETE", "/workers/{worker_id}"): "admin",
 }
 
