@@ -4,7 +4,7 @@ beyond the two shared datasets?
     .venv/bin/python bench/aggregation/pairwise_synthetic.py [--seeds N]
 
 Each crowd: 40 items with strengths ~ N(0, 1), 600 pairs drawn at random, 3 answers per pair
-from 30 workers. Workers, by kind: careful (eta ~ U(0.85, 1)), spammers (answer uniformly at
+(or 1,800 pairs with one answer each) from 30 workers. Workers, by kind: careful (eta ~ U(0.85, 1)), spammers (answer uniformly at
 random among left / right / tie), adversarial (eta 0.2), left-biased (pick the left item 60 %
 of the time whatever it is); each worker has its own tie propensity (nu_w ~ N(nu, 1.5)), so
 some call almost everything a tie. Honest answers follow Davidson's tie model. Scenarios vary
@@ -27,17 +27,19 @@ from chalicelib.aggregation import KindAnswer, aggregate_kind  # noqa: E402
 from kind_metrics import kendall_tau_b  # noqa: E402
 
 METHODS = ("crowd_davidson", "crowd_bt", "bt", "win_rate")
-SCENARIOS = {  # name: (mean tie propensity nu, spammer, adversarial, left-biased shares)
-    "no ties, 20 % spammers": (-30.0, 0.2, 0.05, 0.0),
-    "some ties (~25 %), 20 % spammers": (-0.5, 0.2, 0.05, 0.0),
-    "many ties (~50 %), 20 % spammers": (0.7, 0.2, 0.05, 0.0),
-    "many ties, 30 % left-biased": (0.7, 0.1, 0.0, 0.3),
-    "many ties, 40 % spammers": (0.7, 0.4, 0.05, 0.0),
+SCENARIOS = {  # name: (mean tie propensity nu, spammer, adversarial, left-biased shares,
+    #                pairs, answers per pair)
+    "no ties, 20 % spammers": (-30.0, 0.2, 0.05, 0.0, 600, 3),
+    "some ties (~30 %), 20 % spammers": (-0.5, 0.2, 0.05, 0.0, 600, 3),
+    "many ties (~45 %), 20 % spammers": (0.7, 0.2, 0.05, 0.0, 600, 3),
+    "many ties, 30 % left-biased": (0.7, 0.1, 0.0, 0.3, 600, 3),
+    "many ties, 40 % spammers": (0.7, 0.4, 0.05, 0.0, 600, 3),
+    "many ties, 20 % spammers, 1 answer per pair": (0.7, 0.2, 0.05, 0.0, 1800, 1),
 }
 
 
 def crowd(seed: int, nu: float, spam: float, adversarial: float, left_biased: float,
-          n_items: int = 40, n_pairs: int = 600, per_pair: int = 3, n_workers: int = 30):
+          n_pairs: int, per_pair: int, n_items: int = 40, n_workers: int = 30):
     rng = np.random.default_rng(seed)
     strength = rng.normal(0, 1, n_items)
     kind = rng.choice(4, n_workers, p=[1 - spam - adversarial - left_biased, spam, adversarial,
