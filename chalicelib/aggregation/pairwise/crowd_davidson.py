@@ -12,21 +12,23 @@ probability ``eta_w`` and the reverse otherwise:
 
     P(w says i) = eta_w D_i + (1 - eta_w) D_j,   P(w says tie) = D_tie.
 
-Per-worker reliability and per-worker noise in how ties are used are the two worker terms of
-Bugakova et al.'s noisy Bradley-Terry ("Aggregation of pairwise comparisons with reduction of
-biases", NeurIPS 2019 workshop; crowd-kit's NoisyBT), here with ties modelled instead of
-dropped: a worker who calls nearly everything a tie (large ``nu_w``) says little about how
-close two items are, while a tie from a worker who rarely gives one pulls the two scores
-together. Priors: every item plays ``prior_strength`` virtual games (a win and a loss) against
-a virtual item of strength 0 (as in :mod:`.crowd_bt`); ``eta_w`` ~ Beta(8, 2); ``nu_w`` ~
-Normal(mean of all ``nu_w``, 1 / ``tie_precision``). EM: the E-step gives each decided answer
-the probability that it was reported truthfully; the M-step sets ``eta_w`` in closed form,
-``nu_w`` by a Newton step and ``s`` by Newton steps (dense Hessian up to Crowd-BT's ``DENSE_LIMIT`` items,
-minorise-maximise steps beyond). Intervals: +- 1.96 standard errors from the inverse Hessian.
+Bugakova, Fedorova, Gusev & Drutsa's noisy Bradley-Terry ("Aggregation of pairwise comparisons
+with reduction of biases", 2019; crowd-kit's NoisyBT) gives each worker a skill and a
+left/right bias and takes no ties. Here the skill is Crowd-BT's ``eta_w`` and the second worker
+term is the tie propensity ``nu_w``, because ties are answers: a worker who calls nearly
+everything a tie (large ``nu_w``) says little about how close two items are, while a tie from a
+worker who rarely gives one pulls the two scores together. Priors: every item plays
+``prior_strength`` virtual games (a win and a loss) against a virtual item of strength 0 (as in
+:mod:`.crowd_bt`); ``eta_w`` ~ Beta(8, 2); ``nu_w`` ~ Normal(mean of all ``nu_w``, 1 /
+``tie_precision``). EM: the E-step gives each decided answer the probability that it was
+reported truthfully; the M-step sets ``eta_w`` in closed form, ``nu_w`` by a Newton step and
+``s`` by Newton steps (dense Hessian up to Crowd-BT's ``DENSE_LIMIT`` items, minorise-maximise
+steps beyond). Intervals: +- 1.96 standard errors from the inverse Hessian.
 
 ``prior_strength`` is not fixed: each project's own answers choose it from
 ``PRIOR_STRENGTHS`` by 5-fold held-out log-likelihood of the answers (ties included), so the
-amount of shrinkage follows how much each project's comparisons say. Gold tasks enter as
+amount of shrinkage follows how much each project's comparisons say (25 shorter fits: about
+ten times Crowd-BT's time, see bench/RESULTS.md). Gold tasks enter as
 comparisons by a perfectly reliable worker, repeated ``gold_weight`` times. A worker's
 reliability is ``eta_w``.
 """
