@@ -240,6 +240,17 @@ def test_crowd_davidson_reads_each_workers_ties_by_their_habit():
     assert held_out[str(result.params["prior_strength"])] == max(held_out.values())
 
 
+def test_crowd_davidson_gold_outweighs_a_few_contrary_answers():
+    answers = [answer(w, "ab", {"left": "a", "right": "b", "winner": "b"}) for w in range(2)]
+    answers += [answer(w, "bc", {"left": "b", "right": "c", "winner": "tie"}) for w in range(2)]
+    plain = aggregate_kind("pairwise", answers, {"allow_tie": True})
+    gold = aggregate_kind("pairwise", answers, {"allow_tie": True}, known={"ab": "a", "bc": "tie"})
+    rank = {row["item"]: row["rank"] for row in gold.ranking}
+    assert plain.ranking[0]["item"] == "b" and rank["a"] == 1
+    assert (gold.tasks["ab"].answer, gold.tasks["ab"].confidence) == ("a", 1.0)
+    assert gold.tasks["bc"].answer == "tie"
+
+
 def test_next_pairs_picks_the_least_certain_order():
     answers = [answer(w, "ab", {"left": "a", "right": "b", "winner": "a"}) for w in range(10)]
     answers += [answer(w, "cd", {"left": "c", "right": "d", "winner": "c" if w % 2 else "d"})
