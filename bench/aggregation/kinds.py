@@ -165,7 +165,8 @@ def bench_pairwise(folder: Path) -> list[tuple]:
 
     rows = []
     for label, method in [(f"foule {default_method('pairwise')} (default)", None),
-                          ("foule bt", "bt"), ("win rate (baseline)", "win_rate")]:
+                          ("foule crowd_bt", "crowd_bt"), ("foule bt", "bt"),
+                          ("win rate (baseline)", "win_rate")]:
         result, seconds = timed(lambda: aggregate_kind("pairwise", answers, {"allow_tie": True},
                                                        method=method))
         score = {row["item"]: row["score"] for row in result.ranking}

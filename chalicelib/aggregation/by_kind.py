@@ -59,7 +59,7 @@ box confidence (1.0 for an empty result). Gold tasks have confidence 1.
 Methods per kind (default first): single_choice ``ds`` and the other classification methods;
 multiple_choice ``label_ds``, ``label_vote``; number ``bias_variance``, ``mean``, ``median``;
 rating ``ordinal``, ``median``; text ``rover``, ``weighted_medoid``, ``medoid``; pairwise
-``crowd_bt``, ``bt``, ``win_rate``; boxes ``box_clusters``, ``medoid``.
+``crowd_davidson``, ``crowd_bt``, ``bt``, ``win_rate``; boxes ``box_clusters``, ``medoid``.
 
 :attr:`KindResult.workers` maps worker id -> reliability in [0, 1], 1 = perfect, by kind:
 
@@ -107,7 +107,7 @@ def _register_all() -> None:
     from .boxes import box_clusters, medoid as box_medoid
     from .multilabel import label_ds, label_vote
     from .numeric import bias_variance, mean, median, ordinal, rating_median
-    from .pairwise import bradley_terry, crowd_bt, win_rate
+    from .pairwise import bradley_terry, crowd_bt, crowd_davidson, win_rate
     from .texts import medoid as text_medoid, rover, weighted_medoid
 
     for name in [DEFAULT_METHOD] + [m for m in FITS if m != DEFAULT_METHOD]:
@@ -117,7 +117,8 @@ def _register_all() -> None:
         "number": {"bias_variance": bias_variance, "mean": mean, "median": median},
         "rating": {"ordinal": ordinal, "median": rating_median},
         "text": {"rover": rover, "weighted_medoid": weighted_medoid, "medoid": text_medoid},
-        "pairwise": {"crowd_bt": crowd_bt, "bt": bradley_terry, "win_rate": win_rate},
+        "pairwise": {"crowd_davidson": crowd_davidson, "crowd_bt": crowd_bt, "bt": bradley_terry,
+                     "win_rate": win_rate},
         "boxes": {"box_clusters": box_clusters, "medoid": box_medoid},
     }.items():
         for name, module in modules.items():

@@ -31,7 +31,7 @@ AGGREGATION_METHODS: dict[str, tuple[str, ...]] = {
     "number": ("bias_variance", "mean", "median"),
     "rating": ("ordinal", "median"),
     "text": ("rover", "weighted_medoid", "medoid"),
-    "pairwise": ("crowd_bt", "bt", "win_rate"),
+    "pairwise": ("crowd_davidson", "crowd_bt", "bt", "win_rate"),
     "boxes": ("box_clusters", "medoid"),
 }
 

@@ -4,7 +4,8 @@ A task shows two items: its payload has `left` and `right`, each an item id (a s
 object with an `id` and what to display ({"id": "P1", "image_url": ...}). Answer: the id of
 the better item, or "tie" when the project allows ties. Gold: the same winner. Reliability:
 how often the worker names the winner the published ranking gives (Crowd-BT, Chen et al.
-2013, estimates it jointly with the scores: chalicelib.aggregation.by_kind). Result per task:
+2013, estimates it jointly with the scores and each worker's propensity to say tie:
+chalicelib.aggregation.by_kind). Result per task:
 the winner and its probability; per item, across the project: a score, an interval and a rank,
 published as ranking.jsonl and ranking.csv. With adaptive overlap, pairs whose winner is still
 uncertain get more answers and confident ones stop: work goes where the ranking is least sure.

@@ -188,17 +188,67 @@ def test_crowd_bt_recovers_the_order_and_spots_the_adversary():
     assert result.tasks["0|7"].answer == "i0"
 
 
-def test_crowd_bt_without_the_dense_hessian_gives_the_same_order(monkeypatch):
+@pytest.mark.parametrize("method", ["crowd_davidson", "crowd_bt"])
+def test_crowd_bt_without_the_dense_hessian_gives_the_same_order(monkeypatch, method):
     """Projects with many items take minorise-maximise steps instead of full Newton steps."""
     from chalicelib.aggregation.pairwise import crowd_bt
 
-    dense = aggregate_kind("pairwise", pairwise_crowd(), {"allow_tie": False})
+    dense = aggregate_kind("pairwise", pairwise_crowd(), {"allow_tie": False}, method=method)
     monkeypatch.setattr(crowd_bt, "DENSE_LIMIT", 3)
-    sparse = aggregate_kind("pairwise", pairwise_crowd(), {"allow_tie": False})
+    sparse = aggregate_kind("pairwise", pairwise_crowd(), {"allow_tie": False}, method=method)
     assert [r["item"] for r in sparse.ranking] == [r["item"] for r in dense.ranking]
     assert all(0 < r["high"] - r["low"] <= d["high"] - d["low"] + 1e-9
                for r, d in zip(sorted(sparse.ranking, key=lambda r: r["item"]),
                                sorted(dense.ranking, key=lambda r: r["item"])))
+
+
+def tie_crowd(seed=0, n_items=10):
+    """Each worker answers each pair twice: 0-3 carefully (Davidson's model, ties mostly for
+    close items), 4-6 say tie 90 % of the time and are careful otherwise, 7-8 at random."""
+    rng = np.random.default_rng(seed)
+    strength = np.linspace(3, -3, n_items)
+    answers = []
+    for i in range(n_items):
+        for j in range(i + 1, n_items):
+            for w in list(range(9)) * 2:
+                d = strength[i] - strength[j]
+                weights = np.exp([d / 2, -d / 2, -1.0])
+                outcome = rng.choice(3, p=weights / weights.sum())
+                if w in (4, 5, 6) and rng.random() < 0.9:
+                    outcome = 2
+                elif w in (7, 8):
+                    outcome = rng.integers(0, 3)
+                left, right = (f"i{i}", f"i{j}") if rng.random() < 0.5 else (f"i{j}", f"i{i}")
+                winner = {0: f"i{i}", 1: f"i{j}", 2: "tie"}[int(outcome)]
+                answers.append(answer(w, f"{i}|{j}", {"left": left, "right": right,
+                                                       "winner": winner}))
+    return answers
+
+
+def test_crowd_davidson_reads_each_workers_ties_by_their_habit():
+    result = aggregate_kind("pairwise", tie_crowd(), {"allow_tie": True})
+    assert result.method == default_method("pairwise") == "crowd_davidson"
+    scores = {row["item"]: row["score"] for row in result.ranking}
+    assert {row["item"] for row in result.ranking[:2]} == {"i0", "i1"}
+    assert [row["item"] for row in result.ranking[2:]] == [f"i{k}" for k in range(2, 10)]
+    assert np.corrcoef([scores[f"i{k}"] for k in range(10)], np.arange(10))[0, 1] < -0.97
+    propensity = dict(zip(result.params["workers"], result.params["tie_propensity"]))
+    assert min(propensity[w] for w in "456") > max(propensity[w] for w in "0123") + 1.0
+    assert max(result.workers[w] for w in "78") < min(result.workers[w] for w in "0123")
+    # the prior's strength is the candidate the answers predict best when held out
+    held_out = result.params["held_out_log_likelihood"]
+    assert held_out[str(result.params["prior_strength"])] == max(held_out.values())
+
+
+def test_crowd_davidson_gold_outweighs_a_few_contrary_answers():
+    answers = [answer(w, "ab", {"left": "a", "right": "b", "winner": "b"}) for w in range(2)]
+    answers += [answer(w, "bc", {"left": "b", "right": "c", "winner": "tie"}) for w in range(2)]
+    plain = aggregate_kind("pairwise", answers, {"allow_tie": True})
+    gold = aggregate_kind("pairwise", answers, {"allow_tie": True}, known={"ab": "a", "bc": "tie"})
+    rank = {row["item"]: row["rank"] for row in gold.ranking}
+    assert plain.ranking[0]["item"] == "b" and rank["a"] == 1
+    assert (gold.tasks["ab"].answer, gold.tasks["ab"].confidence) == ("a", 1.0)
+    assert gold.tasks["bc"].answer == "tie"
 
 
 def test_next_pairs_picks_the_least_certain_order():
