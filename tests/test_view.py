@@ -174,3 +174,14 @@ def test_openapi_describes_typed_blocks(api):
     assert set(view["discriminator"]["mapping"]) == {"text", "image", "audio", "video", "link"}
     assert "MediaUploadOut" in schemas and "PayloadSchema" in schemas
     assert "/projects/{project_id}/media" in spec["paths"]
+
+
+def test_a_payload_key_no_block_can_name_is_shown_by_value_not_a_500(api, make_project, add_tasks, new_key):
+    """The payload is the requester's JSON, any key goes; the default view must still render it."""
+    project_id = make_project(overlap=1)
+    add_tasks(project_id, [{"task_id": "odd", "payload": {"a<b": "x", "two words": {"n": 1}, "ok": "y"}}])
+    status, lease = api.post(f"/projects/{project_id}/tasks/odd/lease", new_key("worker")[0])
+    assert status == 200, lease
+    assert lease["view"] == [{"type": "text", "value": "x", "label": "a<b"},
+                             {"type": "text", "value": '{"n": 1}', "label": "two words"},
+                             {"type": "text", "field": "ok", "label": "ok"}]

@@ -7,8 +7,11 @@ start) and its view: each field a block names is present and of a type the block
 a media block's field holds a media key of this project (services/media) or an https URL.
 A refused task is reported by its index and never stored.
 """
+import json
+import re
+
 from chalicelib.errors import BadRequest
-from chalicelib.schemas.views import MEDIA_BLOCKS, PayloadSchema, payload_value_type
+from chalicelib.schemas.views import FIELD_PATTERN, MEDIA_BLOCKS, PayloadSchema, payload_value_type
 from chalicelib.services import media
 
 TEXT_TYPES = ("string", "number", "integer", "boolean")
@@ -116,10 +119,18 @@ def _check_block(project_id: str, index: int, block: dict, payload: dict) -> Non
 
 # --- Carried by a lease -----------------------------------------------------------------------
 def lease_view(project, payload: dict) -> list[dict]:
-    """The project's view, or the default: one text block per payload field."""
+    """The project's view, or the default: one text block per payload field. A field whose name
+    a block cannot name (the payload is the requester's own JSON: any key goes) is shown by
+    value, so that no payload makes a lease unrenderable."""
     if project.view:
         return project.view
-    return [{"type": "text", "field": name, "label": name} for name in payload]
+    return [{"type": "text", "field": name, "label": name} if re.fullmatch(FIELD_PATTERN.strip("^$"), name)
+            else {"type": "text", "value": _as_text(value)[:10_000], "label": name[:200]}
+            for name, value in payload.items()]
+
+
+def _as_text(value) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def lease_media(project, payload: dict) -> dict[str, str]:
