@@ -80,7 +80,11 @@ def test_each_run_publishes_its_report_listed_with_its_checksum(api, requester, 
     assert status == 201, integrator
     assert api.get(f"/projects/{project_id}/report", integrator["key"])[0] == 200
     stranger = new_key("requester")[0]
-    assert api.get(f"/projects/{project_id}/report", stranger)[0] in (403, 404)
+    for path in (f"/projects/{project_id}/report", f"/projects/{project_id}/report/{report['run_id']}"):
+        status, body = api.get(path, stranger)
+        assert status == 404 and body["error"]["code"] == "project_not_found"
+    status, body = api.get(f"/projects/{project_id}/report", workers[0][0])
+    assert status == 403 and body["error"]["code"] == "wrong_role"
     status, missing = api.get(f"/projects/{project_id}/report/20200101T000000Z-nope", requester)
     assert status == 404 and missing["error"]["code"] == "run_not_found"
 
