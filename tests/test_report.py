@@ -172,18 +172,31 @@ def test_the_report_renders_offline_in_chromium_without_running_injected_script(
     assert dom.count("<canvas") >= 4  # the charts were drawn (ECharts inlined, nothing fetched)
 
 
-def test_a_number_project_reports_a_histogram(api, requester, new_key):
-    status, project = api.post("/projects", requester, {
-        "title": "How many?", "overlap": 3, "answer_type": {"kind": "number", "min": 0, "max": 100}})
+# Each kind but single choice: its equivalent of the label distribution.
+KIND_CHART = {"multiple_choice": "Results per answer", "number": "Histogram of the answers",
+              "rating": "Histogram of the answers", "text": "Results per answer",
+              "pairwise": "Ranking of the items", "boxes": "Results per answer"}
+
+
+@pytest.mark.parametrize("kind", list(KIND_CHART))
+def test_a_project_of_each_kind_publishes_its_report(kind, api, requester, new_key):
+    from tests.test_kinds_api import CASES
+
+    answer_type, payloads, truth, gold, answer_of, _ = CASES[kind]
+    status, project = api.post("/projects", requester, {"title": f"A {kind} project", "overlap": 3,
+                                                        "answer_type": answer_type})
     assert status == 201, project
     project_id = project["project_id"]
-    tasks = [{"task_id": f"n{i}", "payload": {"text": f"count {i}"}} for i in range(5)]
-    published(api, requester, project_id, new_key, None, lambda w, i: 10 * i + w, tasks)
+    tasks = [{"task_id": t, "payload": p, **({"known_answer": truth[t]} if t in gold else {})}
+             for t, p in payloads.items()]
+    published(api, requester, project_id, new_key, None,
+              lambda w, i: answer_of(tasks[i]["task_id"], truth[tasks[i]["task_id"]], w), tasks)
     status, report = api.get(f"/projects/{project_id}/report", requester)
     assert status == 200, report
     page = fetch(report)
-    assert '<html lang="en">' in page and "Histogram of the answers" in page
-    assert "5 results from 15 answers by 3 workers" in page
+    n = len(payloads)
+    assert f"{n - len(gold)} results from {3 * n} answers by 3 workers" in page
+    assert KIND_CHART[kind] in page and "Tasks most in doubt" in page
 
 
 def test_the_lambda_package_carries_the_chart_library(tmp_path):

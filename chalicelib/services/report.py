@@ -124,7 +124,8 @@ def chart_library() -> str:
 
 def table(header: list[str], rows: list[list[tuple[str, str]]]) -> str:
     """`header`: escaped cells; `rows`: (css class, escaped text) cells."""
-    head = "".join(f'<th class="{"num" if i else ""}">{h}</th>' for i, h in enumerate(header))
+    kinds = [css for css, _ in rows[0]] if rows else [""] * len(header)  # headers aligned as their cells
+    head = "".join(f'<th class="{css}">{h}</th>' for css, h in zip(kinds, header))
     body = "".join("<tr>" + "".join(f'<td class="{css}">{text}</td>' for css, text in row) + "</tr>"
                    for row in rows)
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
