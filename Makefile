@@ -9,7 +9,7 @@ LINT_VENV := .venv-lint
 # For `make deploy`: an S3 bucket that receives the code package.
 ARTIFACT_BUCKET ?=
 
-.PHONY: run test demo venv lint-venv lint package policies deploy clean
+.PHONY: run test demo venv lint-venv lint package policies deploy clean assets
 
 venv: $(VENV)/.installed
 
@@ -27,12 +27,21 @@ $(LINT_VENV)/.installed: requirements-lint.txt
 	$(LINT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-lint.txt
 	touch $@
 
-run: venv
+# The charting library the run reports inline (package.json pins it; the copy is not committed:
+# tools/package.py puts it in the Lambda zip with the rest of chalicelib/).
+REPORT_JS := chalicelib/templates/echarts.min.js
+assets: $(REPORT_JS)
+
+$(REPORT_JS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	cp node_modules/echarts/dist/echarts.common.min.js $@
+
+run: venv assets
 	$(BIN)/python -m tools.local_stack
 
 # ruff first (seconds; ruff.toml), then two workers, each with its own moto server: the long
 # replay test runs beside the rest. tests/test_layering.py checks the import layers.
-test: venv lint-venv
+test: venv lint-venv assets
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
@@ -50,7 +59,7 @@ policies: venv
 	$(BIN)/python -m tools.package policies
 
 # dist/sam.yaml + dist/deployment.zip for STAGE (dev by default).
-package: venv
+package: venv assets
 	$(BIN)/python -m tools.package --stage $(STAGE)
 
 deploy: package
@@ -60,4 +69,4 @@ deploy: package
 		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --parameter-overrides Stage=$(STAGE)
 
 clean:
-	rm -rf $(VENV) $(LINT_VENV) .local .pytest_cache dist
+	rm -rf $(VENV) $(LINT_VENV) .local .pytest_cache dist node_modules $(REPORT_JS)

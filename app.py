@@ -96,6 +96,20 @@ def run_results(caller, project_id, run_id):
     return services.publishing.run_results(project_id, run_id)
 
 
+@api.route("/projects/{project_id}/report", "GET", roles=RESULTS_READERS, response="results.Report",
+           summary="The latest run's report.html (presigned URL; requester or integrator key)")
+def latest_report(caller, project_id):
+    services.projects.check_results_reader(caller, project_id)
+    return services.publishing.latest_report(project_id)
+
+
+@api.route("/projects/{project_id}/report/{run_id}", "GET", roles=RESULTS_READERS, response="results.Report",
+           summary="A run's report.html, by run id (presigned URL)")
+def run_report(caller, project_id, run_id):
+    services.projects.check_results_reader(caller, project_id)
+    return services.publishing.run_report(project_id, run_id)
+
+
 @api.route("/projects/{project_id}/aggregate", "POST", roles=REQUESTER, response="projects.AggregationQueued",
            status=202, summary="Ask for an aggregation run on the next scheduler pass")
 def request_aggregation(caller, project_id):

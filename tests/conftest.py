@@ -7,6 +7,7 @@ is never wiped between tests.
 """
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -23,6 +24,10 @@ _moto = None
 
 def pytest_configure(config):
     global _moto
+    # Every run publishes report.html, which inlines the chart library `make assets` copies
+    # (make test does it first; a bare pytest does it here, before any xdist worker starts).
+    if not (ROOT / "chalicelib" / "templates" / "echarts.min.js").exists():
+        subprocess.run(["make", "-s", "assets"], cwd=ROOT, check=True)
     if getattr(config, "workerinput", None) is None and config.getoption("numprocesses", None):
         return  # the xdist controller runs no test; each worker starts its own moto server
     for name in [n for n in os.environ if n.startswith("AWS_ENDPOINT_URL")]:

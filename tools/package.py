@@ -54,6 +54,9 @@ MAX_UNZIPPED = 250 * 1024 * 1024
 # What may be at the top of the zip besides the runtime requirements.
 APP_ENTRIES = {"app.py", "chalicelib"}
 NEVER_IN_ZIP = ("tests/", "bench/", "tools/", "infra/", ".venv", ".chalice/", "dist/", "conftest.py")
+# Files the code reads at run time that are not Python: the run report's page and the chart
+# library it inlines (`make assets` copies it from node_modules; it is not committed).
+REQUIRED_IN_ZIP = ("chalicelib/templates/report.html", "chalicelib/templates/echarts.min.js")
 
 
 # --- CloudFormation YAML ----------------------------------------------------------------
@@ -296,6 +299,9 @@ def check_zip(path: Path, architecture: str) -> dict:
         hits = [n for n in names if n.startswith(bad) or (n.startswith("chalicelib/") and f"/{bad}" in n)]
         if hits:
             problems.append(f"{bad} in the zip: {hits[:3]}")
+    missing = [n for n in REQUIRED_IN_ZIP if n not in names]
+    if missing:
+        problems.append(f"{missing} missing from the zip (run `make assets`)")
     for name in requirement_names():
         module = IMPORT_NAMES.get(name, name)
         if module not in top and f"{module}.py" not in top:

@@ -64,6 +64,7 @@ class Project(Model):
     # the method (null: the kind's default) and whether rejected answers are kept (null: no).
     aggregation_method = UnicodeAttribute(null=True)
     aggregation_include_rejected = BooleanAttribute(null=True)
+    report = JSONAttribute(null=True)  # the project's `report` settings: {language, group_by}; null: defaults
     # Aggregation bookkeeping, written by the aggregator.
     aggregation_requested_at = NumberAttribute(null=True)
     last_run_id = UnicodeAttribute(null=True)

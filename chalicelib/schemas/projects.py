@@ -1,4 +1,4 @@
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -7,7 +7,7 @@ from chalicelib.schemas.answers import AnswerType
 from chalicelib.schemas.common import Body, Cursor, Out
 from chalicelib.schemas.profile import Audience
 from chalicelib.schemas.quality import MAX_RULES, Rule
-from chalicelib.schemas.views import PayloadSchema, View
+from chalicelib.schemas.views import FIELD_PATTERN, PayloadSchema, View
 
 ProjectStatus = Literal["active", "paused", "closed"]
 
@@ -57,6 +57,21 @@ class AggregationSettings(Body):
 class AggregationOut(Out):
     method: str | None = Field(None, description="Null: the kind's default method")
     include_rejected: bool = False
+
+
+# The run's report (issue 17): services.report.
+class ReportSettings(Body):
+    language: Literal["en", "fr"] = Field("en", description="Language of the run's report.html")
+    group_by: list[Annotated[str, Field(pattern=FIELD_PATTERN)]] = Field(
+        default_factory=list, max_length=5, description=(
+            "Payload fields to group the results by in the report (\"results by subject\"): a table and a "
+            "chart per field, one row per value of it"))
+
+    @model_validator(mode="after")
+    def _fields_named(self):
+        if len(set(self.group_by)) != len(self.group_by):
+            raise ValueError("group_by names a field twice")
+        return self
 
 
 class WorkSettings(Body):
@@ -120,6 +135,7 @@ class ProjectCreate(WorkSettings):
                               description="Quality rules, evaluated per worker (see Rule)")
     # Aggregation
     aggregation: AggregationSettings | None = Field(None, description="Truth-inference settings")
+    report: ReportSettings | None = Field(None, description="The run report's language and grouping")
 
 
 class ProjectUpdate(WorkSettingsUpdate):
@@ -139,6 +155,7 @@ class ProjectUpdate(WorkSettingsUpdate):
     # Aggregation
     aggregation: AggregationSettings | None = Field(None, description=(
         "Changes the fields given (method null: back to the kind's default); the next run uses them"))
+    report: ReportSettings | None = Field(None, description="Replaces the report settings; the next run uses them")
 
 
 class ProjectOut(Out):
@@ -174,6 +191,7 @@ class ProjectOut(Out):
     audience: Audience | None = None
     # Aggregation
     aggregation: AggregationOut = Field(default_factory=AggregationOut)
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
 
 class ProjectPage(Out):

@@ -39,8 +39,8 @@ from chalicelib.models import Assignment, Project, TaskResult
 from chalicelib.models.aggregation_lock import ProjectAggregation
 from chalicelib.models.base import now_ms, shard_partition
 from chalicelib.schemas.answers import parse_answer_type
-from chalicelib.services import (counters, kind_results, live, overlap, pseudonyms, publishing, quality, result_files,
-                                 webhooks)
+from chalicelib.services import (counters, kind_results, live, overlap, pseudonyms, publishing, quality, report,
+                                 result_files, webhooks)
 from chalicelib.settings import settings
 
 log = logging.getLogger("foule.aggregator")
@@ -304,6 +304,10 @@ def _run(project: Project, run_id: str, created_at: int) -> dict:
              "workers.csv": result_files.table_csv(worker_rows, ["worker", "answers", "gold_answers", "gold_correct",
                                                                  "gold_accuracy", "reliability"]),
              "answers.jsonl.gz": result_files.gzipped(result_files.jsonl(raw_answers(answers, labels, aliases)))}
+    calibration_figures = calibration_summary(calibrated)
+    files["report.html"] = report.render(project, run_id=run_id, created_iso=created_iso, method=method,
+                                         answers=answers, rows=rows(), worker_rows=worker_rows, answer_values=labels,
+                                         agrees=y == result.labels[t], calibration=calibration_figures)
     store_results(project_id, run_id, rows())
     overlap.after_run(project, rows())  # adaptive overlap from this run's confidence
     quality.after_run(project, run_id, answers, worker_records, result.labels,  # worker figures and rules
@@ -312,7 +316,7 @@ def _run(project: Project, run_id: str, created_at: int) -> dict:
         "format_version": FORMAT_VERSION, "created_at": created_at, "created_at_iso": created_iso,
         "method": method, "parameters": {"labels": labels, "gold_tasks": int((known >= 0).sum()),
                                          "iterations": int(result.iterations), **run_settings(project, answers)},
-        "calibration": calibration_summary(calibrated),
+        "calibration": calibration_figures,
         "answers": n, "tasks": n_tasks, "workers": n_workers, "iterations": int(result.iterations)})
     # Recorded before the run is marked done (a crash then cannot lose it), sent after.
     delivery = webhooks.record_publication(manifest, publishing.manifest_key(project_id, run_id))
@@ -364,15 +368,19 @@ def _run_kind(project: Project, kind, run_id: str, created_at: int) -> dict:
              "workers.csv": result_files.table_csv(worker_rows, ["worker", "answers", "gold_answers", "gold_correct",
                                                                  "gold_accuracy", "reliability"]),
              "answers.jsonl.gz": result_files.gzipped(result_files.jsonl(raw_answers(answers, values.values, aliases)))}
-    if result.ranking is not None:
-        ranking = kind_results.ranking_rows(result)
+    ranking = kind_results.ranking_rows(result) if result.ranking is not None else None
+    if ranking is not None:
         files["ranking.jsonl"] = result_files.jsonl(ranking)
         files["ranking.csv"] = result_files.table_csv(ranking, pairwise.RANKING_COLUMNS)
+    agrees = kind_results.agreement(kind, answers, values.values, published)
+    files["report.html"] = report.render(project, run_id=run_id, created_iso=created_iso, method=method,
+                                         answers=answers, rows=rows(), worker_rows=worker_rows,
+                                         answer_values=values.values, agrees=agrees, ranking=ranking)
     store_results(project_id, run_id, ({**row, "label": row["answer"]} for row in rows()))
     overlap.after_run(project, rows())  # adaptive overlap from this run's confidence
     quality.after_run(project, run_id, answers, worker_records, None,  # figures and rules
                       {w: result.workers[w] for w in answers.worker_ids if w in result.workers},
-                      agrees=kind_results.agreement(kind, answers, values.values, published))
+                      agrees=agrees)
     manifest = publishing.publish_run(project_id, run_id, files, {
         "format_version": FORMAT_VERSION, "created_at": created_at, "created_at_iso": created_iso,
         "kind": kind.kind, "method": method,

@@ -16,7 +16,7 @@ from chalicelib.schemas.projects import (DEFAULT_AUTO_APPROVE_SECONDS,
                                          DEFAULT_REJECTION_REVERSAL_SECONDS, AggregationOut,
                                          AggregationQueued, AggregationSettings,
                                          Progress, ProjectCreate, ProjectOut, ProjectPage,
-                                         ProjectUpdate)
+                                         ProjectUpdate, ReportSettings)
 from chalicelib.schemas.views import PayloadSchema
 from chalicelib.schemas.quality import Rule, parse_rules
 from chalicelib.services import counters, ledger, live, paging, views
@@ -31,6 +31,7 @@ def to_out(project: Project) -> ProjectOut:
                       status=project.status, created_at=int(project.created_at),
                       updated_at=int(project.updated_at), last_run_id=project.last_run_id,
                       rules=project.rules or [], aggregation=aggregation_out(project),
+                      report=ReportSettings(**(project.report or {})),
                       **_money_out(project), **work_settings_out(project))
 
 
@@ -166,6 +167,7 @@ def create(caller: Caller, body: ProjectCreate) -> ProjectOut:
                       rejection_reversal_seconds=body.rejection_reversal_seconds,
                       rules=[r.model_dump(mode="json") for r in body.rules],
                       **aggregation_in(body.answer_type.kind, body.aggregation),
+                      report=body.report.model_dump() if body.report else None,
                       **work_settings_in(body))
     project.save(condition=Project.project_id.does_not_exist())
     return to_out(project)
@@ -278,6 +280,8 @@ def update(caller: Caller, project_id: str, body: ProjectUpdate) -> ProjectOut:
     actions = [Project.status.set(status), Project.priority.set(priority),
                Project.updated_at.set(now_ms())] + work_settings_update(project, body) \
         + aggregation_actions + view_actions
+    if body.report is not None:
+        actions.append(Project.report.set(body.report.model_dump()))
     if body.rules is not None:
         actions.append(Project.rules.set([r.model_dump(mode="json") for r in body.rules]))
         _rules_cache.pop(project_id, None)  # this process applies the new rules at once

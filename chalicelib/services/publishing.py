@@ -5,6 +5,7 @@ Layout under the results prefix, per project:
     <prefix>/<project>/runs/<run_id>/results.csv        the same, flattened
     <prefix>/<project>/runs/<run_id>/workers.csv        one line per (pseudonymous) worker
     <prefix>/<project>/runs/<run_id>/answers.jsonl.gz   every raw answer
+    <prefix>/<project>/runs/<run_id>/report.html        the run's report for people (services.report)
     <prefix>/<project>/runs/<run_id>/manifest.json      the run, counts, each file's size and sha256
     <prefix>/<project>/latest.json                      pointer to the newest manifest, written last
 The run's files are written first, then its manifest, and only then the pointer: a crash at
@@ -27,7 +28,7 @@ import boto3
 from botocore.config import Config
 
 from chalicelib.errors import NotFound
-from chalicelib.schemas.results import ResultFile, Results
+from chalicelib.schemas.results import Report, ResultFile, Results
 from chalicelib.settings import settings
 
 log = logging.getLogger("foule.publishing")
@@ -151,7 +152,7 @@ def content_type(name: str) -> str:
     if name.endswith(".gz"):
         return "application/gzip"
     return {"jsonl": "application/x-ndjson", "json": "application/json",
-            "csv": "text/csv"}.get(name.rsplit(".", 1)[-1], "application/octet-stream")
+            "csv": "text/csv", "html": "text/html; charset=utf-8"}.get(name.rsplit(".", 1)[-1], "application/octet-stream")
 
 
 def put_json(key: str, document: dict) -> None:
@@ -167,21 +168,44 @@ def get_json(key: str) -> dict | None:
     return json.loads(body)
 
 
-def latest_results(project_id: str) -> Results:
+def published_manifest(project_id: str, run_id: str | None = None) -> tuple[dict, bool]:
+    """The latest run's manifest (run_id None) or an older run's, and whether it is the latest.
+    A run whose manifest was never written (a crash between files) does not exist for readers."""
     pointer = get_json(latest_key(project_id))
-    if pointer is None:
-        raise NotFound("No results have been published for this project yet.", code="no_results_yet")
-    return _results(get_json(pointer["manifest_key"]), latest=True)
-
-
-def run_results(project_id: str, run_id: str) -> Results:
-    """An older (or the latest) run, by id. A run whose manifest was never written (a crash
-    between files) does not exist for readers."""
+    if run_id is None:
+        if pointer is None:
+            raise NotFound("No results have been published for this project yet.", code="no_results_yet")
+        return get_json(pointer["manifest_key"]), True
     manifest = get_json(manifest_key(project_id, run_id)) if RUN_ID_PATTERN.match(run_id) else None
     if manifest is None:
         raise NotFound(f"No published run {run_id!r} for this project.", code="run_not_found")
-    pointer = get_json(latest_key(project_id)) or {}
-    return _results(manifest, latest=pointer.get("run_id") == run_id)
+    return manifest, (pointer or {}).get("run_id") == run_id
+
+
+def latest_results(project_id: str) -> Results:
+    return _results(*published_manifest(project_id))
+
+
+def run_results(project_id: str, run_id: str) -> Results:
+    """An older (or the latest) run, by id."""
+    return _results(*published_manifest(project_id, run_id))
+
+
+def latest_report(project_id: str) -> Report:
+    return _report(*published_manifest(project_id))
+
+
+def run_report(project_id: str, run_id: str) -> Report:
+    return _report(*published_manifest(project_id, run_id))
+
+
+def _report(manifest: dict, latest: bool) -> Report:
+    """The run's report.html (runs published before reports existed have none: 404 no_report)."""
+    entry = manifest["files"].get("report.html")
+    if entry is None:
+        raise NotFound(f"Run {manifest['run_id']!r} has no report.", code="no_report")
+    return Report(project_id=manifest["project_id"], run_id=manifest["run_id"], created_at=manifest["created_at"],
+                  latest=latest, url=presigned_get(entry["key"]), **entry)
 
 
 def _results(manifest: dict, latest: bool) -> Results:

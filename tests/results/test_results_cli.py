@@ -74,8 +74,8 @@ def test_create_upload_watch_and_download(api, requester, new_key, tmp_path, mon
     result = runner.invoke(foule.app, ["download", project_id, "--out", str(tmp_path / "out")], env=env)
     assert result.exit_code == 0, result.output
     folder = tmp_path / "out" / run_id
-    assert sorted(p.name for p in folder.iterdir()) == ["answers.jsonl.gz", "manifest.json", "results.csv",
-                                                       "results.jsonl", "workers.csv"]
+    assert sorted(p.name for p in folder.iterdir()) == ["answers.jsonl.gz", "manifest.json", "report.html",
+                                                       "results.csv", "results.jsonl", "workers.csv"]
     assert json.loads((folder / "manifest.json").read_text())["run_id"] == run_id
 
     class Tampered(Routed):

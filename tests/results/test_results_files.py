@@ -13,7 +13,7 @@ from conftest import ANSWERS, LABELS, TASKS, download  # noqa: F401  (tests/resu
 
 GOLDEN = Path(__file__).parent / "golden"
 RUN_ID, CREATED_AT = "20260101T000000Z-golden", 1767225600000  # 2026-01-01T00:00:00Z
-FILES = ["results.jsonl", "results.csv", "workers.csv", "answers.jsonl.gz"]
+FILES = ["results.jsonl", "results.csv", "workers.csv", "answers.jsonl.gz", "report.html"]
 
 
 def run_fixed(project_id, run_id=RUN_ID, created_at=CREATED_AT):

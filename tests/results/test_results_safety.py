@@ -6,7 +6,7 @@ import pytest
 from conftest import download
 
 # A data file (the others are written by the same loop), the last data file, the manifest, the pointer.
-FILES = ("results.csv", "answers.jsonl.gz", "manifest.json", "latest.json")
+FILES = ("results.csv", "report.html", "manifest.json", "latest.json")
 
 
 class FlakyS3:
@@ -37,7 +37,8 @@ def complete(api, requester, project_id, run_id=None):
     path = f"/projects/{project_id}/results" + (f"/{run_id}" if run_id else "")
     status, results = api.get(path, requester)
     assert status == 200, results
-    assert set(results["files"]) == {"results.jsonl", "results.csv", "workers.csv", "answers.jsonl.gz"}
+    assert set(results["files"]) == {"results.jsonl", "results.csv", "workers.csv", "answers.jsonl.gz",
+                                     "report.html"}
     for entry in results["files"].values():
         download(entry)
     return results

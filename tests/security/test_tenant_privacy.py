@@ -59,6 +59,8 @@ REQUESTER_BODIES = {
     ("POST", "/projects/{project_id}/media"): lambda b: {"content_type": "image/png", "size_bytes": 10},
     ("GET", "/projects/{project_id}/results"): None,
     ("GET", "/projects/{project_id}/results/{run_id}"): None,
+    ("GET", "/projects/{project_id}/report"): None,
+    ("GET", "/projects/{project_id}/report/{run_id}"): None,
     ("POST", "/projects/{project_id}/aggregate"): None,
     ("PUT", "/projects/{project_id}/webhook"): lambda b: {"url": "https://hooks.example.org/walk"},
     ("GET", "/projects/{project_id}/webhook"): None,
@@ -188,9 +190,10 @@ def leaks(text: str, reader: Tenant, other: Tenant, raw: dict, sent: str) -> lis
 
 
 def files_of(body) -> str:
-    """The published files a results response points to, downloaded (gzip opened)."""
+    """The published files a results or report response points to, downloaded (gzip opened)."""
     texts = []
-    for entry in (body.get("files") or {}).values() if isinstance(body, dict) else ():
+    entries = [*(body.get("files") or {}).values(), body] if isinstance(body, dict) else ()
+    for entry in entries:
         if isinstance(entry, dict) and entry.get("url"):
             content = requests.get(entry["url"], timeout=10).content
             texts.append((gzip.decompress(content) if entry["url"].split("?")[0].endswith(".gz")
@@ -257,7 +260,8 @@ def walk(api, document, reader: Tenant, other: Tenant, raw: dict) -> tuple[int, 
                 calls += 1
                 if status >= 500:
                     problems.append(f"{route} {concrete} as {reader.name}: {status} {data}")
-                text = json.dumps(data) + "\n" + (files_of(data) if "results" in path and status == 200 else "")
+                text = json.dumps(data) + "\n" + (files_of(data) if ("results" in path or "report" in path) and status == 200
+                                             else "")
                 sent = concrete + json.dumps(body)
                 problems += [f"{method.upper()} {concrete} as {reader.name} {p}"
                              for p in leaks(text, reader, other, raw, sent)]
