@@ -1,0 +1,222 @@
+"""The worker app (web/worker/) end to end in headless Chromium, at a phone's size (390x844):
+what a worker sees and does, checked against what the API stored."""
+import pytest
+
+from tests.browser.conftest import PHONE, axe_violations, screenshot, sign_in_with_key, stored
+
+pytestmark = pytest.mark.http
+
+
+@pytest.fixture
+def worker(new_key):
+    return new_key("worker")[0]
+
+
+def take_next(page, app_url, project_id):
+    """The project's next task (other tests' projects are live too: "any task" may be theirs)."""
+    page.goto(f"{app_url}#/task/{project_id}")
+    page.get_by_role("button", name="Submit").wait_for()
+
+
+def test_a_worker_answers_a_task_and_sees_it_in_the_history(page, app_url, api, worker, requester,
+                                                           make_project, add_tasks):
+    project_id = make_project(overlap=1, instructions="Say **cat** or *dog*.")
+    add_tasks(project_id, [{"task_id": "t1", "payload": {"text": "Whiskers and a tail"}}])
+    sign_in_with_key(page, app_url, worker)
+    take_next(page, app_url, project_id)
+    page.get_by_text("Whiskers and a tail").wait_for()
+    assert "Time left" in page.get_by_role("timer").inner_text()
+    screenshot(page, "task")
+    page.get_by_role("radio", name="cat").check()
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text("Answer sent.").wait_for()
+    assert [(a["task_id"], a["answer"]) for a in stored(api, requester, project_id)] == [("t1", "cat")]
+    page.get_by_role("link", name="History").click()
+    page.get_by_text("Awaiting review").first.wait_for()
+    assert page.locator(".card.state-submitted .answer").first.inner_text() == "cat"
+
+
+def test_three_answers_given_offline_are_stored_exactly_once(page, app_url, api, worker, requester,
+                                                            make_project, add_tasks):
+    project_id = make_project(overlap=1)
+    add_tasks(project_id, [{"task_id": f"t{i}", "payload": {"text": f"animal {i}"}} for i in range(6)])
+    sign_in_with_key(page, app_url, worker)
+    take_next(page, app_url, project_id)
+    page.get_by_role("button", name="Keep 3 tasks for offline").click()
+    page.get_by_text("3 tasks kept for offline work.").wait_for()
+
+    page.context.set_offline(True)
+    for answered in range(1, 4):  # the task on screen and two of the three kept
+        page.get_by_role("radio", name="dog").check()
+        page.get_by_role("button", name="Submit").click()
+        page.get_by_text(f"{answered} answer(s) waiting to be sent.").wait_for()
+    assert "Offline" in page.locator("#status").inner_text()
+    screenshot(page, "offline")
+    assert stored(api, requester, project_id) == []
+
+    page.context.set_offline(False)
+    page.get_by_text("3 answer(s) sent.").wait_for(timeout=20000)
+    page.goto(app_url + "#/projects")  # a second start finds nothing left to send
+    page.get_by_role("heading", name="Projects open to you").wait_for()
+    assert page.evaluate("""new Promise((resolve) => indexedDB.open("foule").onsuccess = (e) =>
+        e.target.result.transaction("outbox").objectStore("outbox").count().onsuccess = (c) => resolve(c.target.result))""") == 0
+    answers = stored(api, requester, project_id)
+    assert len(answers) == 3 and len({a["task_id"] for a in answers}) == 3
+    assert {a["answer"] for a in answers} == {"dog"}
+
+
+def test_a_rejected_answer_shows_its_reason(page, app_url, api, worker, requester, make_project, add_tasks):
+    project_id = make_project(overlap=1)
+    add_tasks(project_id, [{"task_id": "t1", "payload": {"text": "a blurry photo"}}])
+    status, lease = api.post("/work/next", worker, {"project_id": project_id})
+    assert status == 200, lease
+    assert api.post(f"/leases/{lease['lease_id']}/answer", worker, {"answer": "dog"})[0] == 200
+    [assignment] = stored(api, requester, project_id)
+    status, data = api.post("/assignments/reject", requester, {
+        "assignment_ids": [assignment["assignment_id"]], "reason": "The photo shows a cat's ears."})
+    assert status == 200 and data["items"][0]["ok"], data
+    sign_in_with_key(page, app_url, worker)
+    page.get_by_role("link", name="History").click()
+    page.get_by_text("Reason: The photo shows a cat's ears.").wait_for()
+    assert "Rejected" in page.locator(".card.state-rejected").inner_text()
+    screenshot(page, "history")
+
+
+KINDS = [  # (answer type, payload, what the worker does, the answer stored)
+    ({"kind": "multiple_choice", "labels": ["red", "green", "blue"], "min_selected": 1},
+     {"text": "a flag"}, lambda p: (p.get_by_role("checkbox", name="red").check(),
+                                    p.get_by_role("checkbox", name="blue").check()), ["red", "blue"]),
+    ({"kind": "number", "min": 0, "max": 100, "unit": "kg"},
+     {"text": "how heavy?"}, lambda p: p.get_by_role("spinbutton").fill("42.5"), 42.5),
+    ({"kind": "rating", "scale": ["bad", "fair", "good"]},
+     {"text": "rate it"}, lambda p: p.get_by_role("radio", name="2 · fair").check(), 2),
+    ({"kind": "text", "max_length": 50},
+     {"text": "transcribe"}, lambda p: p.get_by_role("textbox").fill("  hello   world "), "hello world"),
+    ({"kind": "pairwise", "allow_tie": True},
+     {"left": "apple", "right": {"id": "pear", "text": "A pear"}},
+     lambda p: p.get_by_role("radio", name="A pear").check(), "pear"),
+]
+
+
+@pytest.mark.parametrize("answer_type,payload,act,expected", KINDS, ids=[k[0]["kind"] for k in KINDS])
+def test_each_kind_is_answered_with_its_widget_on_a_phone(page, app_url, api, worker, requester, make_project,
+                                                          add_tasks, answer_type, payload, act, expected):
+    project_id = make_project(overlap=1, answer_type=answer_type)
+    add_tasks(project_id, [{"task_id": "t1", "payload": payload}])
+    sign_in_with_key(page, app_url, worker)
+    take_next(page, app_url, project_id)
+    page.get_by_role("button", name="Submit").click()  # nothing chosen yet: refused by the app
+    assert page.get_by_role("alert").inner_text()
+    act(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(page, f"kind-{answer_type['kind']}")
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text("Answer sent.").wait_for()
+    assert [a["answer"] for a in stored(api, requester, project_id)] == [expected]
+
+
+def test_boxes_are_drawn_with_a_pointer_in_image_pixels(page, app_url, api, worker, requester, make_project, add_tasks):
+    image = ("data:image/svg+xml," "%3Csvg xmlns='http://www.w3.org/2000/svg' width='800' height='600'%3E"
+             "%3Crect width='800' height='600' fill='%23ccc'/%3E%3C/svg%3E")
+    project_id = make_project(overlap=1, answer_type={"kind": "boxes", "labels": ["car", "bike"], "min_boxes": 1})
+    add_tasks(project_id, [{"task_id": "t1", "payload": {"image_url": "https://example.org/street.jpg",
+                                                         "width": 800, "height": 600}}])
+    page.route("https://example.org/street.jpg", lambda route: route.fulfill(
+        status=200, content_type="image/svg+xml", body=image.split(",", 1)[1].replace("%3C", "<").replace(
+            "%3E", ">").replace("%23", "#")))
+    sign_in_with_key(page, app_url, worker)
+    take_next(page, app_url, project_id)
+    page.get_by_label("Label of the next box").select_option("bike")
+    box = page.locator(".boxes-stage img").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.25)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5, steps=5)
+    page.mouse.up()
+    assert page.locator(".boxes-layer .box").count() == 1
+    screenshot(page, "kind-boxes")
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text("Answer sent.").wait_for()
+    [answer] = [a["answer"] for a in stored(api, requester, project_id)]
+    assert len(answer) == 1 and answer[0]["label"] == "bike"
+    assert [round(answer[0][c] / 10) * 10 for c in ("x1", "y1", "x2", "y2")] == [200, 150, 400, 300]
+
+
+def test_markdown_lets_no_html_script_or_javascript_link_through(page, app_url, worker, make_project, add_tasks):
+    hostile = ("# Read me\n<script>window.pwned = 1</script> <img src=x onerror=\"window.pwned = 2\">\n\n"
+               "- [safe](https://example.org/guide)\n- [evil](javascript:window.pwned=3)\n")
+    project_id = make_project(overlap=1, instructions=hostile)
+    add_tasks(project_id, [{"task_id": "t1", "payload": {"text": "**bold** <b>not bold</b>"}}])
+    sign_in_with_key(page, app_url, worker)
+    take_next(page, app_url, project_id)
+    page.get_by_text("Instructions").click()
+    instructions = page.locator("details .md")
+    assert instructions.locator("h3").inner_text() == "Read me"
+    assert "<script>" in instructions.inner_text() and "<img src=x" in instructions.inner_text()
+    assert page.locator("main script, main img, main b").count() == 0
+    assert [link.get_attribute("href") for link in instructions.locator("a").all()] == ["https://example.org/guide"]
+    assert page.locator("main strong").inner_text() == "bold"
+    assert page.evaluate("window.pwned") is None
+
+
+def test_no_serious_accessibility_violation_on_the_main_screens(page, app_url, worker, make_project, add_tasks):
+    project_id = make_project(overlap=1, instructions="Pick the animal.")
+    add_tasks(project_id, [{"task_id": "t1", "payload": {"text": "a cat"}}])
+    page.goto(app_url + "#/signin")
+    page.get_by_role("heading", name="Sign in").wait_for()
+    screenshot(page, "signin")
+    found = {"signin": axe_violations(page)}
+    page.goto(app_url + "#/signup")
+    page.get_by_role("heading", name="Create an account").wait_for()
+    screenshot(page, "signup")
+    found["signup"] = axe_violations(page)
+    sign_in_with_key(page, app_url, worker)
+    screenshot(page, "projects")
+    found["projects"] = axe_violations(page)
+    take_next(page, app_url, project_id)
+    found["task"] = axe_violations(page)
+    page.get_by_role("radio", name="cat").check()
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text("Answer sent.").wait_for()
+    for name, heading in (("history", "History"), ("earnings", "Earnings"), ("profile", "Profile")):
+        page.get_by_role("navigation").get_by_role("link", name=heading).click()
+        page.get_by_role("heading", name=heading).wait_for()
+        screenshot(page, name)
+        found[name] = axe_violations(page)
+    assert {name: v for name, v in found.items() if v} == {}
+
+
+def test_every_touch_target_is_44_px_or_more(page, app_url, worker, make_project, add_tasks):
+    project_id = make_project(overlap=1, answer_type={"kind": "rating", "scale": ["1", "2", "3", "4", "5"]})
+    add_tasks(project_id, [{"task_id": "t1", "payload": {"text": "stars"}}])
+    sign_in_with_key(page, app_url, worker)
+    take_next(page, app_url, project_id)
+    small = page.evaluate("""[...document.querySelectorAll('button, a, .choice, input:not([type=radio]), summary, select')]
+        .filter((el) => el.offsetParent !== null)
+        .map((el) => [el.textContent.trim() || el.outerHTML.slice(0, 60), el.getBoundingClientRect()])
+        .filter(([, r]) => r.height < 44 || r.width < 44).map(([name, r]) => `${name}: ${r.width}x${r.height}`)""")
+    assert small == []
+
+
+def test_the_app_speaks_french_to_a_french_browser(browser, app_url, worker):
+    context = browser.new_context(viewport=PHONE, locale="fr-FR")
+    try:
+        page = context.new_page()
+        page.goto(app_url)
+        page.get_by_role("heading", name="Se connecter").wait_for()
+        assert page.evaluate("document.documentElement.lang") == "fr"
+        assert page.get_by_text("Nouveau ? Créer un compte").is_visible()
+    finally:
+        context.close()
+
+
+def test_the_app_is_installable_and_opens_offline(page, app_url):
+    page.goto(app_url)
+    page.get_by_role("heading", name="Sign in").wait_for()
+    manifest = page.evaluate("fetch('manifest.webmanifest').then((r) => r.json())")
+    assert manifest["display"] == "standalone" and {"192x192", "512x512"} <= {i["sizes"] for i in manifest["icons"]}
+    page.evaluate("navigator.serviceWorker.ready")
+    page.reload()  # now controlled by the service worker, which has cached the shell
+    page.get_by_role("heading", name="Sign in").wait_for()
+    page.context.set_offline(True)
+    page.reload()
+    page.get_by_role("heading", name="Sign in").wait_for()
