@@ -9,7 +9,7 @@ LINT_VENV := .venv-lint
 # For `make deploy`: an S3 bucket that receives the code package.
 ARTIFACT_BUCKET ?=
 
-.PHONY: run test demo venv lint-venv lint package policies deploy clean
+.PHONY: run test demo venv lint-venv lint package policies deploy clean web-deps
 
 venv: $(VENV)/.installed
 
@@ -30,9 +30,15 @@ $(LINT_VENV)/.installed: requirements-lint.txt
 run: venv
 	$(BIN)/python -m tools.local_stack
 
+# The web apps need no build; their browser tests inject axe-core, pinned in web/package-lock.json.
+web-deps: web/node_modules/.package-lock.json
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
 # ruff first (seconds; ruff.toml), then two workers, each with its own moto server: the long
 # replay test runs beside the rest. tests/test_layering.py checks the import layers.
-test: venv lint-venv
+test: venv lint-venv web-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 

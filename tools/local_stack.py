@@ -116,6 +116,23 @@ def enable_time_to_live(endpoint: str, stage: str) -> None:
                 dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification=spec)
 
 
+def cognito_config(env: dict) -> dict:
+    """The worker app's `cognito` settings (its config.json) from the stack's environment."""
+    pool, client = env.get("FOULE_USER_POOL_ID"), env.get("FOULE_USER_POOL_CLIENT_ID")
+    if not (pool and client):
+        return {}
+    return {"endpoint": env["AWS_ENDPOINT_URL"], "region": env.get("AWS_REGION", "us-east-1"),
+            "user_pool_id": pool, "client_id": client}
+
+
+def start_worker_app(port: int, api_url: str, env: dict):
+    """The worker app (web/worker/) on 127.0.0.1:port, with its config.json naming the API and
+    the user pool, from a thread of this process; returns the server (call .shutdown())."""
+    from tools import web_server
+
+    return web_server.serve(port, web_server.app_config(api_url, cognito_config(env)))
+
+
 def aggregation_loop(interval: float, stop) -> None:
     """Stands in for the EventBridge schedule (chalice local never fires @app.schedule). Each
     run writes the scheduled function's own log lines (chalicelib.observability)."""
@@ -137,6 +154,7 @@ def aggregation_loop(interval: float, stop) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("FOULE_API_PORT", 8000)))
+    parser.add_argument("--app-port", type=int, default=int(os.environ.get("FOULE_APP_PORT", 8080)))
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("FOULE_MOTO_PORT", 5055)))
     parser.add_argument("--aggregate-every", type=float, default=3.0, help="seconds between aggregator passes")
     args = parser.parse_args()
@@ -152,9 +170,12 @@ def main() -> None:
         api_url = f"http://127.0.0.1:{args.api_port}"
         LOCAL_DIR.mkdir(exist_ok=True)
         (LOCAL_DIR / "stack.json").write_text(json.dumps({"api": api_url, "keys": keys, "env": env}, indent=2))
-        chalice = start_chalice_local(args.api_port, {**os.environ, **env})
+        app_url = f"http://127.0.0.1:{args.app_port}/"
+        chalice = start_chalice_local(args.api_port, {**os.environ, **env, "FOULE_APP_ORIGINS": app_url.rstrip("/")})
         children.append(chalice)
+        start_worker_app(args.app_port, api_url, env)
         print(f"\nFoule is running at {api_url}  (OpenAPI: {api_url}/openapi.json)\n"
+              f"  worker app:    {app_url}\n"
               f"  admin key:     {keys['admin']}\n  requester key: {keys['requester']}\n"
               f"  worker key:    {keys['worker']}\n"
               f"  moto server:   http://127.0.0.1:{args.moto_port}\n"
