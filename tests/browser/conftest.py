@@ -105,7 +105,7 @@ def screenshot(page, name: str) -> None:
     folder = os.environ.get("FOULE_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"))
 
 
 def stored(api, requester, project_id) -> list[dict]:

@@ -220,3 +220,10 @@ def test_the_app_is_installable_and_opens_offline(page, app_url):
     page.context.set_offline(True)
     page.reload()
     page.get_by_role("heading", name="Sign in").wait_for()
+
+
+def test_the_app_shell_is_under_100_kb_gzipped():
+    """The issue's budget for JS + CSS (bench/lighthouse_worker_app.py prints the figure)."""
+    from bench.lighthouse_worker_app import shell_bytes
+
+    assert shell_bytes()[1] < 100 * 1024

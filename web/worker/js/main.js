@@ -5,7 +5,7 @@ import { api, ApiError, NetworkError } from "./api.js";
 import { lang, money, t, when } from "./i18n.js";
 import { renderMarkdown, safeUrl } from "./markdown.js";
 import * as store from "./outbox.js";
-import { h, widget } from "./widgets.js";
+import { h, widget, WIDGET_FIELDS } from "./widgets.js";
 
 const main = document.getElementById("main");
 const statusLine = document.getElementById("status");
@@ -216,7 +216,9 @@ function blockNode(block, lease) {
 
 function showLease(lease, projectId) {
   const started = Date.now();
-  const view = lease.view || Object.keys(lease.payload).map((name) => ({ type: "text", field: name, label: name }));
+  const shown = WIDGET_FIELDS[lease.answer_type.kind] || [];
+  const view = (lease.view || Object.keys(lease.payload).map((name) => ({ type: "text", field: name, label: name })))
+    .filter((block) => !(block.type === "text" && shown.includes(block.field)));
   const answer = widget(lease.answer_type, lease);
   const clock = h("p", { class: "countdown", role: "timer", "aria-live": "off" });
   const next = () => route(`#/task/${projectId || ""}`);

@@ -4,6 +4,7 @@
 const INLINE = /(`[^`]+`)|(\*\*[^*]+\*\*)|(\*[^*\s][^*]*\*)|(\[[^\]]+\]\([^)\s]+\))/;
 
 export function safeUrl(text) {
+  if (!text || typeof text !== "string") return null;
   try {
     const url = new URL(text, location.href);
     return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;

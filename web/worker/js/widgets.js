@@ -166,6 +166,9 @@ function boxes(type, lease) {
   } };
 }
 
+// Payload fields a kind's widget shows itself: a view's text block of one would repeat it.
+export const WIDGET_FIELDS = { pairwise: ["left", "right"], boxes: ["image_url", "image", "width", "height", "alt"] };
+
 export function widget(answerType, lease) {
   return (KINDS[answerType.kind] || KINDS.text)(answerType, lease);
 }
