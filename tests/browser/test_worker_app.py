@@ -1,5 +1,7 @@
 """The worker app (web/worker/) end to end in headless Chromium, at a phone's size (390x844):
 what a worker sees and does, checked against what the API stored."""
+import uuid
+
 import pytest
 
 from tests.browser.conftest import PHONE, axe_violations, screenshot, sign_in_with_key, stored
@@ -7,9 +9,16 @@ from tests.browser.conftest import PHONE, axe_violations, screenshot, sign_in_wi
 pytestmark = pytest.mark.http
 
 
+PROFILE = {"display_name": "Ana", "languages": ["en", "fr"], "country": "FR", "accepted_terms": True}
+
+
 @pytest.fixture
-def worker(new_key):
-    return new_key("worker")[0]
+def worker(new_key, api):
+    """A worker API key whose profile has accepted the terms."""
+    key = new_key("worker")[0]
+    status, data = api.request("PUT", "/me/profile", key, PROFILE)
+    assert status == 200, data
+    return key
 
 
 def take_next(page, app_url, project_id):
@@ -34,6 +43,47 @@ def test_a_worker_answers_a_task_and_sees_it_in_the_history(page, app_url, api, 
     page.get_by_role("link", name="History").click()
     page.get_by_text("Awaiting review").first.wait_for()
     assert page.locator(".card.state-submitted .answer").first.inner_text() == "cat"
+
+
+def test_a_worker_signs_up_verifies_signs_in_answers_and_sees_it_in_the_history(page, app_url, api, requester,
+                                                                                  make_project, add_tasks):
+    title = f"Cats or dogs {uuid.uuid4().hex[:8]}"
+    project_id = make_project(title=title, overlap=1, reward_cents=7)
+    add_tasks(project_id, [{"task_id": "t1", "payload": {"text": "It barks"}}])
+    email = f"ana-{uuid.uuid4().hex[:8]}@example.org"
+    page.goto(app_url + "#/signup")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("Corr3ct-Horse-Battery")
+    page.get_by_role("button", name="Create an account").click()
+    page.get_by_role("heading", name="Verify your email").wait_for()
+    assert page.get_by_label("Email").input_value() == email
+    page.get_by_label("Code received by email").fill("123456")
+    page.get_by_role("button", name="Verify your email").click()
+    page.get_by_text("Email verified: sign in.").wait_for()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("Corr3ct-Horse-Battery")
+    page.get_by_role("button", name="Sign in").first.click()
+
+    page.get_by_role("heading", name="Profile").wait_for()  # a new worker accepts the terms first
+    page.get_by_label("Display name").fill("Ana")
+    page.get_by_label("Country (2 letters, e.g. FR)").fill("fr")
+    page.get_by_role("checkbox").check()
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Saved.").wait_for()
+
+    page.get_by_role("navigation").get_by_role("link", name="Tasks").click()
+    card = page.locator(".card", has=page.get_by_role("heading", name=title))
+    assert "$0.07 per answer" in card.inner_text()
+    card.get_by_role("link", name="Start").click()
+    page.get_by_role("heading", name=title).wait_for()
+    page.get_by_text("It barks").wait_for()
+    page.get_by_role("radio", name="dog").check()
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text("Answer sent.").wait_for()
+    [answer] = stored(api, requester, project_id)
+    assert answer["answer"] == "dog"
+    page.get_by_role("navigation").get_by_role("link", name="History").click()
+    page.locator(".card.state-submitted", has_text="dog").wait_for()
 
 
 def test_three_answers_given_offline_are_stored_exactly_once(page, app_url, api, worker, requester,

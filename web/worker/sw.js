@@ -1,5 +1,6 @@
-// The service worker: the app shell from the cache (it opens with no network), config.json
-// from the network when there is one. API calls go to another origin and are left alone.
+// The service worker: the app shell from the cache (it opens at once, and with no network),
+// refreshed from the network behind it for the next start (stale-while-revalidate);
+// config.json from the network when there is one. API calls go to another origin: left alone.
 const CACHE = "foule-worker-v1";
 const SHELL = ["./", "index.html", "app.css", "manifest.webmanifest", "icon.svg", "icon-192.png", "config.json",
                "js/main.js", "js/api.js", "js/i18n.js", "js/markdown.js", "js/outbox.js", "js/widgets.js"];
@@ -25,5 +26,13 @@ self.addEventListener("fetch", (event) => {
     }).catch(() => caches.match(event.request)));
     return;
   }
-  event.respondWith(caches.match(event.request, { ignoreSearch: true }).then((hit) => hit || fetch(event.request)));
+  const fresh = fetch(event.request).then((response) => {
+    if (response.ok) {
+      const copy = response.clone();
+      caches.open(CACHE).then((cache) => cache.put(event.request, copy));
+    }
+    return response;
+  });
+  event.waitUntil(fresh.catch(() => undefined));
+  event.respondWith(caches.match(event.request, { ignoreSearch: true }).then((hit) => hit || fresh));
 });

@@ -46,7 +46,7 @@ const screens = {
     screen(t("signin"),
       form(async (data) => {
         await remote.signIn(data.get("email"), data.get("password"));
-        location.hash = "#/projects";
+        location.hash = (await termsAccepted()) ? "#/projects" : "#/profile";
       }, field("email", t("email"), { type: "email", autocomplete: "username", required: true }),
          field("password", t("password"), { type: "password", autocomplete: "current-password", required: true }),
          h("button", { type: "submit" }, t("signin"))),
@@ -129,6 +129,7 @@ const screens = {
 
   async task(projectId) {
     const lease = await nextLease(projectId);
+    if (lease === undefined) return undefined;  // gone to the profile
     if (!lease) return screen(t("projects"), h("p", { class: "notice", role: "status" }, t("no_task")),
                               h("a", { class: "button", href: "#/projects" }, t("projects")));
     showLease(lease, projectId);
@@ -136,17 +137,17 @@ const screens = {
 
   // --- Record, money, reliability ---------------------------------------------------------------
   async history() {
-    const page = await api("GET", "/me/assignments?limit=50");
+    const [page, titles] = await Promise.all([api("GET", "/me/assignments?limit=50"), projectTitles()]);
     const items = page.items.filter((a) => a.state !== "leased");
     screen(t("history"), items.length ? h("ul", { class: "cards" }, items.map((a) => h("li", { class: `card state-${a.state}` },
       h("p", { class: "row" }, h("strong", {}, t(`state_${a.state}`)), h("span", {}, money(a.reward_cents))),
-      h("p", { class: "meta" }, when(a.submitted_at || a.leased_at), " · ", a.task_id),
+      h("p", { class: "meta" }, when(a.submitted_at || a.leased_at), " · ", titles[a.project_id] || a.project_id),
       a.answer != null ? h("p", { class: "answer" }, typeof a.answer === "string" ? a.answer : JSON.stringify(a.answer)) : null,
       a.review_reason ? h("p", { class: "reason" }, t("reason", { reason: a.review_reason })) : null))) : h("p", {}, t("no_history")));
   },
 
   async earnings() {
-    const [ledger, me] = await Promise.all([api("GET", "/me/ledger?limit=50"), api("GET", "/me")]);
+    const [ledger, me, titles] = await Promise.all([api("GET", "/me/ledger?limit=50"), api("GET", "/me"), projectTitles()]);
     const percent = (r) => (r == null ? t("unknown") : `${Math.round(r * 100)} %`);
     screen(t("earnings"),
       h("dl", { class: "totals" }, h("dt", {}, t("earned")), h("dd", {}, money(ledger.balance.earned_cents)),
@@ -154,7 +155,7 @@ const screens = {
         h("dt", {}, t("reliability")), h("dd", {}, percent(me.reliability))),
       h("h2", {}, t("my_projects")),
       h("ul", { class: "cards" }, me.projects.map((p) => h("li", { class: "card" },
-        h("p", { class: "row" }, h("strong", {}, p.project_id), h("span", {}, t("answers_n", { n: p.answers }))),
+        h("p", { class: "row" }, h("strong", {}, titles[p.project_id] || p.project_id), h("span", {}, t("answers_n", { n: p.answers }))),
         h("p", { class: "meta" }, `${t("reliability")}: ${percent(p.reliability)}`),
         p.blocked_until ? h("p", { class: "reason" }, p.blocked_until >= 9e15 ? t("blocked_forever") : t("blocked", { date: when(p.blocked_until) }),
                             p.block_message ? ` — ${p.block_message}` : "") : null))),
@@ -165,6 +166,12 @@ const screens = {
   },
 };
 
+// Titles of the projects open to me, by id (records name projects by id only).
+async function projectTitles() {
+  const open = await api("GET", "/work/projects").catch(() => ({ items: [] }));
+  return Object.fromEntries(open.items.map((p) => [p.project_id, p.title]));
+}
+
 // A lease kept for offline work is used before a new one is asked for.
 async function nextLease(projectId) {
   const kept = (await store.all("leases")).filter((l) => l.expires_at > Date.now() + 5000 && (!projectId || l.project_id === projectId));
@@ -173,8 +180,21 @@ async function nextLease(projectId) {
     return await api("POST", "/work/next", projectId ? { project_id: projectId } : {});
   } catch (error) {
     if (error instanceof ApiError && error.code === "no_task_available") return null;
-    if (error instanceof ApiError && error.code === "terms_not_accepted") { location.hash = "#/profile"; throw new Error(t("terms_needed")); }
+    if (error instanceof ApiError && error.code === "terms_not_accepted") {
+      flash(t("terms_needed"), true);
+      location.hash = "#/profile";
+      return undefined;
+    }
     throw error;
+  }
+}
+
+// A new worker starts on the profile screen, where the terms are accepted.
+async function termsAccepted() {
+  try {
+    return Boolean((await api("GET", "/me/profile")).terms_accepted_at);
+  } catch (error) {
+    return !(error instanceof ApiError && error.code === "not_found");
   }
 }
 
