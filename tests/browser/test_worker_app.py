@@ -115,6 +115,33 @@ def test_three_answers_given_offline_are_stored_exactly_once(page, app_url, api,
     assert {a["answer"] for a in answers} == {"dog"}
 
 
+def test_an_answer_whose_acknowledgement_is_lost_is_resent_and_stored_once(page, app_url, api, worker, requester,
+                                                                          make_project, add_tasks):
+    project_id = make_project(overlap=1)
+    add_tasks(project_id, [{"task_id": "t1", "payload": {"text": "a tail"}}])
+    sign_in_with_key(page, app_url, worker)
+    take_next(page, app_url, project_id)
+    sends = []
+
+    def lose_the_first_acknowledgement(route):
+        sends.append(route.request.post_data_json)
+        if len(sends) == 1:
+            route.fetch()  # the server stores the answer; the phone never hears back
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/answers", lose_the_first_acknowledgement)
+    page.get_by_role("radio", name="cat").check()
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text("1 answer(s) waiting to be sent.").wait_for()
+    assert len(stored(api, requester, project_id)) == 1
+    page.evaluate("window.dispatchEvent(new Event('online'))")  # what reconnecting fires
+    page.get_by_text("Answer sent.").wait_for()
+    assert [s["answers"][0]["lease_id"] for s in sends] == [sends[0]["answers"][0]["lease_id"]] * 2
+    assert [a["answer"] for a in stored(api, requester, project_id)] == ["cat"]
+
+
 def test_a_rejected_answer_shows_its_reason(page, app_url, api, worker, requester, make_project, add_tasks):
     project_id = make_project(overlap=1)
     add_tasks(project_id, [{"task_id": "t1", "payload": {"text": "a blurry photo"}}])
