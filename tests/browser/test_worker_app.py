@@ -218,6 +218,26 @@ def test_boxes_are_drawn_with_a_pointer_in_image_pixels(page, app_url, api, work
     assert [round(answer[0][c] / 10) * 10 for c in ("x1", "y1", "x2", "y2")] == [200, 150, 400, 300]
 
 
+def test_a_box_can_be_drawn_with_the_keyboard(page, app_url, api, worker, requester, make_project, add_tasks):
+    project_id = make_project(overlap=1, answer_type={"kind": "boxes", "min_boxes": 1, "image_width": 1000,
+                                                      "image_height": 500})
+    add_tasks(project_id, [{"task_id": "t1", "payload": {"image_url": "https://example.org/none.jpg"}}])
+    page.route("https://example.org/none.jpg", lambda route: route.fulfill(
+        status=200, content_type="image/svg+xml",
+        body="<svg xmlns='http://www.w3.org/2000/svg' width='1000' height='500'><rect width='1000' height='500'/></svg>"))
+    sign_in_with_key(page, app_url, worker)
+    take_next(page, app_url, project_id)
+    page.locator(".boxes-stage").focus()
+    page.keyboard.press("Enter")  # first corner at the centre: (500, 250)
+    for _ in range(2):
+        page.keyboard.press("Shift+ArrowRight")  # 10 % of the width each
+    page.keyboard.press("Shift+ArrowDown")
+    page.keyboard.press("Enter")
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text("Answer sent.").wait_for()
+    assert [a["answer"] for a in stored(api, requester, project_id)] == [[{"x1": 500, "y1": 250, "x2": 700, "y2": 350}]]
+
+
 def test_markdown_lets_no_html_script_or_javascript_link_through(page, app_url, worker, make_project, add_tasks):
     hostile = ("# Read me\n<script>window.pwned = 1</script> <img src=x onerror=\"window.pwned = 2\">\n\n"
                "- [safe](https://example.org/guide)\n- [evil](javascript:window.pwned=3)\n")

@@ -110,7 +110,8 @@ function boxes(type, lease) {
   const src = safeUrl((lease.media || {})[field] || payload.image_url || payload.image || "");
   const image = h("img", { src: src || false, alt: payload.alt || "", draggable: "false" });
   const layer = h("div", { class: "boxes-layer" });
-  const stage = h("div", { class: "boxes-stage", "touch-action": "none" }, image, layer);
+  const stage = h("div", { class: "boxes-stage", tabindex: "0", role: "application",
+                            "aria-label": t("boxes_help"), "aria-describedby": false }, image, layer);
   const labels = type.labels || [];
   const select = labels.length > 1 ? h("select", { id: id("label") }, labels.map((l) => h("option", { value: l }, l))) : null;
   const list = h("ol", { class: "boxes-list", "aria-label": t("boxes_drawn") });
@@ -156,7 +157,34 @@ function boxes(type, lease) {
   };
   stage.addEventListener("pointerup", end);
   stage.addEventListener("pointercancel", end);
-  const node = h("div", { class: "boxes" }, h("p", { class: "hint" }, t("boxes_help")),
+  // The keyboard: arrows move a cross-hair (Shift: 10x), Enter or Space sets a box's first
+  // corner, then its second.
+  const cursor = h("div", { class: "cursor", hidden: true });
+  stage.append(cursor);
+  let at = null;
+  let corner = null;
+  stage.addEventListener("keydown", (event) => {
+    const [w, hgt] = size();
+    at ||= [w / 2, hgt / 2];
+    const step = (event.shiftKey ? 0.1 : 0.01) * w;
+    const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+    if (moves[event.key]) {
+      at = [Math.min(w, Math.max(0, at[0] + moves[event.key][0])), Math.min(hgt, Math.max(0, at[1] + moves[event.key][1]))];
+    } else if (event.key === "Enter" || event.key === " ") {
+      if (!corner) corner = at;
+      else {
+        drawn.push({ x1: Math.min(corner[0], at[0]), y1: Math.min(corner[1], at[1]), x2: Math.max(corner[0], at[0]),
+                     y2: Math.max(corner[1], at[1]), label: select ? select.value : labels[0] });
+        corner = null;
+        render();
+      }
+    } else return;
+    event.preventDefault();
+    Object.assign(cursor, { hidden: false });
+    cursor.style.cssText = `left:${(at[0] / w) * 100}%;top:${(at[1] / hgt) * 100}%`;
+    cursor.classList.toggle("anchored", Boolean(corner));
+  });
+  const node = h("div", { class: "boxes" }, h("p", { class: "hint" }, t("boxes_help"), " ", t("boxes_keys")),
     select ? h("div", { class: "field" }, h("label", { for: select.id }, t("box_label")), select) : null,
     stage, list);
   return { node, read: () => {
