@@ -86,6 +86,24 @@ def test_a_worker_signs_up_verifies_signs_in_answers_and_sees_it_in_the_history(
     page.locator(".card.state-submitted", has_text="dog").wait_for()
 
 
+def test_the_projects_open_to_me_show_reward_time_instructions_and_filter_by_kind(page, app_url, worker,
+                                                                                   make_project, add_tasks):
+    tag = uuid.uuid4().hex[:8]
+    choice = make_project(title=f"Choice {tag}", overlap=1, reward_cents=12, lease_seconds=300,
+                          instructions="Look at the **ears**.")
+    count = make_project(title=f"Count {tag}", overlap=1, answer_type={"kind": "number", "min": 0})
+    for project_id in (choice, count):
+        add_tasks(project_id, [{"task_id": "t1", "payload": {"text": "x"}}])
+    sign_in_with_key(page, app_url, worker)
+    first = page.locator(".card", has=page.get_by_role("heading", name=f"Choice {tag}"))
+    second = page.locator(".card", has=page.get_by_role("heading", name=f"Count {tag}"))
+    assert "$0.12 per answer" in first.inner_text() and "5 min per task" in first.inner_text()
+    first.get_by_text("Instructions").click()
+    assert first.locator("strong").inner_text() == "ears"
+    page.get_by_label("Kind of task").select_option("number")
+    assert second.is_visible() and not first.is_visible()
+
+
 def test_three_answers_given_offline_are_stored_exactly_once(page, app_url, api, worker, requester,
                                                             make_project, add_tasks):
     project_id = make_project(overlap=1)

@@ -25,7 +25,8 @@ const STRINGS = {
     boxes_keys: "With a keyboard: arrows move, Enter sets one corner then the other.", box_label: "Label of the next box", boxes_drawn: "Boxes drawn", remove: "Remove", undo: "Remove last box",
     tie: "Equally good", left: "Left", right: "Right", which_better: "Which one is better?",
     bonus: "Bonus", reward_entry: "Reward", terms_needed: "Accept the terms in your profile first.",
-    nav: "Main", error: "Something went wrong: {message}", loading: "Loading…",
+    nav: "Main", kind: "Kind of task", all_kinds: "All", kind_single_choice: "One choice", kind_multiple_choice: "Several choices",
+    kind_number: "A number", kind_rating: "A rating", kind_text: "A text", kind_pairwise: "Compare two", kind_boxes: "Boxes on an image", error: "Something went wrong: {message}", loading: "Loading…",
   },
   fr: {
     skip: "Aller au contenu", signin: "Se connecter", signup: "Créer un compte", verify: "Vérifier votre e-mail",
@@ -52,7 +53,8 @@ const STRINGS = {
     boxes_keys: "Au clavier : les flèches déplacent, Entrée pose un coin puis l'autre.", box_label: "Étiquette du prochain cadre", boxes_drawn: "Cadres dessinés", remove: "Supprimer", undo: "Supprimer le dernier cadre",
     tie: "Aussi bons", left: "Gauche", right: "Droite", which_better: "Lequel est le meilleur ?",
     bonus: "Prime", reward_entry: "Rémunération", terms_needed: "Acceptez d'abord les conditions dans votre profil.",
-    nav: "Principal", error: "Une erreur est survenue : {message}", loading: "Chargement…",
+    nav: "Principal", kind: "Type de tâche", all_kinds: "Tous", kind_single_choice: "Un choix", kind_multiple_choice: "Plusieurs choix",
+    kind_number: "Un nombre", kind_rating: "Une note", kind_text: "Un texte", kind_pairwise: "Comparer deux", kind_boxes: "Cadres sur une image", error: "Une erreur est survenue : {message}", loading: "Chargement…",
   },
 };
 

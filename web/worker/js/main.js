@@ -114,11 +114,16 @@ const screens = {
     } catch (error) {  // an API without the listing: "take the next task" still works
       if (!(error instanceof ApiError && [403, 404].includes(error.status) && error.code === String(error.status))) throw error;
     }
+    const kinds = [...new Set((items || []).map((p) => p.kind))];
+    const filter = kinds.length > 1 ? h("select", { id: "f-kind", onchange: (event) => {
+      for (const card of main.querySelectorAll(".cards > li")) card.hidden = Boolean(event.target.value) && card.dataset.kind !== event.target.value;
+    } }, h("option", { value: "" }, t("all_kinds")), kinds.map((kind) => h("option", { value: kind }, t(`kind_${kind}`)))) : null;
     screen(t("open_projects"),
       items && !items.length ? h("p", {}, t("no_projects")) : null,
-      h("ul", { class: "cards" }, (items || []).map((project) => h("li", { class: "card" },
+      filter ? h("div", { class: "field" }, h("label", { for: "f-kind" }, t("kind")), filter) : null,
+      h("ul", { class: "cards" }, (items || []).map((project) => h("li", { class: "card", "data-kind": project.kind },
         h("h2", {}, project.title),
-        h("p", { class: "meta" }, t("reward", { amount: money(project.reward_cents) }), " · ",
+        h("p", { class: "meta" }, t(`kind_${project.kind}`), " · ", t("reward", { amount: money(project.reward_cents) }), " · ",
           t("time_per_task", { minutes: Math.round(project.lease_seconds / 60) })),
         project.instructions ? h("details", {}, h("summary", {}, t("instructions")), renderMarkdown(project.instructions)) : null,
         h("a", { class: "button", href: `#/task/${encodeURIComponent(project.project_id)}`,
