@@ -28,7 +28,7 @@ function choices(type, labels, legend) {
 
 const KINDS = {
   single_choice(type) {
-    const { node, picked } = choices("radio", type.labels, t("required"));
+    const { node, picked } = choices("radio", type.labels, t("your_answer"));
     node.querySelector("legend").className = "sr-only";
     return { node, read: () => {
       if (!picked().length) throw new Error(t("required"));
@@ -49,7 +49,7 @@ const KINDS = {
   number(type) {
     const input = h("input", { id: id("number"), type: "number", inputmode: "decimal", required: true,
       min: type.min ?? false, max: type.max ?? false, step: type.decimals == null ? "any" : String(10 ** -type.decimals) });
-    const node = h("div", { class: "field" }, h("label", { for: input.id }, t("required")), h("div", { class: "row" }, input,
+    const node = h("div", { class: "field" }, h("label", { for: input.id }, t("your_answer")), h("div", { class: "row" }, input,
       type.unit ? h("span", { class: "unit" }, type.unit) : null));
     node.querySelector("label").className = "sr-only";
     return { node, read: () => {
@@ -61,7 +61,7 @@ const KINDS = {
   },
 
   rating(type) {
-    const { node, picked } = choices("radio", type.scale.map((label, i) => `${i + 1} · ${label}`), t("required"));
+    const { node, picked } = choices("radio", type.scale.map((label, i) => `${i + 1} · ${label}`), t("your_answer"));
     node.classList.add("scale");
     node.querySelector("legend").className = "sr-only";
     return { node, read: () => {
@@ -72,7 +72,7 @@ const KINDS = {
 
   text(type) {
     const area = h("textarea", { id: id("text"), rows: "4", maxlength: String(type.max_length), required: true });
-    const node = h("div", { class: "field" }, h("label", { for: area.id, class: "sr-only" }, t("required")), area);
+    const node = h("div", { class: "field" }, h("label", { for: area.id, class: "sr-only" }, t("your_answer")), area);
     return { node, read: () => {
       if (area.value.trim().length < Math.max(1, type.min_length)) throw new Error(t("required"));
       return area.value;
