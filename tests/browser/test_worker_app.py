@@ -312,7 +312,7 @@ def test_every_touch_target_is_44_px_or_more(page, app_url, worker, make_project
     assert small == []
 
 
-def test_the_app_speaks_french_to_a_french_browser(browser, app_url, worker):
+def test_the_app_speaks_french_to_a_french_browser(browser, app_url):
     context = browser.new_context(viewport=PHONE, locale="fr-FR")
     try:
         page = context.new_page()
