@@ -116,15 +116,6 @@ def enable_time_to_live(endpoint: str, stage: str) -> None:
                 dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification=spec)
 
 
-def cognito_config(env: dict) -> dict:
-    """The worker app's `cognito` settings (its config.json) from the stack's environment."""
-    pool, client = env.get("FOULE_USER_POOL_ID"), env.get("FOULE_USER_POOL_CLIENT_ID")
-    if not (pool and client):
-        return {}
-    return {"endpoint": env["AWS_ENDPOINT_URL"], "region": env.get("AWS_REGION", "us-east-1"),
-            "user_pool_id": pool, "client_id": client}
-
-
 def start_worker_app(port: int, api_url: str, env: dict):
     """The worker app (web/worker/) on 127.0.0.1:port, with its config.json naming the API and
     the user pool, from a thread of this process; returns the server (call .shutdown())."""
