@@ -225,10 +225,13 @@ async function prefetch(projectId, onScreen) {
   notice(kept ? t("prefetched", { n: kept }) : t("no_task"));
 }
 
+// A media or link block's URL: the lease's presigned URL for a media key, else an http(s) URL.
+const blockUrl = (block, lease) => safeUrl((lease.media || {})[block.field] || block.value || lease.payload[block.field]);
+
 function blockNode(block, lease) {
   const value = block.value ?? lease.payload[block.field];
   const label = block.label ? h("p", { class: "block-label" }, block.label) : null;
-  const url = () => safeUrl((lease.media || {})[block.field] || value || "");
+  const url = () => blockUrl(block, lease);
   switch (block.type) {
     case "image": return h("figure", {}, label, url() ? h("img", { src: url(), alt: block.label || "" }) : null);
     case "audio": return h("figure", {}, label, h("audio", { src: url() || false, controls: true }));
@@ -242,9 +245,12 @@ function blockNode(block, lease) {
 function showLease(lease, projectId) {
   const started = Date.now();
   const shown = WIDGET_FIELDS[lease.answer_type.kind] || [];
-  const view = (lease.view || Object.keys(lease.payload).map((name) => ({ type: "text", field: name, label: name })))
+  let view = (lease.view || Object.keys(lease.payload).map((name) => ({ type: "text", field: name, label: name })))
     .filter((block) => !(block.type === "text" && shown.includes(block.field)));
-  const answer = widget(lease.answer_type, lease);
+  // Boxes are drawn on the view's first image, which the widget shows instead of the view.
+  const drawnOn = lease.answer_type.kind === "boxes" ? view.find((block) => block.type === "image") : null;
+  if (drawnOn) view = view.filter((block) => block !== drawnOn);
+  const answer = widget(lease.answer_type, lease, drawnOn && blockUrl(drawnOn, lease));
   const clock = h("p", { class: "countdown", role: "timer", "aria-live": "off" });
   const next = () => route(`#/task/${projectId || ""}`);
   const done = async (sendAnswer) => {

@@ -6,7 +6,7 @@ const INLINE = /(`[^`]+`)|(\*\*[^*]+\*\*)|(\*[^*\s][^*]*\*)|(\[[^\]]+\]\([^)\s]+
 export function safeUrl(text) {
   if (!text || typeof text !== "string") return null;
   try {
-    const url = new URL(text, location.href);
+    const url = new URL(text);  // absolute only: a media key or a relative path is no URL
     return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
   } catch {
     return null;

@@ -99,15 +99,14 @@ const KINDS = {
     } };
   },
 
-  boxes(type, lease) { return boxes(type, lease); },
+  boxes(type, lease, imageUrl) { return boxes(type, lease, imageUrl); },
 };
 
 // Boxes: drag with a finger, a pen or a mouse (pointer events) over the image; coordinates
 // are sent in the image's own pixels (the payload's width/height, else its natural size).
-function boxes(type, lease) {
+function boxes(type, lease, imageUrl) {
   const payload = lease.payload;
-  const field = Object.keys(lease.media || {})[0];
-  const src = safeUrl((lease.media || {})[field] || payload.image_url || payload.image || "");
+  const src = imageUrl || safeUrl(payload.image_url || payload.image);
   const image = h("img", { src: src || false, alt: payload.alt || "", draggable: "false" });
   const layer = h("div", { class: "boxes-layer" });
   const stage = h("div", { class: "boxes-stage", tabindex: "0", role: "application",
@@ -197,6 +196,7 @@ function boxes(type, lease) {
 // Payload fields a kind's widget shows itself: a view's text block of one would repeat it.
 export const WIDGET_FIELDS = { pairwise: ["left", "right"], boxes: ["image_url", "image", "width", "height", "alt"] };
 
-export function widget(answerType, lease) {
-  return (KINDS[answerType.kind] || KINDS.text)(answerType, lease);
+// imageUrl: for boxes, the image to draw on (the view's first image block), if any.
+export function widget(answerType, lease, imageUrl) {
+  return (KINDS[answerType.kind] || KINDS.text)(answerType, lease, imageUrl);
 }
