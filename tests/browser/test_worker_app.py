@@ -1,5 +1,7 @@
 """The worker app (web/worker/) end to end in headless Chromium, at a phone's size (390x844):
 what a worker sees and does, checked against what the API stored."""
+import base64
+import urllib.request
 import uuid
 
 import pytest
@@ -254,6 +256,32 @@ def test_a_box_can_be_drawn_with_the_keyboard(page, app_url, api, worker, reques
     page.get_by_role("button", name="Submit").click()
     page.get_by_text("Answer sent.").wait_for()
     assert [a["answer"] for a in stored(api, requester, project_id)] == [[{"x1": 500, "y1": 250, "x2": 700, "y2": 350}]]
+
+
+# A 1x1 PNG.
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+
+
+def test_a_task_shows_its_title_and_view_with_the_uploaded_image(page, app_url, api, worker, requester,
+                                                                 make_project, add_tasks):
+    view = [{"type": "text", "value": "## Look closely\n*Whose* ears?"}, {"type": "image", "field": "photo", "label": "Photo"},
+            {"type": "text", "field": "caption"}, {"type": "link", "value": "https://example.org/guide", "label": "Guide"}]
+    title = f"Ears {uuid.uuid4().hex[:8]}"
+    project_id = make_project(title=title, overlap=1, view=view)
+    status, media = api.post(f"/projects/{project_id}/media", requester,
+                             {"content_type": "image/png", "size_bytes": len(PNG), "filename": "ears.png"})
+    assert status == 201, media
+    upload = urllib.request.Request(media["upload_url"], data=PNG, method="PUT", headers=media["headers"])
+    urllib.request.urlopen(upload, timeout=10).close()
+    add_tasks(project_id, [{"task_id": "t1", "payload": {"photo": media["media_key"], "caption": "a **cat**?"}}])
+    sign_in_with_key(page, app_url, worker)
+    take_next(page, app_url, project_id)
+    page.get_by_role("heading", name=title).wait_for()
+    assert page.locator("main h4").inner_text() == "Look closely"
+    photo = page.get_by_role("img", name="Photo")
+    page.wait_for_function("(img) => img.complete && img.naturalWidth === 1", arg=photo.element_handle())
+    assert page.locator(".block strong").inner_text() == "cat"
+    assert page.get_by_role("link", name="Guide").get_attribute("href") == "https://example.org/guide"
 
 
 def test_markdown_lets_no_html_script_or_javascript_link_through(page, app_url, worker, make_project, add_tasks):
