@@ -162,6 +162,20 @@ def test_an_answer_whose_acknowledgement_is_lost_is_resent_and_stored_once(page,
     assert [a["answer"] for a in stored(api, requester, project_id)] == ["cat"]
 
 
+def test_the_lease_counts_down_and_an_expired_task_cannot_be_submitted(page, app_url, worker, make_project, add_tasks):
+    project_id = make_project(overlap=1, lease_seconds=120)
+    add_tasks(project_id, [{"task_id": "t1", "payload": {"text": "quick"}}])
+    page.clock.install()
+    sign_in_with_key(page, app_url, worker)
+    take_next(page, app_url, project_id)
+    assert page.get_by_role("timer").inner_text() in ("Time left: 2:00", "Time left: 1:59")
+    page.clock.run_for(61_000)
+    assert page.get_by_role("timer").inner_text() in ("Time left: 0:59", "Time left: 0:58")
+    page.clock.run_for(60_000)
+    assert page.get_by_role("timer").inner_text() == "This task has expired."
+    assert page.get_by_role("button", name="Submit").is_disabled()
+
+
 def test_a_rejected_answer_shows_its_reason(page, app_url, api, worker, requester, make_project, add_tasks):
     project_id = make_project(overlap=1)
     add_tasks(project_id, [{"task_id": "t1", "payload": {"text": "a blurry photo"}}])
