@@ -2,7 +2,15 @@
 
 A view is then a few lines that call one service function. The same decorator records each
 route's schemas for the OpenAPI description, so the description cannot drift from the code.
+
+Nothing a request may not need is imported here at import time (a Lambda's cold start serves
+one route): a route names its schemas ("projects.ProjectCreate", a class of
+chalicelib/schemas/projects.py), imported on the route's first call, and the key store, rate
+limits and the OpenAPI builder are imported by the functions that use them.
 """
+from __future__ import annotations
+
+import importlib
 import json
 import logging
 import math
@@ -13,13 +21,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from botocore.exceptions import BotoCoreError
-from chalice import AuthResponse, Chalice, Response
-from pydantic import BaseModel, ValidationError
+from chalice import AuthResponse, Chalice, CORSConfig, Response
+import pydantic  # its classes load on first use (pydantic's own lazy attributes)
 
-from chalicelib import auth, observability
+from chalicelib import observability
 from chalicelib.errors import (BadRequest, FouleError, InternalError, NotFound, PayloadTooLarge,
                                ServiceUnavailable)
-from chalicelib.services import rate_limits
 from chalicelib.settings import settings
 
 log = logging.getLogger("foule")
@@ -30,6 +37,18 @@ RETRYABLE_CODES = {"ProvisionedThroughputExceededException", "ThrottlingExceptio
                    "TransactionConflictException"}
 
 
+# The package whose modules hold the schemas a route names ("projects.ProjectCreate").
+SCHEMAS = "chalicelib.schemas"
+
+
+def schema(name: str | None) -> type[pydantic.BaseModel] | None:
+    """The class a route names: "projects.ProjectCreate" is chalicelib.schemas.projects.ProjectCreate."""
+    if name is None:
+        return None
+    module, _, class_name = name.rpartition(".")
+    return getattr(importlib.import_module(f"{SCHEMAS}.{module}"), class_name)
+
+
 @dataclass
 class RouteSpec:
     path: str
@@ -37,14 +56,26 @@ class RouteSpec:
     name: str
     summary: str
     roles: tuple
-    body: type | None
-    query: type | None
-    response: type | None
+    body: str | None  # schema names, see schema()
+    query: str | None
+    response: str | None
     status: int
     errors: tuple = field(default_factory=tuple)
 
+    @property
+    def body_model(self) -> type[pydantic.BaseModel] | None:
+        return schema(self.body)
 
-def validation_details(error: ValidationError) -> dict:
+    @property
+    def query_model(self) -> type[pydantic.BaseModel] | None:
+        return schema(self.query)
+
+    @property
+    def response_model(self) -> type[pydantic.BaseModel] | None:
+        return schema(self.response)
+
+
+def validation_details(error: pydantic.ValidationError) -> dict:
     return {"fields": [
         {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
         for e in error.errors(include_url=False, include_input=False)]}
@@ -78,11 +109,29 @@ def store_error(exc: Exception) -> FouleError | None:
 KEY_LOOKUP_FAILED = "key_lookup_failed"
 
 
+class UsageAuthResponse(AuthResponse):
+    """chalice's AuthResponse (1.34 has no field for it) plus API Gateway's `usageIdentifierKey`:
+    the API key whose usage plan counts the request (services.usage_plans; the API's key
+    source is AUTHORIZER). chalice local ignores it; moto enforces no plan."""
+
+    def __init__(self, *args, usage_identifier_key: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.usage_identifier_key = usage_identifier_key
+
+    def to_dict(self, request) -> dict:
+        verdict = super().to_dict(request)
+        if self.usage_identifier_key:
+            verdict["usageIdentifierKey"] = self.usage_identifier_key
+        return verdict
+
+
 class Api:
     def __init__(self, app: Chalice):
         self.app = app
         self.routes: list[RouteSpec] = []
+        self._openapi: dict | None = None
         self.authorizer = app.authorizer(name="api_key", ttl_seconds=0)(self._authorize)
+        self.cors = cors_config(settings.app_origins)
         observability.configure_logging()
         app.register_middleware(self._observe, "http")  # the outer one: it sees the final response
         app.register_middleware(reshape_chalice_errors, "http")
@@ -90,6 +139,8 @@ class Api:
     def _observe(self, request, get_response):
         """One log line and the metrics of each request (chalicelib.observability), with the
         request id, route, caller role and, for an error, its code."""
+        from chalicelib import auth
+
         context = request.context or {}
         authorizer = context.get("authorizer") or {}
         lambda_context = getattr(self.app, "lambda_context", None)
@@ -115,83 +166,134 @@ class Api:
 
     @staticmethod
     def _authorize(auth_request) -> AuthResponse:
+        from chalicelib import auth
+        from chalicelib.services import usage_plans
+
         try:
             caller = auth.lookup(auth_request.token)
         except Exception as exc:
-            if store_error(exc) is None:
+            if store_error(exc) is None and not getattr(exc, "retryable", False):  # identity.Unavailable
                 raise
             log.warning("key lookup failed, store unavailable: %r", exc)
-            return AuthResponse(routes=["*"], principal_id="anonymous",
-                                context={"role": KEY_LOOKUP_FAILED, "key_id": "", "project_ids": ""})
+            return UsageAuthResponse(routes=["*"], principal_id="anonymous",
+                                     context={"role": KEY_LOOKUP_FAILED, "key_id": "", "project_ids": ""},
+                                     usage_identifier_key=usage_plans.identifier(usage_plans.ANONYMOUS))
         # Context values must be plain strings for API Gateway: the scope travels comma-joined
-        # (ids cannot contain commas).
-        return AuthResponse(routes=["*"], principal_id=caller.owner_id or "anonymous",
-                            context={"role": caller.role, "key_id": caller.key_id,
-                                     "project_ids": ",".join(caller.project_ids),
-                                     "limits": caller.limits.encode() if caller.limits else "",
-                                     "refusal": caller.refusal})
+        # (ids cannot contain commas). A refused key is counted on the anonymous API key, a
+        # signed-in worker on the signed-in workers' one (services/usage_plans.py).
+        return UsageAuthResponse(routes=["*"], principal_id=caller.owner_id or "anonymous",
+                                 context={"role": caller.role, "key_id": caller.key_id,
+                                          "project_ids": ",".join(caller.project_ids),
+                                          "limits": caller.limits.encode() if caller.limits else "",
+                                          "refusal": caller.refusal, "signed_in": "1" if caller.signed_in else ""},
+                                 usage_identifier_key=usage_plans.identifier_of(caller))
 
     def route(self, path: str, method: str, *, roles: tuple | None, summary: str,
-              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
-              response: type[BaseModel] | None = None, status: int = 200) -> Callable:
+              body: str | None = None, query: str | None = None,
+              response: str | None = None, status: int = 200) -> Callable:
         """Register `view(caller, **path_params, [body=...], [query=...])` as a route.
 
-        roles=None makes the route public (no key needed).
+        roles=None makes the route public (no key needed). body, query and response name
+        schemas ("projects.ProjectCreate": see schema()), imported on the route's first call.
         """
 
         def decorator(view: Callable) -> Callable:
+            spec = RouteSpec(path, method, view.__name__, summary, roles or (), body, query, response, status)
+
             def handler(**path_params):
-                try:
-                    return self._handle(view, path_params, roles, body, query, response, status)
-                except FouleError as error:
-                    return error_response(error)
-                except Exception as exc:  # the last line of defence: never a bare 500 page
-                    error = store_error(exc)
-                    if error is not None:
-                        log.warning("store unavailable: %r", exc)
-                        return error_response(error)
-                    log.error("unhandled error: %s", traceback.format_exc())
-                    return error_response(InternalError("Something went wrong on our side."))
+                return with_origin(self._respond(view, path_params, spec), self.app.current_request)
 
             handler.__name__ = view.__name__
-            self.app.route(path, methods=[method], authorizer=self.authorizer if roles else None)(handler)
-            self.routes.append(RouteSpec(path, method, view.__name__, summary, roles or (),
-                                         body, query, response, status))
+            self.app.route(path, methods=[method], authorizer=self.authorizer if roles else None,
+                           cors=self.cors)(handler)
+            self.routes.append(spec)
             return view
 
         return decorator
 
-    def _handle(self, view, path_params, roles, body_model, query_model, response_model, status):
+    def _respond(self, view, path_params, spec: RouteSpec) -> Response:
+        try:
+            return self._handle(view, path_params, spec)
+        except FouleError as error:
+            return error_response(error)
+        except Exception as exc:  # the last line of defence: never a bare 500 page
+            error = store_error(exc)
+            if error is not None:
+                log.warning("store unavailable: %r", exc)
+                return error_response(error)
+            log.error("unhandled error: %s", traceback.format_exc())
+            return error_response(InternalError("Something went wrong on our side."))
+
+    def _handle(self, view, path_params, spec: RouteSpec):
+        from chalicelib import auth
+        from chalicelib.services import rate_limits
+
         request = self.app.current_request
         kwargs = dict(path_params)
-        if roles:
+        if spec.roles:
             caller = self._caller(request)
             if caller.role == KEY_LOOKUP_FAILED:
                 raise store_unavailable()
-            auth.require(caller, roles)
+            auth.require(caller, spec.roles)
             rate_limits.admit(caller)  # before anything is done: a refused request is safe to resend
             kwargs["caller"] = caller
         check_path_params(path_params)
-        if body_model is not None:
-            kwargs["body"] = parse_body(request, body_model)
-        if query_model is not None:
-            kwargs["query"] = parse_model(query_model, dict(request.query_params or {}))
+        if spec.body is not None:
+            kwargs["body"] = parse_body(request, spec.body_model)
+        if spec.query is not None:
+            kwargs["query"] = parse_model(spec.query_model, dict(request.query_params or {}))
         result = view(**kwargs)
         if isinstance(result, Response):
             return result
+        response_model = spec.response_model
         if response_model is not None and not isinstance(result, response_model):
             result = response_model.model_validate(result)
-        payload = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
-        return Response(body=payload, status_code=status, headers={"Content-Type": "application/json"})
+        payload = result.model_dump(mode="json") if isinstance(result, pydantic.BaseModel) else result
+        return Response(body=payload, status_code=spec.status, headers={"Content-Type": "application/json"})
+
+    def openapi(self, title: str, version: str) -> dict:
+        """The OpenAPI description of every route, built on its first request (it imports
+        every schema)."""
+        if self._openapi is None:
+            from chalicelib import openapi
+
+            self._openapi = openapi.build(self.routes, title=title, version=version)
+        return self._openapi
 
     @staticmethod
-    def _caller(request) -> auth.Caller:
+    def _caller(request):
+        """The auth.Caller the authorizer's context describes."""
+        from chalicelib import auth
+
         context = (request.context or {}).get("authorizer") or {}
         role = context.get("role", auth.ANONYMOUS)
         owner = context.get("principalId", "")
         scope = tuple(p for p in context.get("project_ids", "").split(",") if p)
         return auth.Caller(role, owner if role != auth.ANONYMOUS else "", context.get("key_id", ""), scope,
-                           auth.KeyLimits.decode(context.get("limits", "")), context.get("refusal", ""))
+                           auth.KeyLimits.decode(context.get("limits", "")), context.get("refusal", ""),
+                           signed_in=bool(context.get("signed_in")))
+
+
+# CORS for the worker app (issue 14), from another origin with 'Authorization: Bearer <ID token>'.
+# Chalice (and API Gateway, which answers the preflight OPTIONS in AWS) takes one origin per
+# route: the preflight names the first of settings.app_origins; a response to an actual
+# request names the request's Origin when it is any of them (`with_origin`).
+CORS_EXPOSED_HEADERS = ["Retry-After"]
+
+
+def cors_config(origins: tuple[str, ...]) -> CORSConfig | None:
+    if not origins:
+        return None
+    return CORSConfig(allow_origin=origins[0], allow_headers=["Authorization", "Content-Type"],
+                      expose_headers=CORS_EXPOSED_HEADERS, max_age=600)
+
+
+def with_origin(response: Response, request) -> Response:
+    origin = (request.headers.get("origin") or "").rstrip("/") if request is not None else ""
+    if origin and origin in settings.app_origins:
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Vary"] = "Origin"
+    return response
 
 
 # Chalice answers some bad requests itself (e.g. a body that is not application/json) in
@@ -211,10 +313,10 @@ def reshape_chalice_errors(event, get_response):
     return response
 
 
-def parse_model(model: type[BaseModel], data):
+def parse_model(model: type[pydantic.BaseModel], data):
     try:
         return model.model_validate(data)
-    except ValidationError as error:
+    except pydantic.ValidationError as error:
         raise BadRequest("The request has invalid fields.", code="validation_error",
                          details=validation_details(error)) from None
 
@@ -352,7 +454,7 @@ def check_path_params(path_params: dict) -> None:
             raise NotFound(f"No such {kind}.", code=f"{kind}_not_found")
 
 
-def parse_body(request, model: type[BaseModel]) -> BaseModel:
+def parse_body(request, model: type[pydantic.BaseModel]) -> pydantic.BaseModel:
     raw = request.raw_body or b""
     if len(raw) > settings.max_body_bytes:
         raise PayloadTooLarge(f"The body is larger than {settings.max_body_bytes} bytes.",

@@ -11,7 +11,9 @@ JSON error (401) rather than API Gateway's; a missing header is refused by the g
 Who may manage which key is services.keys' business; this module only writes the store, each
 change in one transaction over the record, every live secret item and the audit entries the
 caller passes (`extra_puts`), so a revocation reaches every secret at once and is logged iff
-it happened.
+it happened. Each key is mirrored in API Gateway's usage plans (services.usage_plans): before
+its record is written (a key is never handed out without its plan), and after a revocation or
+a change of its limits (re-sending either completes a mirror left half-done).
 """
 import hashlib
 import secrets
@@ -21,10 +23,11 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.cache import TtlCache
-from chalicelib.errors import Conflict, Forbidden, NotFound, Unauthorized
+from chalicelib.errors import Conflict, Forbidden, Unauthorized
 from chalicelib.models import ApiKey
 from chalicelib.models.api_keys import record_key
 from chalicelib.models.base import conflicted, connection, failed_conditions, now_ms, put_new
+from chalicelib.services import usage_plans
 
 ANONYMOUS = "anonymous"
 INTEGRATOR = "integrator"
@@ -38,6 +41,10 @@ REFUSALS = {
     "key_revoked": "This API key was revoked.",
     "key_expired": "This API key has expired.",
     "key_rotated": "This secret was replaced by a rotation and its grace period is over; use the new secret.",
+    # Workers signed in with the user pool (chalicelib/identity.py).
+    "invalid_token": "This token is not a valid ID token of Foule's user pool: sign in again.",
+    "token_expired": "This token has expired: refresh it or sign in again.",
+    "account_disabled": "This account was deleted or disabled.",
 }
 
 
@@ -77,6 +84,9 @@ class Caller:
     project_ids: tuple[str, ...] = ()  # an integrator key's scope
     limits: KeyLimits | None = None  # None: the defaults
     refusal: str = ""  # anonymous callers: why the key presented was refused
+    # A worker signed in with the user pool (an ID token, not a key): key_id is then its
+    # worker id, under which its requests are counted (services.rate_limits).
+    signed_in: bool = False
 
 
 def hash_key(secret: str) -> str:
@@ -100,6 +110,8 @@ def lookup(authorization_header: str | None) -> Caller:
     stay exact.
     """
     token = bearer_token(authorization_header)
+    if token.startswith("eyJ"):  # a JWT ('{"' in base64url); keys start with "fk_"
+        return token_caller(token)
     if not token or len(token) > 200:
         return Caller(ANONYMOUS, "")
     key_hash = hash_key(token)
@@ -107,6 +119,17 @@ def lookup(authorization_header: str | None) -> Caller:
     if key is None:
         return Caller(ANONYMOUS, "", refusal="invalid_api_key")
     return caller_of(key, now_ms())
+
+
+def token_caller(token: str) -> Caller:
+    """The worker a user pool ID token stands for, or anonymous with the reason."""
+    from chalicelib import identity  # here: PyJWT is imported only when a token arrives
+
+    try:
+        worker_id = identity.worker_id(token)
+    except identity.Refused as refused:
+        return Caller(ANONYMOUS, "", refusal=refused.code)
+    return Caller("worker", worker_id, key_id=worker_id, signed_in=True)
 
 
 def refusal_of(key: ApiKey, now: int) -> str:
@@ -147,17 +170,6 @@ def require(caller: Caller, roles: tuple[str, ...]) -> None:
     if caller.role not in roles and caller.role != "admin":
         raise Forbidden(f"This operation is for {' or '.join(roles)} keys; yours is a {caller.role} key.",
                         code="wrong_role")
-
-
-def check_results_reader(caller: Caller, project_id: str, get_owned) -> None:
-    """Whether the caller may read this project's results: its requester (get_owned), or an
-    integrator key whose scope names the project. The scope comes from the authorizer, so a
-    revocation counts as it does there (`lookup`); a project outside it is a 404, as for any
-    project one cannot see."""
-    if caller.role != INTEGRATOR:
-        get_owned(caller, project_id)
-    elif project_id not in caller.project_ids:
-        raise NotFound(f"No project {project_id!r}.", code="project_not_found")
 
 
 # --- The key store ------------------------------------------------------------------------
@@ -211,6 +223,7 @@ def create_key(role: str, owner_id: str | None = None, name: str = "",
                   expires_at=expires_at, **_limit_fields(limits))
     record = ApiKey(record_key(fields["key_id"]), **fields, account_id=account_id, created_by=created_by,
                     current_hash=hash_key(secret))
+    usage_plans.sync(record.key_id, role, limits if limits != KeyLimits() else None, new=True)
     with TransactWrite(connection=connection()) as tx:
         put_new(tx, record)
         put_new(tx, ApiKey(hash_key(secret), **fields))
@@ -259,16 +272,18 @@ def _update_everywhere(record: ApiKey, actions_for, extra_puts=()) -> ApiKey:
 
 
 def revoke(record: ApiKey, extra_puts=()) -> ApiKey:
-    """Revoke a key: every secret of it is refused from the next request on. Revoking a
-    revoked key changes nothing (and logs nothing)."""
-    if record.revoked_at:
-        return record
-    try:
-        return _update_everywhere(record, lambda now: [ApiKey.revoked_at.set(now)], extra_puts)
-    except Conflict as error:
-        if error.code != "key_revoked":
-            raise
-        return get_record(record.key_id)  # revoked concurrently: the same outcome
+    """Revoke a key: every secret of it is refused from the next request on, and its API key
+    leaves its usage plan. Revoking a revoked key changes nothing (and logs nothing) but
+    completes that removal if an earlier attempt was interrupted."""
+    if not record.revoked_at:
+        try:
+            record = _update_everywhere(record, lambda now: [ApiKey.revoked_at.set(now)], extra_puts)
+        except Conflict as error:
+            if error.code != "key_revoked":
+                raise
+            record = get_record(record.key_id)  # revoked concurrently: the same outcome
+    usage_plans.sync(record.key_id, record.role, revoked=True)
+    return record
 
 
 def change(record: ApiKey, *, expires_at=..., limits=..., extra_puts=()) -> ApiKey:
@@ -285,7 +300,10 @@ def change(record: ApiKey, *, expires_at=..., limits=..., extra_puts=()) -> ApiK
 
     if record.revoked_at:
         raise Conflict("This key was revoked.", code="key_revoked")
-    return _update_everywhere(record, actions, extra_puts)
+    record = _update_everywhere(record, actions, extra_puts)
+    if limits is not ...:  # re-sending the same change re-syncs (retry-safe)
+        usage_plans.sync(record.key_id, record.role, limits_of(record))
+    return record
 
 
 def rotate(record: ApiKey, grace_seconds: int, extra_puts=()) -> tuple[str, ApiKey]:
@@ -322,6 +340,20 @@ def rotate(record: ApiKey, grace_seconds: int, extra_puts=()) -> tuple[str, ApiK
     for retired in {old_hash, record.previous_hash} - {None}:  # counts at once in this process
         _keys.forget(retired)
     return secret, ApiKey.get(record.key_hash, consistent_read=True)
+
+
+def sync_usage_plans(key_ids: list[str] | None = None) -> int:
+    """Mirror these keys' records (default: every key, a whole-table read) in the usage plans,
+    for tools.admin: keys made before keys were mirrored, or mirrors changed by hand."""
+    if key_ids is None:
+        records = ApiKey.scan(ApiKey.key_hash.startswith(record_key("")))
+    else:
+        records = [record for record in map(get_record, key_ids) if record is not None]
+    synced = 0
+    for record in records:
+        usage_plans.sync(record.key_id, record.role, limits_of(record), revoked=bool(record.revoked_at))
+        synced += 1
+    return synced
 
 
 def revoke_key(secret: str) -> bool:

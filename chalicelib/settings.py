@@ -46,14 +46,37 @@ class Settings:
     open_task_shards: int
     counter_items: int
     cache_seconds: float
+    # Task media (services/media.py): the private bucket, the largest file, and how long an
+    # upload URL and a lease's read URLs stay valid.
+    media_bucket: str = "foule-local-media"
+    media_max_bytes: int = 20 * 1024 * 1024
+    media_upload_seconds: int = 900
+    media_url_seconds: int = 900
     # The deployment's secret: sealed lease ids and worker pseudonyms are keyed by it
     # (chalicelib/sealing.py). The local stack derives one per stack (tools/local_stack.py);
     # in AWS it is a Secrets Manager secret (infra/aws.yaml), named by its ARN.
     secret_key_text: str = field(default="", repr=False)
     secret_arn: str = ""
+    # Per-key limits in API Gateway: the name prefix of the usage plans each key is mirrored
+    # into (services/usage_plans.py); "" mirrors nothing.
+    usage_plans: str = ""
+    # Workers' sign-in (chalicelib/identity.py): the Cognito user pool and app client of
+    # infra/template.yaml, and the cognito-idp endpoint that serves the pool's signing keys
+    # (the regional one in AWS; moto server locally). The browser app's origins get CORS.
+    user_pool_id: str = ""
+    user_pool_client_id: str = ""
+    cognito_endpoint: str = ""
+    app_origins: tuple[str, ...] = ()
 
     def table(self, name: str) -> str:
         return self.tables[name]
+
+    def cognito_issuer(self) -> str:
+        """The `iss` of the pool's tokens (moto's say the same as AWS's)."""
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.user_pool_id}"
+
+    def cognito_jwks_url(self) -> str:
+        return f"{self.cognito_endpoint}/{self.user_pool_id}/.well-known/jwks.json"
 
     def secret_key(self) -> bytes:
         if self.secret_arn:
@@ -76,8 +99,9 @@ def _stored_secret(arn: str, region: str) -> bytes:
 
 def load() -> Settings:
     env = os.environ
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
     return Settings(
-        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        region=region,
         tables={name: env.get(table_env_var(name), f"foule-local-{name}") for name in TABLES},
         results_bucket=env.get("FOULE_RESULTS_BUCKET", "foule-local-results"),
         results_prefix=env.get("FOULE_RESULTS_PREFIX", "results").strip("/"),
@@ -113,8 +137,9 @@ def load() -> Settings:
         # one): two transactions meeting on one item cancel each other (TransactionConflict),
         # so a popular project needs many; a read is one query whatever their number.
         counter_items=int(env.get("FOULE_COUNTER_ITEMS", "256")),
-        # Per-key limits enforced by the API with a DynamoDB counter ("store"), or "off". The
-        # defaults apply to keys without their own; high enough that no test is ever throttled.
+        # Per-key limits enforced by the API with a DynamoDB counter ("store"), or "off": off in
+        # AWS, where API Gateway's usage plans enforce them (FOULE_USAGE_PLANS, infra/aws.yaml).
+        # The defaults apply to keys without their own; high enough that no test is ever throttled.
         rate_limiter=env.get("FOULE_RATE_LIMITER", "store"),
         default_rate_limit=float(env.get("FOULE_RATE_LIMIT", "200")),
         default_burst_limit=int(env.get("FOULE_BURST_LIMIT", "400")),
@@ -126,9 +151,18 @@ def load() -> Settings:
         webhook_log_retention_days=int(env.get("FOULE_WEBHOOK_LOG_RETENTION_DAYS", "30")),
         secret_key_text=env.get("FOULE_SECRET_KEY", ""),
         secret_arn=env.get("FOULE_SECRET_ARN", ""),
+        usage_plans=env.get("FOULE_USAGE_PLANS", ""),
         # How long a process may reuse a key's authorization and a project's work settings
         # (chalicelib/cache.py); 0 reads the store on every request.
         cache_seconds=float(env.get("FOULE_CACHE_SECONDS", "5")),
+        media_bucket=env.get("FOULE_MEDIA_BUCKET", "foule-local-media"),
+        media_max_bytes=int(env.get("FOULE_MEDIA_MAX_BYTES", str(20 * 1024 * 1024))),
+        media_upload_seconds=int(env.get("FOULE_MEDIA_UPLOAD_SECONDS", "900")),
+        media_url_seconds=int(env.get("FOULE_MEDIA_URL_SECONDS", "900")),
+        user_pool_id=env.get("FOULE_USER_POOL_ID", ""),
+        user_pool_client_id=env.get("FOULE_USER_POOL_CLIENT_ID", ""),
+        cognito_endpoint=env.get("FOULE_COGNITO_ENDPOINT", f"https://cognito-idp.{region}.amazonaws.com").rstrip("/"),
+        app_origins=tuple(o.strip().rstrip("/") for o in env.get("FOULE_APP_ORIGINS", "").split(",") if o.strip()),
     )
 
 

@@ -149,3 +149,42 @@ def datasets_dir() -> Path:
     if not (DATASETS / "rte" / "answers.csv").exists():
         pytest.skip("../shared/datasets is not present")
     return DATASETS
+
+
+# --- Workers' sign-in: the user pool the local stack created in moto (chalicelib/identity.py) ---
+@pytest.fixture(scope="session")
+def cognito() -> dict:
+    """Where the worker app signs up and in: {endpoint, region, user_pool_id, client_id, client}
+    (client: a boto3 cognito-idp client on moto server)."""
+    import boto3
+
+    return {"endpoint": os.environ["FOULE_COGNITO_ENDPOINT"], "region": os.environ["AWS_REGION"],
+            "user_pool_id": os.environ["FOULE_USER_POOL_ID"],
+            "client_id": os.environ["FOULE_USER_POOL_CLIENT_ID"],
+            "client": boto3.client("cognito-idp", endpoint_url=os.environ["FOULE_COGNITO_ENDPOINT"])}
+
+
+@pytest.fixture
+def sign_up(cognito):
+    """sign_up(email=None, password=..., client_id=None) -> the sign-in result (IdToken,
+    AccessToken, RefreshToken) of a new confirmed user, as the app gets it: SignUp,
+    ConfirmSignUp (moto accepts any code), InitiateAuth USER_PASSWORD_AUTH."""
+    import secrets
+
+    def make(email: str | None = None, password: str = "Correct-horse-9", client_id: str | None = None,
+             cognito_client=None) -> dict:
+        client, client_id = cognito_client or cognito["client"], client_id or cognito["client_id"]
+        email = email or f"worker-{secrets.token_hex(6)}@example.org"
+        client.sign_up(ClientId=client_id, Username=email, Password=password,
+                       UserAttributes=[{"Name": "email", "Value": email}])
+        client.confirm_sign_up(ClientId=client_id, Username=email, ConfirmationCode="123456")
+        return client.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                    AuthParameters={"USERNAME": email, "PASSWORD": password})["AuthenticationResult"]
+
+    return make
+
+
+@pytest.fixture
+def id_token(sign_up) -> str:
+    """The ID token of a new signed-up worker (send it as 'Authorization: Bearer <token>')."""
+    return sign_up()["IdToken"]

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from chalicelib.auth import Caller
 from chalicelib.errors import FouleError
-from chalicelib.models import Project, WorkerStats
+from chalicelib.models import Project, Task, WorkerStats
 from chalicelib.models.base import now_ms
 from chalicelib.services import gates, live, work
 
@@ -201,6 +201,46 @@ def test_gold_answers_feed_the_worker_record_and_the_lease_looks_the_same(api, m
     stats = WorkerStats.get(worker_id, project_id, consistent_read=True)
     gold_count = sum(lease["task_id"].startswith("g") for lease in leases)
     assert gold_count == 2 and (stats.gold_answers, stats.gold_correct) == (2, 2)
+
+
+def test_a_gold_task_item_is_shaped_as_a_real_ones_and_names_no_worker(api, make_project, add_tasks, new_key):
+    """A worker can time what the store reads and writes: a gold task's item carries slot
+    entries of the same keys and sizes as a real task's, through leases, returns and answers
+    (services/gold), and none of them names a worker."""
+    project_id = make_project(overlap=2, max_lease_extension_seconds=60)
+    add_tasks(project_id, real(1) + golds(1))
+    workers = [new_key("worker") for _ in range(3)]
+
+    def lease(key, task_id):
+        status, body = api.post(f"/projects/{project_id}/tasks/{task_id}/lease", key)
+        assert status == 200, body
+        return body["lease_id"]
+
+    def shape(task_id):  # slot -> the lengths of its expiry, lease id and worker id
+        expiry, lease_ids, holders = work.slots(Task.get(project_id, task_id, consistent_read=True))
+        return {slot: (len(str(expiry.get(slot))), len(lease_ids.get(slot, "")), len(holders.get(slot, "")))
+                for slot in expiry.keys() | lease_ids.keys() | holders.keys()}
+
+    both = ("t000", "g000")
+    for key, _ in workers[:2]:  # the same steps on both tasks, their items compared after each
+        first = [lease(key, task_id) for task_id in both]
+        assert shape("g000") == shape("t000")
+        assert [api.post(f"/leases/{lease_id}/extend", key, {"seconds": 30})[0] for lease_id in first] == [200] * 2
+        assert shape("g000") == shape("t000")
+        assert [api.post(f"/leases/{lease_id}/release", key)[0] for lease_id in first] == [200] * 2
+        assert shape("g000") == shape("t000")
+        second = [lease(key, task_id) for task_id in both]
+        assert [api.post(f"/leases/{lease_id}/answer", key, {"answer": "cat"})[0] for lease_id in second] == [200] * 2
+        assert shape("g000") == shape("t000")
+    assert len(shape("g000")) == 2
+    worker_ids = {owner for _, owner in workers}
+    task = Task.get(project_id, "g000", consistent_read=True)
+    assert not worker_ids & set(work.slots(task)[2].values())
+    # Gold has no slot limit: a third worker is served, and its entries start over (as a real
+    # task's slots fill once and it leaves the open index).
+    lease(workers[2][0], "g000")
+    assert len(shape("g000")) == 1
+    assert api.post(f"/projects/{project_id}/tasks/t000/lease", workers[2][0])[0] == 409
 
 
 def test_work_settings_are_shown_and_changed_by_patch(api, requester, make_project):

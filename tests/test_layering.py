@@ -1,7 +1,10 @@
 """The layers of chalicelib, read from the source with ast (local imports included):
 schemas and models import no services, the aggregation package imports nothing else of
-chalicelib, and no module of chalicelib reaches itself again through its imports."""
+chalicelib, and no module of chalicelib reaches itself again through its imports. And what
+`import app` loads: the routes, not the schemas, services and models a request needs."""
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -85,3 +88,15 @@ def test_aggregation_imports_nothing_else_of_chalicelib():
     offenders = {m: sorted(t for t in targets if not t.startswith("chalicelib.aggregation"))
                  for m, targets in import_graph().items() if m.startswith("chalicelib.aggregation")}
     assert {m: t for m, t in offenders.items() if t} == {}
+
+
+def test_import_app_registers_the_routes_without_their_schemas_services_or_models():
+    """A Lambda's cold start serves one route: `import app` registers every route and imports
+    what a request needs only when one comes (bench/coldstart.py measures the time)."""
+    code = ("import sys, app; print(len(app.api.routes)); print(*sorted(sys.modules), sep='\\n')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    routes, *modules = out.stdout.split()
+    deferred = ("chalicelib.schemas.", "chalicelib.services.", "chalicelib.models", "chalicelib.auth",
+                "chalicelib.openapi", "pydantic.main", "pynamodb.models", "botocore.client", "numpy")
+    assert int(routes) == (ROOT / "app.py").read_text().count("@api.route(")
+    assert [m for m in modules if m.startswith(deferred)] == []

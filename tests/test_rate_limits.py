@@ -122,3 +122,31 @@ def test_counters_expire_after_their_window(moto_endpoint):
     assert window.hits == 1 and window.purge_at == (NOW // 10_000 + 1) * 10 + 86400
     day = UsageCounter.get(f"{key_id}#q#20270115", consistent_read=True)
     assert day.hits == 1 and day.purge_at == (NOW // 86_400_000 + 1) * 86_400 + 86400
+
+
+def test_in_aws_only_signed_in_workers_are_counted_by_the_api(moto_endpoint, monkeypatch):
+    """FOULE_RATE_LIMITER=signed-in (infra/aws.yaml): API Gateway's usage plans limit every Foule
+    key, and the workers signed in with the user pool share one API key, so the API keeps
+    counting each of them. The authorizer names that shared key for them."""
+    import dataclasses
+    import secrets
+
+    from chalicelib.auth import Caller, KeyLimits
+    from chalicelib.errors import TooManyRequests
+    from chalicelib.services import rate_limits, usage_plans
+
+    monkeypatch.setattr(rate_limits, "settings", dataclasses.replace(rate_limits.settings, rate_limiter="signed-in"))
+    monkeypatch.setattr(usage_plans, "settings", dataclasses.replace(usage_plans.settings, usage_plans="foule-prod"))
+    limits = KeyLimits(0.01, 2)
+    keyed = Caller("worker", "w-k", f"key-{secrets.token_hex(6)}", limits=limits)
+    signed_in = Caller("worker", "w-s", f"w-{secrets.token_hex(6)}", limits=limits, signed_in=True)
+    for _ in range(4):
+        rate_limits.admit(keyed, now=NOW)  # left to API Gateway
+    rate_limits.admit(signed_in, now=NOW)
+    rate_limits.admit(signed_in, now=NOW)
+    with pytest.raises(TooManyRequests) as refused:
+        rate_limits.admit(signed_in, now=NOW)
+    assert refused.value.code == "rate_limited"
+    assert usage_plans.identifier_of(signed_in) == "foule-prod-signed-in"
+    assert usage_plans.identifier_of(keyed) == f"foule-prod-{keyed.key_id}"
+    assert usage_plans.identifier_of(Caller("anonymous", "")) == "foule-prod-anonymous"

@@ -1,4 +1,8 @@
 """The worker's side: leases, answers exactly once, releases, expiry, earnings."""
+import random
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from chalicelib.models.base import now_ms
@@ -34,6 +38,49 @@ def test_no_task_ever_gets_more_answers_than_its_overlap(api, make_project, add_
     assert status == 404 and body["error"]["code"] == "no_task_available"
     status, body = api.post(f"/projects/{project_id}/tasks/only/lease", workers[2])
     assert status == 409 and body["error"]["code"] == "task_full"
+
+
+class SameChoices(random.Random):
+    """Every worker samples open tasks from the same position and tries them in the same order."""
+
+    def getrandbits(self, k):
+        return 0
+
+    def shuffle(self, x):
+        pass
+
+
+def test_workers_who_lose_every_race_sample_again_while_free_tasks_remain(api, make_project, add_tasks,
+                                                                       new_key, monkeypatch):
+    """Eight workers ask at once for a project with twelve free tasks: all read the same sample
+    before any of them leases, then race for its tasks in the same order, so four win and four
+    lose every slot they try. Those four must get one of the free tasks left, not a
+    no_task_available (which used to tell them to come back in 30 seconds)."""
+    from chalicelib.services import open_tasks, work
+
+    count = 8
+    project_id = make_project(overlap=1)
+    add_tasks(project_id, [{"task_id": f"t{i:02d}", "payload": {}} for i in range(12)])
+    keys = [new_key("worker")[0] for _ in range(count)]
+    together, sampled = threading.Barrier(count, timeout=30), threading.local()
+    sample = open_tasks.sample
+
+    def sample_together(*args, **kwargs):  # each worker's first sample waits for all the others'
+        found = sample(*args, **kwargs)
+        if not getattr(sampled, "once", False):
+            sampled.once = True
+            together.wait()
+        return found
+
+    monkeypatch.setattr(open_tasks, "sample", sample_together)
+    monkeypatch.setattr(work, "rng", SameChoices())
+    with ThreadPoolExecutor(count) as pool:
+        answers = list(pool.map(lambda key: api.post("/work/next", key, {"project_id": project_id}), keys))
+    monkeypatch.setattr(open_tasks, "sample", sample)
+    assert [status for status, _ in answers] == [200] * count, [body for _, body in answers]
+    assert len({lease["task_id"] for _, lease in answers}) == count  # overlap 1: never a task twice
+    status, lease = api.post("/work/next", new_key("worker")[0], {"project_id": project_id})
+    assert status == 200 and lease["task_id"] not in {lease["task_id"] for _, lease in answers}
 
 
 def test_a_worker_never_gets_a_task_it_answered(api, make_project, add_tasks, new_key):

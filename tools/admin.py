@@ -3,6 +3,7 @@
     python -m tools.admin create-key --role requester [--owner OWNER_ID] [--name NAME] [--expires-at MS]
     python -m tools.admin revoke-key --key-id KEY_ID      (no secret needed)
     python -m tools.admin revoke-key --key SECRET
+    python -m tools.admin sync-usage-plans [--key-id KEY_ID ...]   (API Gateway's mirrors of the keys)
 
 Table names and the endpoint come from the environment (FOULE_TABLE_*, AWS_ENDPOINT_URL),
 or from .local/stack.json when `make run` is going. Later keys are better made through
@@ -34,11 +35,16 @@ def main(argv=None) -> int:
     which = revoke.add_mutually_exclusive_group(required=True)
     which.add_argument("--key-id", help="the key's public id (key-...)")
     which.add_argument("--key", help="the secret itself")
+    sync = commands.add_parser("sync-usage-plans", help="mirror keys in API Gateway's usage plans (default: every key)")
+    sync.add_argument("--key-id", action="append", help="only this key (repeatable)")
     args = parser.parse_args(argv)
 
     load_local_environment()
     from chalicelib import auth  # after the environment names the tables
 
+    if args.command == "sync-usage-plans":
+        print(json.dumps({"synced": auth.sync_usage_plans(args.key_id)}))
+        return 0
     if args.command == "create-key":
         secret, key = auth.create_key(args.role, args.owner, args.name, expires_at=args.expires_at)
         print(json.dumps({"key": secret, "key_id": key.key_id, "role": key.role, "owner_id": key.owner_id}))

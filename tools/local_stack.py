@@ -5,6 +5,7 @@ and a loop standing in for the EventBridge schedule.
 
 The tables and the bucket are created by deploying infra/template.yaml into moto's
 CloudFormation: the same template production uses, so there is no second list of tables.
+The usage plans of infra/aws.yaml (per-key limits) are created from that file the same way.
 The tests use `start_moto` and `deploy_stack` from here too.
 """
 import argparse
@@ -22,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "infra" / "template.yaml"
+AWS_TEMPLATE = ROOT / "infra" / "aws.yaml"
 LOCAL_DIR = ROOT / ".local"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                     "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
@@ -85,18 +87,85 @@ def deploy_stack(endpoint: str, stage: str = "local") -> dict[str, str]:
     name = f"foule-{stage}"
     existing = {s["StackName"] for s in cloudformation.list_stacks()["StackSummaries"]
                 if s["StackStatus"] != "DELETE_COMPLETE"}
+    template, cognito = moto_template()
     if name not in existing:
-        cloudformation.create_stack(StackName=name, TemplateBody=TEMPLATE.read_text(),
+        cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(template),
                                     Parameters=[{"ParameterKey": "Stage", "ParameterValue": stage}])
         cloudformation.get_waiter("stack_create_complete").wait(
             StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
     env = {output_env_var(o["OutputKey"]): o["OutputValue"] for o in stack["Outputs"]}
+    env.update(create_user_pool(endpoint, stage, cognito))
     enable_time_to_live(endpoint, stage)
+    env["FOULE_USAGE_PLANS"] = create_usage_plans(endpoint, stage)
     # The deployment's secret (sealed ids, pseudonyms): one per stack, so every process that
     # reads this stack derives the same one, and a new stack has a new one.
     secret = hashlib.sha256(f"foule-local-secret:{stack['StackId']}".encode()).hexdigest()
     return {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, **env, "FOULE_SECRET_KEY": secret}
+
+
+def moto_template() -> tuple[dict, dict]:
+    """infra/template.yaml without its Cognito resources and their outputs (moto's
+    CloudFormation cannot create them), and those resources and outputs."""
+    from tools.package import load_cfn
+
+    template = load_cfn(TEMPLATE)
+    cognito = {k: r for k, r in template["Resources"].items() if r["Type"].startswith("AWS::Cognito::")}
+    outputs = {k: o for k, o in template["Outputs"].items() if o["Value"].get("Ref") in cognito}
+    for logical_id in cognito:
+        del template["Resources"][logical_id]
+    for output in outputs:
+        del template["Outputs"][output]
+    return template, {"resources": cognito, "outputs": outputs}
+
+
+def _resolve(value, stage: str, refs: dict):
+    """The few intrinsic functions the template's Cognito properties use, as CloudFormation would."""
+    if isinstance(value, list):
+        return [_resolve(v, stage, refs) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "Fn::Sub" in value:
+        return value["Fn::Sub"].replace("${Stage}", stage)
+    if "Fn::If" in value:
+        condition, if_true, if_false = value["Fn::If"]
+        assert condition == "IsProd", condition
+        return _resolve(if_true if stage == "prod" else if_false, stage, refs)
+    if "Ref" in value:
+        return refs[value["Ref"]]
+    return {k: _resolve(v, stage, refs) for k, v in value.items()}
+
+
+def create_user_pool(endpoint: str, stage: str, cognito: dict) -> dict[str, str]:
+    """Create the template's user pool and app client in moto's cognito-idp (once per stack:
+    found again by name), and return the environment naming them, as the outputs would."""
+    import boto3
+
+    client = boto3.client("cognito-idp", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    refs = {}
+    for logical_id, resource in cognito["resources"].items():
+        props = _resolve(resource["Properties"], stage, refs)
+        if resource["Type"] == "AWS::Cognito::UserPool":
+            name = props.pop("UserPoolName")
+            pools = client.list_user_pools(MaxResults=60)["UserPools"]
+            found = [p["Id"] for p in pools if p["Name"] == name]
+            refs[logical_id] = found[0] if found else client.create_user_pool(PoolName=name, **props)["UserPool"]["Id"]
+        elif resource["Type"] == "AWS::Cognito::UserPoolClient":
+            clients = client.list_user_pool_clients(UserPoolId=props["UserPoolId"], MaxResults=60)
+            found = [c["ClientId"] for c in clients["UserPoolClients"] if c["ClientName"] == props["ClientName"]]
+            refs[logical_id] = found[0] if found else client.create_user_pool_client(**props)["UserPoolClient"]["ClientId"]
+        else:
+            raise ValueError(f"{logical_id}: {resource['Type']} is not created locally")
+    env = {output_env_var(name): refs[output["Value"]["Ref"]] for name, output in cognito["outputs"].items()}
+    # The pool's signing keys and the app's sign-up and sign-in are served by moto locally.
+    return {**env, "FOULE_COGNITO_ENDPOINT": endpoint}
+
+
+def cognito_config(env: dict[str, str]) -> dict[str, str]:
+    """Where the worker app signs up and in: the `cognito` object of its config.json."""
+    return {"endpoint": env["FOULE_COGNITO_ENDPOINT"], "region": env["AWS_REGION"],
+            "user_pool_id": env["FOULE_USER_POOL_ID"], "client_id": env["FOULE_USER_POOL_CLIENT_ID"]}
 
 
 def enable_time_to_live(endpoint: str, stage: str) -> None:
@@ -122,6 +191,52 @@ def start_worker_app(port: int, api_url: str, env: dict):
     from tools import web_server
 
     return web_server.serve(port, web_server.app_config(api_url, cognito_config(env)))
+
+
+def create_usage_plans(endpoint: str, stage: str) -> str:
+    """The usage plans and API keys of infra/aws.yaml, created in moto through API Gateway's API
+    (moto's CloudFormation cannot deploy them with the API they belong to); returns their name
+    prefix (FOULE_USAGE_PLANS). They have no API stage here: moto stores plans and keys, and
+    enforces nothing (locally the API's DynamoDB limiter does). Creates only what is missing."""
+    import boto3
+
+    from tools.package import load_cfn
+
+    aws = load_cfn(AWS_TEMPLATE)
+
+    def resolve(value):
+        if isinstance(value, dict) and "Fn::Sub" in value:
+            return value["Fn::Sub"].replace("${Stage}", stage)
+        if isinstance(value, dict) and "Fn::FindInMap" in value:
+            mapping, _, name = value["Fn::FindInMap"]
+            return aws["Mappings"][mapping][stage][name]
+        if isinstance(value, dict):
+            return {k[0].lower() + k[1:]: resolve(v) for k, v in value.items()}
+        return value
+
+    client = boto3.client("apigateway", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    plans = {p["name"]: p["id"] for p in client.get_usage_plans()["items"]}
+    api_keys = {k["name"]: k["id"] for k in client.get_api_keys()["items"]}
+    made = {}
+    for logical_id, resource in aws["Resources"].items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::ApiGateway::UsagePlan":
+            name = resolve(props["UsagePlanName"])
+            made[logical_id] = plans.get(name) or client.create_usage_plan(
+                name=name, description=props["Description"], throttle=resolve(props["Throttle"]),
+                quota=resolve(props["Quota"]))["id"]
+        elif resource["Type"] == "AWS::ApiGateway::ApiKey":
+            name = resolve(props["Name"])
+            made[logical_id] = api_keys.get(name) or client.create_api_key(
+                name=name, value=resolve(props["Value"]), description=props["Description"],
+                enabled=props["Enabled"])["id"]
+    for resource in aws["Resources"].values():
+        if resource["Type"] == "AWS::ApiGateway::UsagePlanKey":
+            plan_id, key_id = (made[resource["Properties"][p]["Ref"]] for p in ("UsagePlanId", "KeyId"))
+            if key_id not in {k["id"] for k in client.get_usage_plan_keys(usagePlanId=plan_id)["items"]}:
+                client.create_usage_plan_key(usagePlanId=plan_id, keyId=key_id, keyType="API_KEY")
+    return f"foule-{stage}"
 
 
 def aggregation_loop(interval: float, stop) -> None:
@@ -160,7 +275,9 @@ def main() -> None:
         keys = {role: auth.create_key(role, name=f"demo {role}")[0] for role in ("admin", "requester", "worker")}
         api_url = f"http://127.0.0.1:{args.api_port}"
         LOCAL_DIR.mkdir(exist_ok=True)
-        (LOCAL_DIR / "stack.json").write_text(json.dumps({"api": api_url, "keys": keys, "env": env}, indent=2))
+        cognito = cognito_config(env)
+        (LOCAL_DIR / "stack.json").write_text(json.dumps({"api": api_url, "keys": keys, "env": env,
+                                                          "cognito": cognito}, indent=2))
         app_url = f"http://127.0.0.1:{args.app_port}/"
         chalice = start_chalice_local(args.api_port, {**os.environ, **env, "FOULE_APP_ORIGINS": app_url.rstrip("/")})
         children.append(chalice)
@@ -170,6 +287,9 @@ def main() -> None:
               f"  admin key:     {keys['admin']}\n  requester key: {keys['requester']}\n"
               f"  worker key:    {keys['worker']}\n"
               f"  moto server:   http://127.0.0.1:{args.moto_port}\n"
+              f"  workers' user pool (Cognito): {cognito['user_pool_id']}, app client {cognito['client_id']}, "
+              f"endpoint {cognito['endpoint']}\n"
+              f"  CORS origin:   {app_url.rstrip('/')} (the worker app's)\n"
               f"The aggregator runs every {args.aggregate_every:g} s. `make demo` in another terminal "
               f"replays a real dataset. Ctrl-C stops everything.\n", flush=True)
         stopping = []

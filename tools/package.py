@@ -6,7 +6,8 @@
 
 `--stage` writes to dist/:
     dist/merge.yaml        infra/template.yaml + infra/aws.yaml + what is derived from them
-    dist/sam.yaml          the SAM template `chalice package --merge-template` writes
+    dist/sam.yaml          the SAM template `chalice package --merge-template` writes, its
+                           authorized methods requiring the usage plans' API key
     dist/deployment.zip    the Lambda code (app.py, chalicelib/, runtime requirements)
     dist/package.json      sizes, runtime, architecture and the checks that passed
 and refuses to finish if the zip holds anything that does not run (tests, bench, tools), a
@@ -154,7 +155,7 @@ def role_policy(template: dict, role: str) -> dict:
 
 
 def _stage_free_names(stateful: dict) -> dict[str, tuple[str, str]]:
-    """Logical id -> (service, name pattern with the stage as `*`) for tables and the bucket."""
+    """Logical id -> (service, name pattern with the stage as `*`) for tables, the bucket and the user pool."""
     names = {}
     for logical_id, resource in stateful["Resources"].items():
         props = resource.get("Properties", {})
@@ -162,6 +163,8 @@ def _stage_free_names(stateful: dict) -> dict[str, tuple[str, str]]:
             service, name = "dynamodb", props["TableName"]["Fn::Sub"]
         elif resource["Type"] == "AWS::S3::Bucket":
             service, name = "s3", props["BucketName"]["Fn::Sub"]
+        elif resource["Type"] == "AWS::Cognito::UserPool":
+            service, name = "cognito-idp", "*"  # pool ids are generated: any pool of the account
         else:
             continue
         names[logical_id] = (service, re.sub(r"\$\{[^}]+\}", "*", name))
@@ -180,6 +183,8 @@ def render_policies() -> dict[str, dict]:
 
     def arn(logical_id):
         service, name = names[logical_id]
+        if service == "cognito-idp":
+            return f"arn:aws:cognito-idp:*:*:userpool/{name}"
         return f"arn:aws:dynamodb:*:*:table/{name}" if service == "dynamodb" else f"arn:aws:s3:::{name}"
 
     def resolve(value):
@@ -192,7 +197,9 @@ def render_policies() -> dict[str, dict]:
             assert attribute == "Arn", value
             return arn(logical_id)
         if isinstance(value, dict) and "Fn::Sub" in value:
-            return re.sub(r"\$\{(\w+)\.Arn\}", lambda m: arn(m.group(1)), value["Fn::Sub"])
+            text = re.sub(r"\$\{(\w+)\.Arn\}", lambda m: arn(m.group(1)), value["Fn::Sub"])
+            # Pseudo parameters (the API Gateway ARNs): any region of the aws partition.
+            return text.replace("${AWS::Partition}", "aws").replace("${AWS::Region}", "*")
         if isinstance(value, dict):
             return {k: resolve(v) for k, v in value.items()}
         return value
@@ -273,7 +280,7 @@ def requirement_names() -> list[str]:
     return names
 
 
-IMPORT_NAMES = {"pyyaml": "yaml", "python_dateutil": "dateutil"}
+IMPORT_NAMES = {"pyyaml": "yaml", "python_dateutil": "dateutil", "pyjwt": "jwt"}
 
 
 def check_zip(path: Path, architecture: str) -> dict:
@@ -317,6 +324,37 @@ CHALICE_TEMPLATE_ONLY = (
     "from chalice.cli import main; sys.exit(main())")
 
 
+# API Gateway applies a usage plan (infra/aws.yaml, per-key limits) only to methods that
+# require an API key. chalice 1.34 reserves the security name "api_key" for its own flag for
+# that (api_key_required), and Foule's authorizer has that name: chalice writes the authorizer's
+# definition and then overwrites it with a plain x-api-key one (the authorizer would never run).
+# So the definition is restored here, as chalice's CFN generator writes it (ttl 0, as in
+# chalicelib/api.py), and every method the authorizer guards requires an API key under another
+# name; the key comes from the authorizer (api-key-source AUTHORIZER), never from a header.
+AUTHORIZER = "api_key"
+USAGE_PLAN_KEY = "usage_plan_key"
+AUTHORIZER_DEFINITION = {
+    "in": "header", "type": "apiKey", "name": "Authorization", "x-amazon-apigateway-authtype": "custom",
+    "x-amazon-apigateway-authorizer": {"type": "token", "authorizerResultTtlInSeconds": 0, "authorizerUri": {
+        "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31"
+                   "/functions/${ApiKey.Arn}/invocations"}}}
+
+
+def require_usage_plan_keys(sam: dict) -> int:
+    """Make every method the authorizer guards require an API key; how many it changed."""
+    body = sam["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    body.setdefault("securityDefinitions", {}).update(
+        {AUTHORIZER: AUTHORIZER_DEFINITION, USAGE_PLAN_KEY: {"type": "apiKey", "name": "x-api-key", "in": "header"}})
+    changed = 0
+    for methods in body["paths"].values():
+        for operation in methods.values():
+            security = operation.get("security", []) if isinstance(operation, dict) else []
+            if any(AUTHORIZER in s for s in security) and not any(USAGE_PLAN_KEY in s for s in security):
+                security.append({USAGE_PLAN_KEY: []})
+                changed += 1
+    return changed
+
+
 def package(stage: str, out: Path, template_only: bool = False) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     build = out / ("build-template-only" if template_only else "build")
@@ -335,6 +373,9 @@ def package(stage: str, out: Path, template_only: bool = False) -> dict:
     sys.stderr.write(completed.stderr)
     if completed.returncode:
         raise SystemExit(f"chalice package failed ({completed.returncode})")
+    generated = load_cfn(chalice_out / "sam.yaml")
+    require_usage_plan_keys(generated)
+    (chalice_out / "sam.yaml").write_text(json.dumps(generated, indent=1))  # JSON is YAML
     if template_only:
         shutil.copy2(chalice_out / "sam.yaml", out / "sam.yaml")
         return {"stage": stage, "template": str(out / "sam.yaml")}

@@ -79,6 +79,7 @@ class Assignment(Model):
     task_id = UnicodeAttribute()
     lease_id = UnicodeAttribute()
     slot = UnicodeAttribute()
+    gold_slot = UnicodeAttribute(null=True)  # a gold lease: its entry in the task's slot maps (services/gold)
     # leased | submitted | returned | expired (work path); approved | rejected (review). Items from
     # before the rename say "released" for returned. "expired" is written by the cleanup pass;
     # until then a leased assignment past expires_at reads as expired (see lifecycle.state_of).

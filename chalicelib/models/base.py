@@ -1,11 +1,31 @@
-"""What every model shares: the region and the table name from settings."""
+"""What every model shares: the region and the table name from settings, and the botocore
+files their connections parse."""
 import time
 
+import botocore.loaders
+import botocore.session
 from pynamodb.connection import Connection
+from pynamodb.connection import base as pynamodb_connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
 
 from chalicelib.settings import settings
+
+# pynamodb gives each model's connection a botocore session of its own, and each new session
+# parses botocore's endpoint and DynamoDB model files again (~50 ms of JSON): a cold start's
+# first request, touching six tables, paid it six times (bench/RESULTS.md, "Cold start"). The
+# sessions stay one per connection and thread, as pynamodb wants (botocore sessions are not
+# thread-safe); they share the files, read once, as one session's clients always do.
+_botocore_files = botocore.loaders.create_loader()
+
+
+def _session_sharing_files() -> botocore.session.Session:
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _botocore_files)
+    return session
+
+
+pynamodb_connection.get_session = _session_sharing_files
 
 
 def meta(table: str):

@@ -37,7 +37,10 @@ class Project(Model):
     project_id = UnicodeAttribute(hash_key=True)
     owner_id = UnicodeAttribute()
     title = UnicodeAttribute()
-    instructions = UnicodeAttribute(default="")
+    instructions = UnicodeAttribute(default="")  # Markdown
+    # How a task is shown (schemas/views.py): the blocks, and the payload_schema checked on upload.
+    view = JSONAttribute(null=True)
+    payload_schema = JSONAttribute(null=True)
     answer_type = JSONAttribute()  # the pydantic AnswerType, dumped
     overlap = NumberAttribute()
     reward_cents = NumberAttribute()
@@ -66,6 +69,7 @@ class Project(Model):
     last_run_id = UnicodeAttribute(null=True)
     last_run_at = NumberAttribute(null=True)
     last_run_answers = NumberAttribute(default=0)
+    last_run_ece = NumberAttribute(null=True)  # cross-fitted ECE of the last run's confidence
     # The quality rules (pydantic Rule objects, dumped), validated when set.
     rules = JSONAttribute(null=True)
     # Lifecycle, overlap changes, gold mixing and the lease gates.
@@ -76,6 +80,7 @@ class Project(Model):
     has_gold = NumberAttribute(null=True)  # 1 once a gold task was added: only then is gold looked for
     qualification = JSONAttribute(null=True)  # {gold_tasks, min_accuracy}
     min_reliability = NumberAttribute(null=True)
+    audience = JSONAttribute(null=True)  # {languages, countries} of the workers served; null: all
     overlap_sync = JSONAttribute(null=True)  # {"cursor": last task key walked} while tasks catch up
     lease_sweep = JSONAttribute(null=True)  # {"cursor": ...} of the expired-lease cleanup pass
 

@@ -1,4 +1,4 @@
-from pynamodb.attributes import (BooleanAttribute, NumberAttribute, UnicodeAttribute,
+from pynamodb.attributes import (BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute,
                                  UnicodeSetAttribute)
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
@@ -66,5 +66,10 @@ class WorkerStats(Model):
     skipped_in_row = NumberAttribute(default=0)  # returned/expired leases since the last answer
     # Erasure (services.erasure), on the overall record only, while an erasure is under way.
     erased_to = UnicodeAttribute(null=True)
+    # The worker's profile (services.profiles), on the overall record only; erased with it.
+    display_name = UnicodeAttribute(null=True)
+    languages = ListAttribute(of=UnicodeAttribute, null=True)  # ISO 639-1, the worker's order
+    country = UnicodeAttribute(null=True)  # ISO 3166-1 alpha-2
+    terms_accepted_at = NumberAttribute(null=True)  # epoch ms
 
     by_scope = WorkersByScope()

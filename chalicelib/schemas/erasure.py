@@ -11,3 +11,5 @@ class ErasureOut(Out):
     assignments: int = Field(description="Assignments moved off the worker's id")
     payments: int = Field(description="Payments moved off the worker's id (the money stays accounted)")
     records: int = Field(description="Per-project and overall records moved off the worker's id")
+    account_deleted: bool = Field(False, description=(
+        "The worker's user pool account (its email address) was deleted: it can no longer sign in"))

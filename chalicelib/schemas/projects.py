@@ -1,11 +1,13 @@
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from chalicelib.kinds import AGGREGATION_METHODS
 from chalicelib.schemas.answers import AnswerType
 from chalicelib.schemas.common import Body, Cursor, Out
+from chalicelib.schemas.profile import Audience
 from chalicelib.schemas.quality import MAX_RULES, Rule
+from chalicelib.schemas.views import PayloadSchema, View
 
 ProjectStatus = Literal["active", "paused", "closed"]
 
@@ -68,6 +70,8 @@ class WorkSettings(Body):
     qualification: Qualification | None = None
     min_reliability: float | None = Field(None, ge=0, le=1, description=(
         "Workers whose reliability in this project is known and lower get no work here"))
+    audience: Audience | None = Field(None, description=(
+        "Only workers whose profile matches get work here (403 not_in_audience); null: everyone"))
 
 
 class WorkSettingsUpdate(Body):
@@ -77,11 +81,21 @@ class WorkSettingsUpdate(Body):
     gold_rate: float | None = Field(None, ge=0, le=1)
     min_reliability: float | None = Field(None, ge=0, le=1)
     max_lease_extension_seconds: int | None = Field(None, ge=0, le=86_400)
+    audience: Audience | None = Field(None, description="Replaces the audience; null: everyone")
+
+
+INSTRUCTIONS = Field("", max_length=20_000, description=(
+    "Markdown (paragraphs, **bold**, *italic*, `code`, lists, headings, http(s) links); "
+    "clients escape every HTML tag"))
 
 
 class ProjectCreate(WorkSettings):
     title: str = Field(min_length=1, max_length=200)
-    instructions: str = Field("", max_length=20_000)
+    instructions: str = INSTRUCTIONS
+    # How a task is shown
+    view: View | None = None
+    payload_schema: PayloadSchema | None = Field(None, description=(
+        "Checked on every task upload: a task it refuses is reported by index, never stored"))
     answer_type: AnswerType
     overlap: int = Field(3, ge=1, le=100, description="Answers wanted per task")
     reward_cents: int = Field(0, ge=0, le=100_000, description="Paid per accepted answer, in cents")
@@ -110,6 +124,10 @@ class ProjectCreate(WorkSettings):
 
 class ProjectUpdate(WorkSettingsUpdate):
     status: ProjectStatus | None = Field(None, description="Pause, resume or close (final)")
+    # How a task is shown: null removes; applies to leases and uploads from now on (tasks
+    # already stored are not checked again)
+    view: View | None = None
+    payload_schema: PayloadSchema | None = None
     priority: int | None = Field(None, ge=-1000, le=1000)
     # Budget and review
     budget_cents: int | None = Field(
@@ -126,7 +144,9 @@ class ProjectUpdate(WorkSettingsUpdate):
 class ProjectOut(Out):
     project_id: str
     title: str
-    instructions: str
+    instructions: str = Field(description="Markdown")
+    view: View | None = Field(None, description="Null: one text block per payload field")
+    payload_schema: dict[str, Any] | None = Field(None, description="As declared (see PayloadSchema)")
     answer_type: AnswerType
     overlap: int
     reward_cents: int
@@ -151,6 +171,7 @@ class ProjectOut(Out):
     gold_rate: float = 0.1
     qualification: Qualification | None = None
     min_reliability: float | None = None
+    audience: Audience | None = None
     # Aggregation
     aggregation: AggregationOut = Field(default_factory=AggregationOut)
 
@@ -176,6 +197,9 @@ class Progress(Out):
     last_run_id: str | None
     last_run_at: int | None
     answers_in_last_run: int
+    last_run_ece: float | None = Field(None, description=(
+        "Expected calibration error of the last run's confidence, cross-fitted on gold (single "
+        "choice with enough gold tasks; null otherwise)"))
     # Budget and review
     approved: int = Field(0, description="Answers approved (by the requester or automatically)")
     rejected: int = Field(0, description="Answers rejected (and not reversed)")

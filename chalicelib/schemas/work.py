@@ -5,6 +5,7 @@ from pydantic import Field
 
 from chalicelib.schemas.answers import AnswerType
 from chalicelib.schemas.common import Body, Identifier, Out
+from chalicelib.schemas.views import Block
 
 
 class NextTaskRequest(Body):
@@ -15,8 +16,16 @@ class LeaseOut(Out):
     lease_id: str = Field(description="Send the answer to /leases/{lease_id}/answer")
     project_id: str
     task_id: str
+    title: str = Field(description="The project's title")
     payload: dict[str, Any]
-    instructions: str
+    instructions: str = Field(description="Markdown (the subset of text blocks)")
+    view: list[Block] = Field(description=(
+        "Render these blocks top to bottom, then the answer widget of answer_type.kind: the "
+        "project's view, or one text block per payload field"))
+    media: dict[str, str] = Field(description=(
+        "{payload field: short-lived presigned GET URL} for the media keys of this task (the "
+        "image, audio and video blocks whose field holds one); a media block whose field holds "
+        "an https URL shows that URL"))
     answer_type: AnswerType
     reward_cents: int
     expires_at: int = Field(description="Epoch milliseconds; an answer after this is refused")

@@ -33,6 +33,7 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib import aggregation, kinds, observability
 from chalicelib.aggregation import by_kind
+from chalicelib.aggregation.classification import calibration
 from chalicelib.kinds import pairwise
 from chalicelib.models import Assignment, Project, TaskResult
 from chalicelib.models.aggregation_lock import ProjectAggregation
@@ -266,17 +267,23 @@ def _run(project: Project, run_id: str, created_at: int) -> dict:
     n, n_tasks, n_workers = len(answers.task), len(answers.task_ids), len(answers.worker_ids)
     t, w, y = answers.task, answers.worker, answers.label
     method = project.aggregation_method or settings.aggregation_method or aggregation.DEFAULT_METHOD
-    result = aggregation.aggregate(method, t, w, y, n_tasks=n_tasks, n_workers=n_workers,
-                                   n_labels=len(labels), known=known)
+    def fit(known_labels):
+        return aggregation.aggregate(method, t, w, y, n_tasks=n_tasks, n_workers=n_workers,
+                                     n_labels=len(labels), known=known_labels)
+
+    result = fit(known)
+    # Confidence calibrated on gold, cross-fitted (gold tasks keep their clamped posterior).
+    calibrated = calibration.calibrate(lambda known_labels: fit(known_labels).posterior, known)
+    posterior = np.where((known >= 0)[:, None], result.posterior, calibrated.apply(result.posterior))
     created_iso = iso(created_at)
     answer_counts = np.bincount(t, minlength=n_tasks).tolist()
-    best, confidence = result.labels.tolist(), result.confidence.tolist()
+    best, confidence = result.labels.tolist(), posterior.max(axis=1).tolist() if n_tasks else []
 
     def rows():  # one per task, built as they are written (three times: two files, the table)
         for i, task_id in enumerate(answers.task_ids):
             yield {"task_id": task_id, "payload": json.loads(payloads[i]), "label": labels[best[i]],
                    "confidence": round(confidence[i], 6),
-                   "posterior": {label: round(p, 6) for label, p in zip(labels, result.posterior[i].tolist())},
+                   "posterior": {label: round(p, 6) for label, p in zip(labels, posterior[i].tolist())},
                    "answer_count": answer_counts[i], "gold": bool(known[i] >= 0),
                    "method": method, "run_id": run_id, "created_at": created_iso}
 
@@ -305,10 +312,11 @@ def _run(project: Project, run_id: str, created_at: int) -> dict:
         "format_version": FORMAT_VERSION, "created_at": created_at, "created_at_iso": created_iso,
         "method": method, "parameters": {"labels": labels, "gold_tasks": int((known >= 0).sum()),
                                          "iterations": int(result.iterations), **run_settings(project, answers)},
+        "calibration": calibration_summary(calibrated),
         "answers": n, "tasks": n_tasks, "workers": n_workers, "iterations": int(result.iterations)})
     # Recorded before the run is marked done (a crash then cannot lose it), sent after.
     delivery = webhooks.record_publication(manifest, publishing.manifest_key(project_id, run_id))
-    mark_run(project, run_id, created_at, read)  # every answer read, the left-out ones too:
+    mark_run(project, run_id, created_at, read, calibrated.ece_after)  # every answer read, the left-out ones too:
     # else the excluded workers' and the rejected answers would make the project due on every pass
     # Publication lag: from the newest answer in the run to the run being readable.
     lag_ms = now_ms() - int(answers.submitted_at.max()) if n else None
@@ -409,6 +417,17 @@ def store_results(project_id: str, run_id: str, rows) -> None:
                                    gold=int(row["gold"]), run_id=run_id))
 
 
-def mark_run(project: Project, run_id: str, created_at: int, answers: int) -> None:
+def mark_run(project: Project, run_id: str, created_at: int, answers: int, ece: float | None = None) -> None:
     project.update(actions=[Project.last_run_id.set(run_id), Project.last_run_at.set(created_at),
-                            Project.last_run_answers.set(answers)])
+                            Project.last_run_answers.set(answers),
+                            Project.last_run_ece.remove() if ece is None else Project.last_run_ece.set(round(ece, 6))])
+
+
+def calibration_summary(calibrated) -> dict:
+    """The manifest's `calibration`: the map applied to the confidence and its cross-fitted ECE."""
+    def rounded(value):
+        return None if value is None else round(value, 6)
+    return {"method": "platt" if calibrated.ece_after is not None else "none",
+            "slope": round(calibrated.slope, 6), "intercept": round(calibrated.intercept, 6),
+            "gold_tasks": calibrated.gold_tasks, "min_gold_tasks": calibration.MIN_GOLD,
+            "ece_before": rounded(calibrated.ece_before), "ece": rounded(calibrated.ece_after)}

@@ -7,13 +7,15 @@ contain it) and its API keys' owner. Erasure moves every one of them to a tombst
 and linked to nothing ("x-" and 16 hex digits, as long as a worker id), reading them through
 the worker's own indexes (no table scan):
 
-- its API keys are revoked and re-owned by the tombstone first, so the worker can do nothing
-  while the rest moves;
+- a worker signed in with the user pool has its account there (its email address) deleted
+  first, and its API keys are revoked and re-owned by the tombstone, so the worker can do
+  nothing while the rest moves;
 - each assignment is re-written under the tombstone with a new lease id (the old one named the
   worker), together with the task slot it holds, in one transaction;
 - its payments are re-keyed (a reward's key names the worker) or re-owned, pointing at the new
   lease ids: the money already paid stays in the ledger and in the project's spending;
-- its records (per project and overall: the profile) move last.
+- its records (per project and overall) move last; the profile on the overall record (display
+  name, languages, country, terms) is dropped, not moved.
 
 Afterwards requesters see the erased worker's answers under the tombstone's pseudonym (see
 services.pseudonyms): answers, counts and money are unchanged, so the published results are
@@ -44,20 +46,25 @@ def new_tombstone() -> str:
     return TOMBSTONE_PREFIX + secrets.token_hex(8)
 
 
-def erase(worker_id: str) -> ErasureOut:
-    """Erase a worker; 404 worker_not_found if there is no such worker (or no more)."""
+def erase(worker_id: str, signed_in: bool = False) -> ErasureOut:
+    """Erase a worker; 404 worker_not_found if there is no such worker (or no more).
+    `signed_in`: the worker itself asks, signed in with the user pool (it exists, even if it
+    has done nothing yet)."""
     keys = list(ApiKey.by_account.query(worker_id))  # a worker's keys are managed by itself
     is_worker = all(k.role == "worker" for k in keys) and \
-        (keys or next(iter(WorkerStats.query(worker_id, limit=1)), None) is not None)
+        (signed_in or keys or next(iter(WorkerStats.query(worker_id, limit=1)), None) is not None)
     if not is_worker:  # nobody, or a requester's or admin's id: never erase those
         raise NotFound("No such worker.", code="worker_not_found")
+    from chalicelib import identity  # here: PyJWT is imported only when needed
+
+    account_deleted = identity.delete_user(worker_id)
     tombstone = _tombstone_for(worker_id)
     revoked = _revoke_keys(keys, tombstone)
     assignments = sum(_move_assignment(a, tombstone) for a in Assignment.by_worker.query(worker_id))
     payments = sum(_move_payment(e, tombstone) for e in LedgerEntry.by_worker.query(worker_id))
     records = _move_records(worker_id, tombstone)
     return ErasureOut(erased=True, keys_revoked=revoked, assignments=assignments, payments=payments,
-                      records=records)
+                      records=records, account_deleted=account_deleted)
 
 
 def _tombstone_for(worker_id: str) -> str:
@@ -153,8 +160,8 @@ def _move_records(worker_id: str, tombstone: str) -> int:
     records = sorted(WorkerStats.query(worker_id, consistent_read=True),
                      key=lambda s: s.scope == ALL_PROJECTS)  # the overall record (the note) last
     for stats in records:
-        moved = _copy(stats, worker_id=tombstone)
-        moved.erased_to = None
+        moved = _copy(stats, worker_id=tombstone, erased_to=None, display_name=None, languages=None,
+                      country=None, terms_accepted_at=None)
         with TransactWrite(connection=connection()) as tx:
             tx.save(moved)
             tx.delete(stats)

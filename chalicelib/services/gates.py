@@ -9,21 +9,24 @@ from dataclasses import dataclass
 from chalicelib import sealing
 from chalicelib.errors import Forbidden
 from chalicelib.models import Project, WorkerStats
+from chalicelib.models.workers import ALL_PROJECTS
+from chalicelib.services import profiles
 
 ONLY_GOLD, GOLD_DUE, NO_GOLD = "only", "due", "no"
 
 
 def stats_of(worker_id: str, project_ids: list[str]) -> dict[str, WorkerStats]:
-    """The worker's record in each project (a fresh, empty one where it has none yet)."""
-    if not project_ids:
-        return {}
-    found = {s.scope: s for s in WorkerStats.batch_get([(worker_id, p) for p in project_ids],
-                                                        consistent_read=True)}
-    return {p: found.get(p) or WorkerStats(worker_id, p) for p in project_ids}
+    """The worker's record in each project (a fresh, empty one where it has none yet), and under
+    ALL_PROJECTS its overall record (its profile: services.profiles), in one BatchGet."""
+    wanted = [*project_ids, ALL_PROJECTS]
+    found = {s.scope: s for s in WorkerStats.batch_get([(worker_id, p) for p in wanted], consistent_read=True)}
+    return {p: found.get(p) or WorkerStats(worker_id, p) for p in wanted}
 
 
-def check(project: Project, stats: WorkerStats, now: int) -> None:
-    """Raise the 403 that keeps this worker from this project's work, if any."""
+def check(project: Project, stats: WorkerStats, now: int, overall: WorkerStats | None = None) -> None:
+    """Raise the 403 that keeps this worker from this project's work, if any (`overall`: the
+    worker's overall record, whose profile the project's audience is matched against)."""
+    profiles.check_audience(project, overall)
     if stats.blocked_until is not None and int(stats.blocked_until) > now:
         raise Forbidden("You are blocked from this project.", code="worker_blocked",
                         details={"reason": stats.block_reason, "until": int(stats.blocked_until)})

@@ -10,7 +10,17 @@ cursor, a page as large as the real path's) and serves the window's tasks in an 
 per worker by the deployment's secret, so no two workers meet gold in the same order and none
 can predict it. The worker's record keeps the window's tasks already served; the lease of the
 window's last one moves the cursor past the window.
+
+Slot entries: a real task's item carries a lease id, a worker id and an expiry per taken slot,
+and every step of a real lease reads or writes them. A gold task's item carries entries of the
+same shape and sizes, written by the same steps (a lease adds one at the lowest free slot, an
+extension or an answer changes its expiry, a return or a lapse removes it; when all `overlap`
+are written the next lease starts them over, as a real task fills and leaves the open index),
+so that reading or writing a gold task costs the store what a real one does and its latency
+tells nothing. They are padding (random values, no worker's id): nothing decides by them.
 """
+import secrets
+
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
@@ -18,15 +28,46 @@ from chalicelib import observability, sealing
 from chalicelib.models import Assignment, Project, Task, WorkerStats
 from chalicelib.models.assignments import replaceable, task_key
 from chalicelib.models.base import connection, conflicted, failed_conditions, now_ms
-from chalicelib.services import counters, leases, ledger
+from chalicelib.services import counters, leases, ledger, open_tasks
 from chalicelib.services.leases import GOLD_SLOT  # noqa: F401  (its home is the lease id's layout)
 
-# A write that changes nothing: where a real lease, release or extension updates its task's
-# slot, the gold path updates the task too, so that the store does the same work for both and
-# its latency tells nothing (a condition check alone was measurably faster).
+# A write that changes nothing, for gold leases taken before they wrote slot entries: where a
+# real step updates its task's slot, the gold path updates the task too (the same store work).
 UNCHANGED = Task.answer_count.add(0)
-GOLD_PAGE = 50  # as many as the real path reads (work.TASK_PAGE): the same work for both
+GOLD_PAGE = open_tasks.PAGE  # as many tasks as the real path's sample reads: the same work for both
 GOLD_PAGES = 3
+
+
+def _padding(like: str) -> str:
+    """A random value as long as `like` (a lease id or a worker id): the size, not the content."""
+    return secrets.token_urlsafe(len(like))[:len(like)]
+
+
+def _entry_actions(project: Project, task: Task, worker_id: str, lease_id: str, expires_at: int) -> tuple[str, list]:
+    """(slot, update actions) of the entry a gold lease writes on its task as read."""
+    as_dict = lambda m: m.as_dict() if hasattr(m, "as_dict") else dict(m or {})  # noqa: E731
+    taken = as_dict(task.slot_expiry)
+    overlap = int(task.overlap if task.overlap is not None else project.overlap)
+    free = [str(k) for k in range(overlap) if str(k) not in taken]
+    lease, worker = _padding(lease_id), _padding(worker_id)
+    if free:
+        slot = free[0]
+        return slot, [Task.slot_expiry[slot].set(expires_at), Task.slot_lease[slot].set(lease),
+                      Task.slot_worker[slot].set(worker)]
+    slot = "0"  # all written: start over, as a real task's slots fill once
+    return slot, [Task.slot_expiry.set({slot: expires_at}), Task.slot_lease.set({slot: lease}),
+                  Task.slot_worker.set({slot: worker})]
+
+
+def entry_update(assignment: Assignment, expiry: int | None = None, remove: bool = False) -> list:
+    """The task update of a step on a gold lease (extension or answer: the entry's new expiry;
+    return or lapse: `remove`), as the real step updates its slot."""
+    slot = assignment.gold_slot
+    if slot is None:
+        return [UNCHANGED]
+    if remove:
+        return [Task.slot_expiry[slot].remove(), Task.slot_lease[slot].remove(), Task.slot_worker[slot].remove()]
+    return [Task.slot_expiry[slot].set(expiry)]
 
 
 def try_lease(worker_id: str, project: Project, task: Task, stream_actions: list) -> tuple[str, int] | None:
@@ -35,14 +76,15 @@ def try_lease(worker_id: str, project: Project, task: Task, stream_actions: list
     now = now_ms()
     lease_id = leases.new_lease_id(project.project_id, task.task_id, worker_id, GOLD_SLOT)
     expires_at = now + int(project.lease_seconds) * 1000
+    entry, entry_actions = _entry_actions(project, task, worker_id, lease_id, expires_at)
     assignment = Assignment(task_key(project.project_id, task.task_id), worker_id,
                             project_id=project.project_id, task_id=task.task_id, lease_id=lease_id,
-                            slot=GOLD_SLOT, state="leased", leased_at=now, expires_at=expires_at,
-                            live_gold=project.project_id,
+                            slot=GOLD_SLOT, gold_slot=entry, state="leased", leased_at=now,
+                            expires_at=expires_at, live_gold=project.project_id,
                             known_answer=task.known_answer)
     try:
         with TransactWrite(connection=connection()) as tx:
-            tx.update(Task(project.project_id, task.task_id), actions=[UNCHANGED],
+            tx.update(Task(project.project_id, task.task_id), actions=entry_actions,
                       condition=Task.gold_project.exists())
             tx.save(assignment, condition=Assignment.worker_id.does_not_exist() | replaceable(now))
             counters.add_in(tx, project.project_id, gold_leases_granted=1)  # as a real lease's counters

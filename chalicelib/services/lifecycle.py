@@ -56,8 +56,8 @@ def extend(caller: Caller, lease_id: str, body: ExtendIn) -> LeaseExtended:
                 tx.update(Task(ref.project_id, ref.task_id), actions=[Task.slot_expiry[ref.slot].set(expires_at)],
                           condition=(Task.slot_lease[ref.slot] == lease_id) & (Task.slot_expiry[ref.slot] >= now)
                           & (Task.slot_expiry[ref.slot] < ANSWERED))
-            else:  # no slot to extend, but the same items as a real extension (no timing tell)
-                tx.update(Task(ref.project_id, ref.task_id), actions=[gold.UNCHANGED])
+            else:  # no slot to extend, but its entry changes as a real one's (no timing tell)
+                tx.update(Task(ref.project_id, ref.task_id), actions=gold.entry_update(assignment, expires_at))
             tx.update(assignment, actions=[Assignment.expires_at.set(expires_at), Assignment.extended_at.set(now)],
                       condition=(Assignment.lease_id == lease_id) & (Assignment.state == "leased")
                       & (Assignment.expires_at >= now) & Assignment.extended_at.does_not_exist())
@@ -203,6 +203,8 @@ def expire_gold(project_id: str, assignment: Assignment, now: int) -> bool:
                                            Assignment.purge_at.set(purge_time(now))],
                       condition=(Assignment.lease_id == assignment.lease_id) & (Assignment.state == "leased")
                       & (Assignment.expires_at < now))
+            if assignment.gold_slot is not None:  # its entry goes, as a lapsed real lease's slot
+                tx.update(Task(project_id, assignment.task_id), actions=gold.entry_update(assignment, remove=True))
             tx.update(WorkerStats(assignment.worker_id, project_id), actions=[WorkerStats.skipped_in_row.add(1)])
             _release_reservation(tx, project_id)
     except TransactWriteError as error:

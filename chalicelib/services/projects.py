@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.auth import Caller
+from chalicelib.auth import INTEGRATOR, Caller
 from chalicelib.errors import BadRequest, Conflict, NotFound
 from chalicelib.models import Project
 from chalicelib.models.base import now_ms
@@ -17,13 +17,15 @@ from chalicelib.schemas.projects import (DEFAULT_AUTO_APPROVE_SECONDS,
                                          AggregationQueued, AggregationSettings,
                                          Progress, ProjectCreate, ProjectOut, ProjectPage,
                                          ProjectUpdate)
+from chalicelib.schemas.views import PayloadSchema
 from chalicelib.schemas.quality import Rule, parse_rules
-from chalicelib.services import counters, ledger, live, paging
+from chalicelib.services import counters, ledger, live, paging, views
 
 
 def to_out(project: Project) -> ProjectOut:
     return ProjectOut(project_id=project.project_id, title=project.title,
-                      instructions=project.instructions, answer_type=project.answer_type,
+                      instructions=project.instructions, view=project.view,
+                      payload_schema=project.payload_schema, answer_type=project.answer_type,
                       overlap=int(project.overlap), reward_cents=int(project.reward_cents),
                       lease_seconds=int(project.lease_seconds), priority=int(project.priority),
                       status=project.status, created_at=int(project.created_at),
@@ -68,6 +70,27 @@ def aggregation_update(project: Project, body: AggregationSettings | None) -> li
     return actions
 
 
+# How a task is shown (services/views): stored as given, without the nulls of absent options.
+def view_fields(view: list | None, schema: PayloadSchema | None) -> dict:
+    views.check_declaration(view, schema)
+    return {"view": [block.model_dump(mode="json") for block in view] if view else None,
+            "payload_schema": schema.model_dump(mode="json", exclude_none=True) if schema else None}
+
+
+def view_update(project: Project, body: ProjectUpdate) -> list:
+    """Update actions for the view and payload_schema a PATCH gives (null removes one); the
+    pair is checked as it will be stored, whichever of the two changes."""
+    given = body.model_fields_set & {"view", "payload_schema"}
+    if not given:
+        return []
+    view = body.view if "view" in given else to_out(project).view
+    schema = body.payload_schema if "payload_schema" in given else \
+        (PayloadSchema.model_validate(project.payload_schema) if project.payload_schema else None)
+    fields = view_fields(view, schema)
+    return [getattr(Project, name).set(fields[name]) if fields[name] is not None
+            else getattr(Project, name).remove() for name in sorted(given)]
+
+
 def _money_out(project: Project) -> dict:
     """The budget and review settings of a project."""
     def number(value):
@@ -86,7 +109,12 @@ def work_settings_out(project: Project) -> dict:
     return {"adaptive_overlap": project.adaptive_overlap, "expires_at": project.expires_at,
             "max_lease_extension_seconds": int(project.max_lease_extension_seconds or 0),
             "gold_rate": float(project.gold_rate or 0), "qualification": project.qualification,
-            "min_reliability": project.min_reliability}
+            "min_reliability": project.min_reliability, "audience": project.audience}
+
+
+def _audience_in(audience) -> dict | None:
+    """As stored: null when it admits everyone."""
+    return audience.model_dump() if audience and (audience.languages or audience.countries) else None
 
 
 def work_settings_in(body: ProjectCreate) -> dict:
@@ -94,7 +122,7 @@ def work_settings_in(body: ProjectCreate) -> dict:
     return {"adaptive_overlap": adaptive, "expires_at": body.expires_at,
             "max_lease_extension_seconds": body.max_lease_extension_seconds, "gold_rate": body.gold_rate,
             "qualification": body.qualification.model_dump() if body.qualification else None,
-            "min_reliability": body.min_reliability,
+            "min_reliability": body.min_reliability, "audience": _audience_in(body.audience),
             # An adaptive project's tasks start at min_overlap (see services/lifecycle).
             "overlap": adaptive["min_overlap"] if adaptive else body.overlap}
 
@@ -118,6 +146,9 @@ def work_settings_update(project: Project, body: ProjectUpdate) -> list:
     if "min_reliability" in given:
         actions.append(Project.min_reliability.set(body.min_reliability) if body.min_reliability is not None
                        else Project.min_reliability.remove())
+    if "audience" in given:
+        audience = _audience_in(body.audience)
+        actions.append(Project.audience.set(audience) if audience else Project.audience.remove())
     return actions
 
 
@@ -129,7 +160,7 @@ def create(caller: Caller, body: ProjectCreate) -> ProjectOut:
                       answer_type=body.answer_type.model_dump(mode="json"),
                       reward_cents=body.reward_cents, lease_seconds=body.lease_seconds,
                       priority=body.priority, status="active", created_at=now, updated_at=now,
-                      **live.keys(project_id),
+                      **live.keys(project_id), **view_fields(body.view, body.payload_schema),
                       budget_cents=body.budget_cents, budget_remaining_cents=body.budget_cents,
                       auto_approve_seconds=body.auto_approve_seconds,
                       rejection_reversal_seconds=body.rejection_reversal_seconds,
@@ -206,6 +237,17 @@ def get_owned(caller: Caller, project_id: str, consistent: bool = False) -> Proj
     return project
 
 
+def check_results_reader(caller: Caller, project_id: str) -> None:
+    """Whether the caller may read this project's results: its requester (get_owned), or an
+    integrator key whose scope names the project. The scope comes from the authorizer, so a
+    revocation counts as it does there (`auth.lookup`); a project outside it is a 404, as for
+    any project one cannot see."""
+    if caller.role != INTEGRATOR:
+        get_owned(caller, project_id)
+    elif project_id not in caller.project_ids:
+        raise NotFound(f"No project {project_id!r}.", code="project_not_found")
+
+
 def read(caller: Caller, project_id: str) -> ProjectOut:
     return to_out(get_owned(caller, project_id))
 
@@ -226,6 +268,7 @@ ALLOWED_MOVES = {"active": {"active", "paused", "closed"}, "paused": {"active", 
 def update(caller: Caller, project_id: str, body: ProjectUpdate) -> ProjectOut:
     project = get_owned(caller, project_id, consistent=True)
     aggregation_actions = aggregation_update(project, body.aggregation)  # validated before any write
+    view_actions = view_update(project, body)
     if body.budget_cents is not None:  # its own conditional write
         project = ledger.change_budget(project, body.budget_cents)
     status = body.status or project.status
@@ -234,7 +277,7 @@ def update(caller: Caller, project_id: str, body: ProjectUpdate) -> ProjectOut:
     priority = project.priority if body.priority is None else body.priority
     actions = [Project.status.set(status), Project.priority.set(priority),
                Project.updated_at.set(now_ms())] + work_settings_update(project, body) \
-        + aggregation_actions
+        + aggregation_actions + view_actions
     if body.rules is not None:
         actions.append(Project.rules.set([r.model_dump(mode="json") for r in body.rules]))
         _rules_cache.pop(project_id, None)  # this process applies the new rules at once
@@ -263,7 +306,9 @@ def progress(caller: Caller, project_id: str) -> Progress:
                     answers=sums["answers"],
                     leases_outstanding=max(outstanding, 0), rewards_cents=sums["rewards_cents"],
                     last_run_id=project.last_run_id, last_run_at=project.last_run_at,
-                    answers_in_last_run=int(project.last_run_answers or 0), **_money_progress(project, sums))
+                    answers_in_last_run=int(project.last_run_answers or 0),
+                    last_run_ece=None if project.last_run_ece is None else float(project.last_run_ece),
+                    **_money_progress(project, sums))
 
 
 def _money_progress(project: Project, sums: dict) -> dict:

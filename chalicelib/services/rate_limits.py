@@ -1,6 +1,7 @@
 """Per-key rate limits and quotas, enforced by the route layer with DynamoDB counters.
 
-The model is API Gateway's usage plans (infra/aws.yaml declares them for AWS): a throttle
+The local enforcement of per-key limits, which API Gateway's usage plans enforce in AWS
+(infra/aws.yaml, services.usage_plans), where this limiter is off (FOULE_RATE_LIMITER): a throttle
 (`rate_limit` requests per second sustained, `burst_limit` at once) and an optional quota
 (`quota_limit` requests per DAY or MONTH, UTC). Each key may carry its own limits (an admin
 sets them); the others get the deployment's defaults (settings).
@@ -81,8 +82,11 @@ def _refused(code: str, message: str, now: int, until: int, limits: KeyLimits) -
 
 
 def admit(caller: Caller, now: int | None = None) -> None:
-    """Count one request of the caller's key; 429 if its throttle or quota is used up."""
-    if settings.rate_limiter == "off" or not caller.key_id:
+    """Count one request of the caller's key; 429 if its throttle or quota is used up. With
+    FOULE_RATE_LIMITER=signed-in (AWS) only workers signed in with the user pool are counted:
+    API Gateway's usage plans limit every Foule key, and the signed-in workers share one API key."""
+    if not caller.key_id or settings.rate_limiter == "off" or \
+            (settings.rate_limiter == "signed-in" and not caller.signed_in):
         return
     now = now_ms() if now is None else now
     limits = effective(caller.limits)

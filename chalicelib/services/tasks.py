@@ -14,7 +14,7 @@ from chalicelib.schemas.answers import parse_answer_type
 from chalicelib.schemas.review import ReviewState
 from chalicelib.schemas.tasks import (TaskAnswer, TaskBatch, TaskBatchResult, TaskDetail, TaskError,
                                       TaskIn, TaskPage, TaskResultOut, TaskSummary)
-from chalicelib.services import counters, open_tasks, paging, projects, pseudonyms
+from chalicelib.services import counters, open_tasks, paging, projects, pseudonyms, views
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 ANSWER_STATES = get_args(ReviewState)  # an answer, whatever its review
@@ -34,6 +34,7 @@ def _validate_items(project, batch: TaskBatch) -> tuple[list[tuple[int, TaskIn]]
         try:
             item = TaskIn.model_validate(raw)
             answer_type.check_payload(item.payload)
+            views.check_payload(project, item.payload)  # its payload_schema and its view
             if item.known_answer is not None:
                 item.known_answer = answer_type.check(item.known_answer, item.payload)
             if len(TaskIn.model_dump_json(item)) > MAX_PAYLOAD_BYTES:

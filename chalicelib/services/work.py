@@ -24,15 +24,16 @@ from chalicelib.models.base import connection, conflicted, failed_conditions, no
 from chalicelib.models.tasks import ANSWERED
 from chalicelib.models.workers import ALL_PROJECTS
 from chalicelib.schemas.work import AnswerIn, AnswerReceipt, LeaseOut, Released
-from chalicelib.services import (counters, gates, gold, leases, ledger, live, open_tasks, projects,
-                                 review, rules)
+from chalicelib.services import (counters, gates, gold, leases, ledger, live, open_tasks, profiles,
+                                 projects, review, rules, views)
 
 # What one /work/next may try, so that its store calls are bounded whatever the number of live
 # projects and open tasks: a window of live projects (services/live), then at most
-# PROJECTS_PER_REQUEST of them, and in each at most LEASES_PER_PROJECT lease transactions
-# on open tasks sampled at random (services/open_tasks).
+# PROJECTS_PER_REQUEST of them, and in each at most SAMPLES_PER_PROJECT samples of its open
+# tasks (services/open_tasks), each followed by at most LEASES_PER_PROJECT lease transactions.
 PROJECTS_PER_REQUEST = 3
 LEASES_PER_PROJECT = 4
+SAMPLES_PER_PROJECT = 3  # another sample only when every slot tried was lost to a race
 LEASE_ATTEMPTS = 8  # leasing one task by id: retries after a race for its slots
 rng = random.Random()  # where work is looked for (tests may seed it)
 
@@ -43,9 +44,11 @@ def slots(task: Task) -> tuple[dict, dict, dict]:
 
 
 def _lease_out(project: Project, task: Task, lease_id: str, expires_at: int) -> LeaseOut:
-    # Never the known answer: a worker must not be able to tell a gold task.
+    # Never the known answer: a worker must not be able to tell a gold task. The view and the
+    # media URLs come from the project and the payload alone, the same way for gold and real.
     return LeaseOut(lease_id=lease_id, project_id=project.project_id, task_id=task.task_id,
-                    payload=task.payload, instructions=project.instructions,
+                    title=project.title, payload=task.payload, instructions=project.instructions,
+                    view=views.lease_view(project, task.payload), media=views.lease_media(project, task.payload),
                     answer_type=project.answer_type, reward_cents=int(project.reward_cents),
                     expires_at=expires_at)
 
@@ -195,8 +198,10 @@ def _task_and_assignment(project_id: str, task_id: str, worker_id: str) -> tuple
 def lease_task(caller: Caller, project_id: str, task_id: str) -> LeaseOut:
     project = _active_project(project_id)
     task, held = _task_and_assignment(project_id, task_id, caller.owner_id)
-    stats = gates.stats_of(caller.owner_id, [project_id])[project_id]
-    gates.check(project, stats, now_ms())
+    records = gates.stats_of(caller.owner_id, [project_id])
+    profiles.check_terms(caller, records[ALL_PROJECTS])
+    stats = records[project_id]
+    gates.check(project, stats, now_ms(), records[ALL_PROJECTS])
     if gates.in_qualification(project, stats):  # for gold too: no task id may probe which is gold
         required = int(project.qualification["gold_tasks"])
         raise Forbidden("Answer this project's test tasks first (ask /work/next for them).",
@@ -228,7 +233,7 @@ def lease_task(caller: Caller, project_id: str, task_id: str) -> LeaseOut:
                    code="task_full")
 
 
-def _has_work(project: Project, now: int) -> bool:
+def has_work(project: Project, now: int) -> bool:
     """A cheap look at a live project read from the index (the lease transaction enforces)."""
     spent = project.budgeted and int(project.budget_remaining_cents) < int(project.reward_cents)
     return _serves_work(project, now) is None and not spent
@@ -240,7 +245,7 @@ def _candidate_projects(project_id: str | None) -> list[Project]:
     if project_id:
         return [_active_project(project_id)]
     now = now_ms()
-    return live.weighted_order([p for p in live.window(rng) if _has_work(p, now)], rng)
+    return live.weighted_order([p for p in live.window(rng) if has_work(p, now)], rng)
 
 
 def _may_lease(worker: str, project: Project, task: Task, now: int) -> bool:
@@ -257,17 +262,23 @@ def _may_lease(worker: str, project: Project, task: Task, now: int) -> bool:
 def _next_real(worker: str, project: Project) -> LeaseOut | None:
     """A real task of this project with a free slot that the worker has not answered, from a
     random sample of its open tasks: many workers asking at once spread over all of them
-    instead of racing for the first ones."""
-    now = now_ms()
-    candidates = open_tasks.sample(project, rng, lambda task: _may_lease(worker, project, task, now))
-    rng.shuffle(candidates)
-    for task in candidates[:LEASES_PER_PROJECT]:
-        try:
-            lease = _try_lease(worker, project, task)
-        except AlreadyAnswered:
-            continue
-        if lease:
-            return lease
+    instead of racing for the first ones. When every slot tried went to other workers first,
+    free tasks may remain: a fresh sample (which no longer shows the slots taken) is tried."""
+    for _ in range(SAMPLES_PER_PROJECT):
+        now = now_ms()
+        candidates = open_tasks.sample(project, rng, lambda task: _may_lease(worker, project, task, now))
+        rng.shuffle(candidates)
+        lost_race = False
+        for task in candidates[:LEASES_PER_PROJECT]:
+            try:
+                lease = _try_lease(worker, project, task)
+            except AlreadyAnswered:
+                continue
+            if lease:
+                return lease
+            lost_race = True
+        if not lost_race:
+            return None  # nothing usable in the sample, or only tasks this worker answered
     return None
 
 
@@ -292,12 +303,13 @@ def next_lease(caller: Caller, project_id: str | None) -> LeaseOut:
     worker = caller.owner_id
     candidates = _candidate_projects(project_id)
     all_stats = gates.stats_of(worker, [p.project_id for p in candidates])
+    profiles.check_terms(caller, all_stats[ALL_PROJECTS])
     now = now_ms()
     tried = 0
     for project in candidates:
         stats = all_stats[project.project_id]
         try:
-            gates.check(project, stats, now)
+            gates.check(project, stats, now, all_stats[ALL_PROJECTS])
         except Forbidden:
             if project_id:
                 raise
@@ -389,7 +401,8 @@ def submit(caller: Caller, lease_id: str, body: AnswerIn) -> AnswerReceipt:
     def write() -> None:
         with TransactWrite(connection=connection()) as tx:
             if slotless:  # a gold task: any number of answers, one per worker (the assignment)
-                tx.update(Task(ref.project_id, ref.task_id), actions=[Task.answer_count.add(1)])
+                tx.update(Task(ref.project_id, ref.task_id),
+                          actions=[*gold.entry_update(assignment, ANSWERED), Task.answer_count.add(1)])
             else:
                 tx.update(Task(ref.project_id, ref.task_id),
                           actions=[Task.slot_expiry[slot].set(ANSWERED), Task.answer_count.add(1)],
@@ -451,8 +464,8 @@ def release(caller: Caller, lease_id: str) -> Released:
                           actions=[Task.slot_expiry[slot].remove(), Task.slot_lease[slot].remove(),
                                    Task.slot_worker[slot].remove()],
                           condition=Task.slot_lease[slot] == lease_id)
-            else:  # no slot to free, but the same items as a real release: its time tells nothing
-                tx.update(Task(ref.project_id, ref.task_id), actions=[gold.UNCHANGED])
+            else:  # no slot to free, but its entry goes as a real one's: its time tells nothing
+                tx.update(Task(ref.project_id, ref.task_id), actions=gold.entry_update(assignment, remove=True))
             tx.update(assignment, actions=[Assignment.state.set("returned"), Assignment.live_gold.remove()],
                       condition=(Assignment.lease_id == lease_id) & (Assignment.state == "leased"))
             counters.add_in(tx, ref.project_id, **({"gold_leases_returned": 1} if slot == gold.GOLD_SLOT

@@ -53,12 +53,23 @@ def required(service: str, operation: str, params: dict, is_presign: bool) -> se
         if operation == "PutObject" and params.get("Tagging"):
             needs.add(("s3:PutObjectTagging", f"arn:aws:s3:::{bucket}/{key}"))
         return needs
+    if service == "cognito-idp":
+        return {(f"cognito-idp:{operation}", f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{params['UserPoolId']}")}
     if service == "secretsmanager" and operation == "GetSecretValue":
         return {("secretsmanager:GetSecretValue", params["SecretId"])}
     if service == "events" and operation == "PutEvents":
         return {("events:PutEvents", f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{e.get('EventBusName', 'default')}")
                 for e in params["Entries"]}
     return {(f"{service}:{operation}", "*")}
+
+
+def apigateway_required(operation_model, params: dict) -> tuple[str, str]:
+    """API Gateway's IAM: the HTTP method on the path of the resource (its ARN)."""
+    path = operation_model.http["requestUri"].split("?")[0]
+    for member, shape in operation_model.input_shape.members.items():
+        if shape.serialization.get("location") == "uri" and member in params:
+            path = path.replace("{" + shape.serialization.get("name", member) + "}", params[member])
+    return f"apigateway:{operation_model.http['method']}", f"arn:aws:apigateway:{REGION}::{path}"
 
 
 class Recorder:
@@ -74,8 +85,11 @@ class Recorder:
             service = client.meta.service_model.service_name
             function = FUNCTION.get()
             recorder.operations[function].add(f"{service}:{operation_model.name}")
-            recorder.calls[function] |= required(service, operation_model.name, dict(api_params),
-                                                 bool(context.get("is_presign_request")))
+            if service == "apigateway":
+                recorder.calls[function].add(apigateway_required(operation_model, dict(api_params)))
+            else:
+                recorder.calls[function] |= required(service, operation_model.name, dict(api_params),
+                                                     bool(context.get("is_presign_request")))
             return original(client, api_params, operation_model, context)
 
         monkeypatch.setattr(BaseClient, "_emit_api_params", spy)
@@ -102,6 +116,8 @@ def resolved_policy(aws_template: dict, stateful_template: dict, role: str) -> l
 
     def arn(logical_id):
         kind = stateful_template["Resources"][logical_id]["Type"]
+        if kind == "AWS::Cognito::UserPool":
+            return f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{names[logical_id]}"
         return table_arn(names[logical_id]) if kind == "AWS::DynamoDB::Table" else f"arn:aws:s3:::{names[logical_id]}"
 
     def resolve(value):
@@ -183,17 +199,42 @@ def recorded(api, chalice_app, aws_template):
     monkeypatch = pytest.MonkeyPatch()
     recorder = Recorder()
     admin, _ = auth.create_key("admin")
+    id_token = signed_up_worker()
     deployment_secret_in_moto(monkeypatch, aws_template)
     recorder.install(monkeypatch)
     receiver = webhook_receiver(monkeypatch)
     try:
         run_flow(api, admin, receiver)
+        signed_in_flow(api, id_token)
     finally:
         monkeypatch.undo()
         forget_keys()
         receiver.shutdown()
         receiver.server_close()
     return recorder
+
+
+def signed_up_worker() -> str:
+    """The ID token of a new user of the workers' pool (made before the recording starts: the
+    app's sign-up is the browser's call to Cognito, no function's)."""
+    import secrets
+
+    import boto3
+
+    client, app_client = boto3.client("cognito-idp"), os.environ["FOULE_USER_POOL_CLIENT_ID"]
+    email, password = f"policy-{secrets.token_hex(4)}@example.org", "Policy-test-9"
+    client.sign_up(ClientId=app_client, Username=email, Password=password)
+    client.confirm_sign_up(ClientId=app_client, Username=email, ConfirmationCode="000000")
+    return client.initiate_auth(ClientId=app_client, AuthFlow="USER_PASSWORD_AUTH",
+                                AuthParameters={"USERNAME": email, "PASSWORD": password})["AuthenticationResult"]["IdToken"]
+
+
+def signed_in_flow(api, id_token):
+    """A worker signed in with the user pool: the authorizer checks its user, erasure deletes it."""
+    assert api.request("PUT", "/me/profile", id_token, {"languages": ["fr"], "accepted_terms": True})[0] == 200
+    assert api.get("/work/projects", id_token)[0] == 200
+    status, erased = api.request("DELETE", "/me", id_token)
+    assert status == 200 and erased["account_deleted"], erased
 
 
 def webhook_receiver(monkeypatch):
@@ -262,6 +303,7 @@ def run_flow(api, admin, receiver):
         answered += 1
     assert api.get(f"/projects/{pid}/progress", req)[1]["answers"] == answered
     assert api.get(f"/projects/{pid}/tasks", req)[0] == 200
+    media_flow(api, req, other_worker)
     run_money_flow(api, req, wrk, pid)
     assert api.post(f"/projects/{pid}/aggregate", req)[0] == 202
     hook = f"http://127.0.0.1:{receiver.server_port}/hook"
@@ -287,6 +329,7 @@ def run_flow(api, admin, receiver):
     assert status == 201, integrator
     assert api.get(f"/projects/{pid}/results/{results['run_id']}", integrator["key"])[0] == 200
     key_management_flow(api, req, pid)
+    key_limits_flow(api, admin)
     assert api.get(f"/projects/{pid}/tasks/t1", req)[1]["result"] is not None
     status, listing = api.get(f"/projects/{pid}/workers", req)
     assert status == 200 and listing["items"], listing
@@ -327,6 +370,29 @@ def key_management_flow(api, req, pid):
     assert api.post(f"/keys/{key['key_id']}/rotate", req, {"grace_seconds": 60})[0] == 200
     assert api.request("DELETE", f"/keys/{key['key_id']}", req)[0] == 200
     assert api.get(f"/projects/{pid}/audit", req)[0] == 200
+
+
+def key_limits_flow(api, admin):
+    """An admin's limits on a key: its own usage plan made, changed, dropped; the key revoked."""
+    key_id = api.post("/keys", admin, {"role": "worker"})[1]["key_id"]
+    for limits in ({"rate_limit": 5, "burst_limit": 10}, {"rate_limit": 6, "burst_limit": 12}, None):
+        assert api.patch(f"/keys/{key_id}", admin, {"limits": limits})[0] == 200
+    assert api.request("DELETE", f"/keys/{key_id}", admin)[0] == 200
+
+
+def media_flow(api, req, wrk):
+    """Task media: an upload URL (presigned PUT), and a lease's read URL (presigned GET)."""
+    status, project = api.post("/projects", req, {
+        "title": "Photo", "answer_type": {"kind": "single_choice", "labels": ["cat", "dog"]},
+        "view": [{"type": "image", "field": "photo"}]})
+    assert status == 201, project
+    pid = project["project_id"]
+    status, upload = api.post(f"/projects/{pid}/media", req, {"content_type": "image/png", "size_bytes": 3})
+    assert status == 201, upload
+    tasks = [{"task_id": "m1", "payload": {"photo": upload["media_key"]}}]
+    assert api.post(f"/projects/{pid}/tasks", req, {"tasks": tasks})[1]["created"] == 1
+    status, lease = api.post(f"/projects/{pid}/tasks/m1/lease", wrk)
+    assert status == 200 and lease["media"], lease
 
 
 def run_money_flow(api, req, wrk, pid):
@@ -417,8 +483,10 @@ def test_policy_grants_nothing_the_code_does_not_do(function, recorded, aws_temp
                 continue
             if action == "s3:ListBucket":
                 # allow-listed for NoSuchKey semantics: only where the function reads objects
+                # (of the listed bucket: the API also signs reads of the media bucket)
+                buckets = [r.split(":::", 1)[1] for r in statement["resources"]]
                 keys = [r.split(":::", 1)[1].split("/", 1)[1] for a, r in recorded.calls[function]
-                        if a == "s3:GetObject"]
+                        if a == "s3:GetObject" and r.split(":::", 1)[1].split("/", 1)[0] in buckets]
                 prefix = statement["condition"]["StringLike"]["s3:prefix"]
                 assert keys and all(fnmatch.fnmatchcase(k, prefix) for k in keys), \
                     f"{function}: s3:ListBucket granted, but it reads no object under {prefix}"
@@ -433,12 +501,22 @@ def test_policy_grants_nothing_the_code_does_not_do(function, recorded, aws_temp
     assert not unused, f"{function}'s policy grants what its code never does: {unused}"
 
 
-def test_functions_use_only_dynamodb_s3_the_aggregators_events_and_the_secret(recorded):
+def test_functions_use_only_dynamodb_s3_the_aggregators_events_the_secret_and_the_user_pool(recorded):
     services = {op.split(":")[0] for ops in recorded.operations.values() for op in ops}
-    assert services <= {"dynamodb", "s3", "events", "secretsmanager"}, services
+    assert services <= {"dynamodb", "s3", "events", "secretsmanager", "apigateway", "cognito-idp"}, services
+    # API Gateway: key management's usage plans only, never on a request's way (the authorizer).
+    assert {op.split(":")[0] for f in ("api_key", "aggregator") for op in recorded.operations[f]} <= \
+        {"dynamodb", "s3", "events", "secretsmanager", "cognito-idp"}
     assert recorded.operations["api_handler"] >= {"secretsmanager:GetSecretValue"}  # the sealing key
     assert not any(op.startswith("events:") for f in ("api_handler", "api_key") for op in recorded.operations[f])
-    assert not any(op.startswith("s3:Put") for op in recorded.operations["api_handler"]), \
-        "the API function must never write the bucket"
-    assert recorded.operations["api_key"] == {"dynamodb:GetItem"}
+    from chalicelib.settings import settings
+
+    # It signs the upload URLs of task media (s3:PutObject under media/), never a results write.
+    assert not any(a.startswith("s3:Put") and r.startswith(f"arn:aws:s3:::{settings.results_bucket}/")
+                   for a, r in recorded.calls["api_handler"]), "the API function must never write the results"
+    assert all(r.startswith(f"arn:aws:s3:::{settings.media_bucket}/media/")
+               for a, r in recorded.calls["api_handler"] if a.startswith("s3:Put"))
+    assert recorded.operations["api_key"] == {"dynamodb:GetItem", "cognito-idp:AdminGetUser"}
+    assert {op for op in recorded.operations["api_handler"] if op.startswith("cognito-idp:")} == \
+        {"cognito-idp:AdminDeleteUser"}
     assert not any(":Scan" in op for ops in recorded.operations.values() for op in ops)

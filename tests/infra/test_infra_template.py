@@ -36,9 +36,10 @@ def _table_of(model, template) -> tuple[str, dict]:
 
 def test_every_setting_has_an_output(stateful_template):
     by_env = _outputs_by_env_var(stateful_template)
-    wanted = {settings_module.table_env_var(t) for t in settings_module.TABLES} | {"FOULE_RESULTS_BUCKET"}
+    wanted = {settings_module.table_env_var(t) for t in settings_module.TABLES} | {"FOULE_RESULTS_BUCKET", "FOULE_MEDIA_BUCKET"}
     assert wanted <= set(by_env), f"missing outputs for {sorted(wanted - set(by_env))}"
     assert stateful_template["Resources"][by_env["FOULE_RESULTS_BUCKET"]]["Type"] == "AWS::S3::Bucket"
+    assert stateful_template["Resources"][by_env["FOULE_MEDIA_BUCKET"]]["Type"] == "AWS::S3::Bucket"
 
 
 def test_models_use_the_deployed_table_names():
@@ -98,6 +99,11 @@ def test_stateful_resources_are_protected(stateful_template):
     policy = stateful_template["Resources"]["ResultsBucketPolicy"]["Properties"]["PolicyDocument"]
     assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
                for s in policy["Statement"])
+    media = stateful_template["Resources"]["MediaBucket"]["Properties"]  # task media: private
+    assert all(media["PublicAccessBlockConfiguration"].values())
+    media_policy = stateful_template["Resources"]["MediaBucketPolicy"]["Properties"]["PolicyDocument"]
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               for s in media_policy["Statement"])
 
 
 def test_merge_template_wires_environment_and_keeps_one_source(stateful_template):
@@ -107,10 +113,14 @@ def test_merge_template_wires_environment_and_keeps_one_source(stateful_template
     # The deployment's secret (chalicelib/sealing.py) goes to the functions that seal, by ARN.
     secret = {"FOULE_SECRET_ARN": {"Ref": "DeploymentSecret"}}
     sealing_functions = {"APIHandler", "Aggregator"}
+    # The usage plans' prefix to the functions that mirror keys (the API) or name them (the
+    # authorizer); the API's own limiter is off where the plans enforce.
+    plans = {"FOULE_USAGE_PLANS": {"Fn::Sub": "foule-${Stage}"}}
+    extra = {"APIHandler": secret | plans | {"FOULE_RATE_LIMITER": "signed-in"}, "Aggregator": secret, "ApiKey": plans}
+    assert set(extra) == set(package.FUNCTIONS) and sealing_functions <= {f for f in extra if "FOULE_SECRET_ARN" in extra[f]}
     for function in package.FUNCTIONS:
         variables = merged["Resources"][function]["Properties"]["Environment"]["Variables"]
-        assert variables == {env: {"Ref": logical} for env, logical in by_env.items()} | (
-            secret if function in sealing_functions else {}), function
+        assert variables == {env: {"Ref": logical} for env, logical in by_env.items()} | extra[function], function
     assert merged["Resources"]["DeploymentSecret"]["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
     for logical_id, resource in stateful_template["Resources"].items():
         assert merged["Resources"][logical_id] == resource  # template.yaml's, untouched
@@ -131,9 +141,52 @@ def test_results_prefix_matches_the_policies(aws_template):
     for role in ("ApiHandlerRole", "AggregatorRole"):
         statements = package.role_policy(aws_template, role)["Statement"]
         s3 = [s for s in statements if any(a.startswith("s3:") for a in s["Action"])]
+        # (the media bucket's grants are its own: services/media.py, under media/)
+        s3 = [s for s in s3 if "MediaBucket" not in json.dumps(s["Resource"])]
         for statement in s3:
             resource = statement["Resource"]
             if "Fn::Sub" in resource:
                 assert resource["Fn::Sub"].endswith(f"/{prefix}/*"), statement
             else:
                 assert statement["Condition"]["StringLike"]["s3:prefix"] == f"{prefix}/*"
+
+
+def test_a_usage_plan_per_role_and_one_for_refused_keys_on_the_api_stage(aws_template):
+    """The plans services.usage_plans puts keys in, by the names it looks for."""
+    from chalicelib.services import usage_plans
+
+    plans = {r["Properties"]["UsagePlanName"]["Fn::Sub"]: r["Properties"] for r in aws_template["Resources"].values()
+             if r["Type"] == "AWS::ApiGateway::UsagePlan"}
+    assert set(plans) == {f"foule-${{Stage}}-{role}"
+                          for role in (*usage_plans.ROLES, usage_plans.ANONYMOUS, usage_plans.SIGNED_IN)}
+    for plan in plans.values():
+        assert plan["ApiStages"] == [{"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}]
+        assert set(plan["Throttle"]) == {"RateLimit", "BurstLimit"} and plan["Quota"]["Period"] == "DAY"
+    anonymous_key = aws_template["Resources"]["AnonymousApiKey"]["Properties"]
+    assert anonymous_key["Value"] == {"Fn::Sub": "foule-${Stage}-anonymous"}
+    signed_in_key = aws_template["Resources"]["SignedInApiKey"]["Properties"]
+    assert signed_in_key["Value"] == {"Fn::Sub": f"foule-${{Stage}}-{usage_plans.SIGNED_IN}"}
+    assert aws_template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"][
+        "x-amazon-apigateway-api-key-source"] == "AUTHORIZER"
+
+
+def test_every_authorized_method_requires_the_usage_plan_key_and_no_public_one(tmp_path):
+    """API Gateway counts a request against its key's plan only on methods that require an API
+    key: tools/package.py adds the requirement to every method the authorizer guards."""
+    package.package("prod", tmp_path, template_only=True)
+    resources = package.load_cfn(tmp_path / "sam.yaml")["Resources"]
+    assert resources["ApiKey"]["Type"] == "AWS::Serverless::Function"  # the authorizer's Lambda
+    body = resources["RestAPI"]["Properties"]["DefinitionBody"]
+    # The authorizer's own definition survives (chalice overwrites it: see tools/package.py).
+    authorizer = body["securityDefinitions"][package.AUTHORIZER]
+    assert authorizer["x-amazon-apigateway-authtype"] == "custom" and authorizer["name"] == "Authorization"
+    assert "${ApiKey.Arn}" in authorizer["x-amazon-apigateway-authorizer"]["authorizerUri"]["Fn::Sub"]
+    assert body["securityDefinitions"][package.USAGE_PLAN_KEY] == {"type": "apiKey", "name": "x-api-key", "in": "header"}
+    assert body["x-amazon-apigateway-api-key-source"] == "AUTHORIZER"
+    guarded = public = 0
+    for path, methods in body["paths"].items():
+        for method, operation in methods.items():
+            names = {name for entry in operation.get("security", []) for name in entry}
+            assert names in (set(), {package.AUTHORIZER, package.USAGE_PLAN_KEY}), (path, method, names)
+            guarded, public = guarded + bool(names), public + (not names)
+    assert guarded > 40 and public >= 1, (guarded, public)

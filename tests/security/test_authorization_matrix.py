@@ -42,6 +42,7 @@ def body_for(method: str, path: str, operation: dict, ids: dict):
         ("POST", "/work/next"): {"project_id": ids["project_id"]},
         ("POST", "/leases/{lease_id}/answer"): {"answer": "cat", "time_spent_ms": 10},
         ("POST", "/projects/{project_id}/tasks/cancel"): {"task_ids": ["no-such-task"]},
+        ("POST", "/projects/{project_id}/media"): {"content_type": "image/png", "size_bytes": 10},
         ("POST", "/answers"): {"answers": [{"lease_id": ids["lease_id"], "answer": "cat"}]},
         ("POST", "/keys"): {"role": "worker"},
         ("PUT", "/projects/{project_id}/webhook"): {"url": "https://hooks.example.org/foule"},

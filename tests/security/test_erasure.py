@@ -136,7 +136,7 @@ def test_a_forgotten_worker_is_nowhere_and_its_work_still_counts(api, requester,
 
     status, erased = api.request("DELETE", "/me", key)
     assert status == 200 and erased == {"erased": True, "keys_revoked": 1, "assignments": 4, "payments": 3,
-                                        "records": 2}, erased
+                                        "records": 2, "account_deleted": False}, erased
     status, body = api.get("/me", key)
     assert (status, body["error"]["code"]) == (401, "key_revoked")  # its key is revoked
 

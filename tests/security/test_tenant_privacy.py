@@ -38,7 +38,8 @@ NOT_FOR_REQUESTERS = {
     ("POST", "/leases/{lease_id}/answer"): "worker", ("POST", "/leases/{lease_id}/release"): "worker",
     ("POST", "/leases/{lease_id}/extend"): "worker", ("POST", "/answers"): "worker",
     ("GET", "/me/assignments"): "worker", ("GET", "/me"): "worker", ("DELETE", "/me"): "worker",
-    ("GET", "/me/ledger"): "worker",
+    ("GET", "/me/ledger"): "worker", ("GET", "/me/profile"): "worker", ("PUT", "/me/profile"): "worker",
+    ("GET", "/work/projects"): "worker",
     ("DELETE", "/workers/{worker_id}"): "admin",
 }
 
@@ -55,6 +56,7 @@ REQUESTER_BODIES = {
     ("GET", "/projects/{project_id}/tasks"): None,
     ("GET", "/projects/{project_id}/tasks/{task_id}"): None,
     ("POST", "/projects/{project_id}/tasks/cancel"): lambda b: {"task_ids": ["no-such-task"]},
+    ("POST", "/projects/{project_id}/media"): lambda b: {"content_type": "image/png", "size_bytes": 10},
     ("GET", "/projects/{project_id}/results"): None,
     ("GET", "/projects/{project_id}/results/{run_id}"): None,
     ("POST", "/projects/{project_id}/aggregate"): None,
