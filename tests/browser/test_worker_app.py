@@ -54,16 +54,16 @@ def test_a_worker_signs_up_verifies_signs_in_answers_and_sees_it_in_the_history(
     add_tasks(project_id, [{"task_id": "t1", "payload": {"text": "It barks"}}])
     email = f"ana-{uuid.uuid4().hex[:8]}@example.org"
     page.goto(app_url + "#/signup")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("Corr3ct-Horse-Battery")
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill("Corr3ct-Horse-Battery")
     page.get_by_role("button", name="Create an account").click()
     page.get_by_role("heading", name="Verify your email").wait_for()
-    assert page.get_by_label("Email").input_value() == email
+    assert page.get_by_label("Email", exact=True).input_value() == email
     page.get_by_label("Code received by email").fill("123456")
     page.get_by_role("button", name="Verify your email").click()
     page.get_by_text("Email verified: sign in.").wait_for()
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill("Corr3ct-Horse-Battery")
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill("Corr3ct-Horse-Battery")
     page.get_by_role("button", name="Sign in").first.click()
 
     page.get_by_role("heading", name="Profile").wait_for()  # a new worker accepts the terms first

@@ -98,7 +98,7 @@ const screens = {
           accepted_terms: data.get("terms") === "on" });
         notice(t("saved"));
       }, field("display_name", t("display_name"), { value: profile.display_name || "", required: true, autocomplete: "nickname" }),
-         field("languages", t("languages"), { value: (profile.languages || [lang]).join(", "), required: true }),
+         field("languages", t("languages"), { value: (profile.languages?.length ? profile.languages : [lang]).join(", "), required: true }),
          field("country", t("country"), { value: profile.country || "", required: true, maxlength: "2", autocomplete: "country" }),
          h("label", { class: "choice" }, h("input", { type: "checkbox", name: "terms", required: true,
                                                        checked: Boolean(profile.terms_accepted_at) }), h("span", {}, t("terms"))),
