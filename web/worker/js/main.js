@@ -126,8 +126,8 @@ const screens = {
         h("p", { class: "meta" }, t(`kind_${project.kind}`), " · ", t("reward", { amount: money(project.reward_cents) }), " · ",
           t("time_per_task", { minutes: Math.round(project.lease_seconds / 60) })),
         project.instructions ? h("details", {}, h("summary", {}, t("instructions")), renderMarkdown(project.instructions)) : null,
-        h("a", { class: "button", href: `#/task/${encodeURIComponent(project.project_id)}`,
-                 "aria-disabled": project.tasks_available === false ? "true" : false }, t("start"))))),
+        project.tasks_available === false ? h("p", { class: "meta" }, t("no_task_here"))
+          : h("a", { class: "button", href: `#/task/${encodeURIComponent(project.project_id)}` }, t("start"))))),
       h("a", { class: "button secondary", href: "#/task" }, t("any_task")),
       h("button", { type: "button", class: "secondary", onclick: () => prefetch() }, t("prefetch")));
   },
