@@ -9,7 +9,7 @@ LINT_VENV := .venv-lint
 # For `make deploy`: an S3 bucket that receives the code package.
 ARTIFACT_BUCKET ?=
 
-.PHONY: run test demo venv lint-venv lint package policies deploy clean assets
+.PHONY: run test demo venv lint-venv lint package policies deploy clean assets web-deps
 
 venv: $(VENV)/.installed
 
@@ -39,9 +39,15 @@ $(REPORT_JS): package.json package-lock.json
 run: venv assets
 	$(BIN)/python -m tools.local_stack
 
+# The web apps need no build; their browser tests inject axe-core, pinned in web/package-lock.json.
+web-deps: web/node_modules/.package-lock.json
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+
 # ruff first (seconds; ruff.toml), then two workers, each with its own moto server: the long
 # replay test runs beside the rest. tests/test_layering.py checks the import layers.
-test: venv lint-venv assets
+test: venv lint-venv assets web-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
@@ -69,4 +75,4 @@ deploy: package
 		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --parameter-overrides Stage=$(STAGE)
 
 clean:
-	rm -rf $(VENV) $(LINT_VENV) .local .pytest_cache dist node_modules $(REPORT_JS)
+	rm -rf $(VENV) $(LINT_VENV) .local .pytest_cache dist node_modules web/node_modules $(REPORT_JS)

@@ -185,6 +185,14 @@ def enable_time_to_live(endpoint: str, stage: str) -> None:
                 dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification=spec)
 
 
+def start_worker_app(port: int, api_url: str, env: dict):
+    """The worker app (web/worker/) on 127.0.0.1:port, with its config.json naming the API and
+    the user pool, from a thread of this process; returns the server (call .shutdown())."""
+    from tools import web_server
+
+    return web_server.serve(port, web_server.app_config(api_url, cognito_config(env)))
+
+
 def create_usage_plans(endpoint: str, stage: str) -> str:
     """The usage plans and API keys of infra/aws.yaml, created in moto through API Gateway's API
     (moto's CloudFormation cannot deploy them with the API they belong to); returns their name
@@ -252,6 +260,7 @@ def aggregation_loop(interval: float, stop) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("FOULE_API_PORT", 8000)))
+    parser.add_argument("--app-port", type=int, default=int(os.environ.get("FOULE_APP_PORT", 8080)))
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("FOULE_MOTO_PORT", 5055)))
     parser.add_argument("--aggregate-every", type=float, default=3.0, help="seconds between aggregator passes")
     args = parser.parse_args()
@@ -269,15 +278,18 @@ def main() -> None:
         cognito = cognito_config(env)
         (LOCAL_DIR / "stack.json").write_text(json.dumps({"api": api_url, "keys": keys, "env": env,
                                                           "cognito": cognito}, indent=2))
-        chalice = start_chalice_local(args.api_port, {**os.environ, **env})
+        app_url = f"http://127.0.0.1:{args.app_port}/"
+        chalice = start_chalice_local(args.api_port, {**os.environ, **env, "FOULE_APP_ORIGINS": app_url.rstrip("/")})
         children.append(chalice)
+        start_worker_app(args.app_port, api_url, env)
         print(f"\nFoule is running at {api_url}  (OpenAPI: {api_url}/openapi.json)\n"
+              f"  worker app:    {app_url}\n"
               f"  admin key:     {keys['admin']}\n  requester key: {keys['requester']}\n"
               f"  worker key:    {keys['worker']}\n"
               f"  moto server:   http://127.0.0.1:{args.moto_port}\n"
               f"  workers' user pool (Cognito): {cognito['user_pool_id']}, app client {cognito['client_id']}, "
               f"endpoint {cognito['endpoint']}\n"
-              f"  CORS origins:  {os.environ.get('FOULE_APP_ORIGINS') or '(none: set FOULE_APP_ORIGINS)'}\n"
+              f"  CORS origin:   {app_url.rstrip('/')} (the worker app's)\n"
               f"The aggregator runs every {args.aggregate_every:g} s. `make demo` in another terminal "
               f"replays a real dataset. Ctrl-C stops everything.\n", flush=True)
         stopping = []
