@@ -16,9 +16,9 @@ class EncodedAnswers(NamedTuple):
 
 
 def _first_appearance_index(values: Sequence) -> tuple[np.ndarray, list]:
-    positions: dict = {}
-    indices = np.fromiter((positions.setdefault(v, len(positions)) for v in values),
-                          dtype=np.int64, count=len(values))
+    # dict.fromkeys keeps first appearances in order; the lookups run in C (no Python loop).
+    positions = {value: i for i, value in enumerate(dict.fromkeys(values))}
+    indices = np.fromiter(map(positions.__getitem__, values), dtype=np.int64, count=len(values))
     return indices, list(positions)
 
 
@@ -48,7 +48,7 @@ def encode(worker_ids: Sequence, task_ids: Sequence, label_values: Sequence,
     if len(label_index) != len(order):
         raise ValueError("label_order contains duplicates")
     try:
-        labels = np.fromiter((label_index[v] for v in label_values), dtype=np.int64,
+        labels = np.fromiter(map(label_index.__getitem__, label_values), dtype=np.int64,
                              count=len(label_values))
     except KeyError as missing:
         raise ValueError(f"label {missing.args[0]!r} is not in label_order") from None
