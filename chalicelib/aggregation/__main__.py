@@ -21,9 +21,10 @@ import csv
 import json
 import sys
 
-from . import DEFAULT_METHOD, METHOD_SUMMARIES, aggregate, encode, encode_known
+from . import DEFAULT_METHOD, METHOD_SUMMARIES, aggregate, encode_known
 from .by_kind import KINDS, KindAnswer, aggregate_kind, default_method, method_summaries
-from .csv_columns import read_columns
+from .classification import encode_codes
+from .csv_columns import read_coded_columns, read_columns
 
 def _method_list(kind: str) -> str:
     return "\n".join(f"  {name:16s} {summary}" for name, summary in method_summaries(kind).items())
@@ -52,18 +53,18 @@ def _format(kind: str, value) -> str:
 
 def _single_choice_legacy(args) -> int:
     """``worker,task,label`` files: the array interface, as before the other kinds existed."""
-    values, used = read_columns(args.answers, ["worker", "task", "answer"], {"answer": ["label"]})
+    coded, used = read_coded_columns(args.answers, ["worker", "task", "answer"],
+                                     {"answer": ["label"]})
     column = used["answer"]
-    workers, tasks, labels = values["worker"], values["task"], values["answer"]
-    encoded = encode(workers, tasks, labels)
+    encoded = encode_codes(*coded["worker"], *coded["task"], *coded["answer"])
     known = None
     if args.known:
         known_values, _ = read_columns(args.known, ["task", "answer"], {"answer": ["label"]})
         known_tasks, known_labels = known_values["task"], known_values["answer"]
         # Gold labels nobody answered still belong to the label set.
         extra = sorted(set(known_labels) - set(encoded.label_values))
-        if extra:
-            encoded = encode(workers, tasks, labels, encoded.label_values + extra)
+        if extra:  # appended: the answers' label indices stay as they are
+            encoded = encoded._replace(label_values=encoded.label_values + extra)
         known = encode_known(encoded, known_tasks, known_labels)
     result = aggregate(args.method, encoded.tasks, encoded.workers, encoded.labels,
                        len(encoded.task_ids), len(encoded.worker_ids),
