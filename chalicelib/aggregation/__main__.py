@@ -21,26 +21,10 @@ import csv
 import json
 import sys
 
-from . import DEFAULT_METHOD, METHOD_SUMMARIES, aggregate, encode, encode_known
+from . import DEFAULT_METHOD, METHOD_SUMMARIES, aggregate, encode_known
 from .by_kind import KINDS, KindAnswer, aggregate_kind, default_method, method_summaries
-
-csv.field_size_limit(1 << 24)  # long transcriptions and box lists
-
-
-def _read_rows(path: str, columns: list[str], alternatives: dict | None = None) -> tuple[list[dict], dict]:
-    """Rows as dicts, and the column actually used for each requested name."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        fields = reader.fieldnames or []
-        used = {}
-        for column in columns:
-            options = [column] + (alternatives or {}).get(column, [])
-            found = next((c for c in options if c in fields), None)
-            if found is None:
-                raise SystemExit(f"{path}: missing column(s) {column}")
-            used[column] = found
-        return list(reader), used
-
+from .classification import encode_codes
+from .csv_columns import read_coded_columns, read_columns
 
 def _method_list(kind: str) -> str:
     return "\n".join(f"  {name:16s} {summary}" for name, summary in method_summaries(kind).items())
@@ -69,21 +53,18 @@ def _format(kind: str, value) -> str:
 
 def _single_choice_legacy(args) -> int:
     """``worker,task,label`` files: the array interface, as before the other kinds existed."""
-    rows, used = _read_rows(args.answers, ["worker", "task", "answer"], {"answer": ["label"]})
+    coded, used = read_coded_columns(args.answers, ["worker", "task", "answer"],
+                                     {"answer": ["label"]})
     column = used["answer"]
-    workers = [r["worker"] for r in rows]
-    tasks = [r["task"] for r in rows]
-    labels = [r[column] for r in rows]
-    encoded = encode(workers, tasks, labels)
+    encoded = encode_codes(*coded["worker"], *coded["task"], *coded["answer"])
     known = None
     if args.known:
-        known_rows, known_used = _read_rows(args.known, ["task", "answer"], {"answer": ["label"]})
-        known_tasks = [r["task"] for r in known_rows]
-        known_labels = [r[known_used["answer"]] for r in known_rows]
+        known_values, _ = read_columns(args.known, ["task", "answer"], {"answer": ["label"]})
+        known_tasks, known_labels = known_values["task"], known_values["answer"]
         # Gold labels nobody answered still belong to the label set.
         extra = sorted(set(known_labels) - set(encoded.label_values))
-        if extra:
-            encoded = encode(workers, tasks, labels, encoded.label_values + extra)
+        if extra:  # appended: the answers' label indices stay as they are
+            encoded = encoded._replace(label_values=encoded.label_values + extra)
         known = encode_known(encoded, known_tasks, known_labels)
     result = aggregate(args.method, encoded.tasks, encoded.workers, encoded.labels,
                        len(encoded.task_ids), len(encoded.worker_ids),
@@ -91,8 +72,9 @@ def _single_choice_legacy(args) -> int:
     with open(args.out, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["task", column, "confidence"])
-        for task, label, confidence in zip(encoded.task_ids, result.labels, result.confidence):
-            writer.writerow([task, encoded.label_values[label], f"{confidence:.6f}"])
+        writer.writerows(zip(encoded.task_ids,
+                             map(encoded.label_values.__getitem__, result.labels.tolist()),
+                             [f"{confidence:.6f}" for confidence in result.confidence.tolist()]))
     print(f"{len(encoded.task_ids)} tasks aggregated with {args.method} -> {args.out}",
           file=sys.stderr)
     return 0
@@ -100,18 +82,19 @@ def _single_choice_legacy(args) -> int:
 
 def _read_answers(kind: str, path: str) -> list[KindAnswer]:
     if kind == "pairwise":
-        rows, _ = _read_rows(path, ["worker", "task", "left", "right", "answer"])
-        return [KindAnswer(r["worker"], r["task"], {"left": r["left"], "right": r["right"],
-                                                    "winner": r["answer"]}) for r in rows]
-    rows, used = _read_rows(path, ["worker", "task", "answer"])
-    return [KindAnswer(r["worker"], r["task"], _parse(kind, r[used["answer"]], f"{path} line {i + 2}"))
-            for i, r in enumerate(rows)]
+        v, _ = read_columns(path, ["worker", "task", "left", "right", "answer"])
+        return [KindAnswer(worker, task, {"left": left, "right": right, "winner": winner})
+                for worker, task, left, right, winner
+                in zip(v["worker"], v["task"], v["left"], v["right"], v["answer"])]
+    v, _ = read_columns(path, ["worker", "task", "answer"])
+    return [KindAnswer(worker, task, _parse(kind, answer, f"{path} line {i + 2}"))
+            for i, (worker, task, answer) in enumerate(zip(v["worker"], v["task"], v["answer"]))]
 
 
 def _read_known(kind: str, path: str) -> dict:
-    rows, used = _read_rows(path, ["task", "answer"], {"answer": ["label"]})
-    return {r["task"]: _parse(kind, r[used["answer"]], f"{path} line {i + 2}")
-            for i, r in enumerate(rows)}
+    v, _ = read_columns(path, ["task", "answer"], {"answer": ["label"]})
+    return {task: _parse(kind, answer, f"{path} line {i + 2}")
+            for i, (task, answer) in enumerate(zip(v["task"], v["answer"]))}
 
 
 def _config(kind: str, answers: list[KindAnswer], known: dict) -> dict:

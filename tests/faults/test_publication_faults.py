@@ -43,7 +43,7 @@ def latest_complete(api, requester, project_id) -> dict:
     sha256, and the raw answers file holding as many answers as the manifest says."""
     status, results = api.get(f"/projects/{project_id}/results", requester)
     assert status == 200, results
-    assert set(results["files"]) == {"results.jsonl", "results.csv", "workers.csv", "answers.jsonl.gz"}
+    assert set(results["files"]) == {"results.jsonl", "results.csv", "workers.csv", "answers.jsonl.gz", "report.html"}
     for name, entry in results["files"].items():
         body = requests.get(entry["url"], timeout=10).content
         assert (len(body), hashlib.sha256(body).hexdigest()) == (entry["bytes"], entry["sha256"]), name

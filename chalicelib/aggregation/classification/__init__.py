@@ -36,7 +36,7 @@ import numpy as np
 from . import dawid_skene, glad, gold_weighted, ibcc, mace, majority_vote, one_coin, wawa
 from ._answers import UNKNOWN, AggregationResult, prepare_answers
 from ._common import make_result
-from ._encoding import EncodedAnswers, encode, encode_known
+from ._encoding import EncodedAnswers, encode, encode_codes, encode_known
 
 _MODULES = {
     "mv": majority_vote,
@@ -85,5 +85,5 @@ def aggregate(method: str, tasks: np.ndarray, workers: np.ndarray, labels: np.nd
 
 __all__ = [
     "aggregate", "AggregationResult", "METHODS", "METHOD_SUMMARIES", "DEFAULT_METHOD",
-    "encode", "encode_known", "EncodedAnswers", "UNKNOWN",
+    "encode", "encode_codes", "encode_known", "EncodedAnswers", "UNKNOWN",
 ]

@@ -15,10 +15,11 @@ class EncodedAnswers(NamedTuple):
     label_values: list  # label_order if given, else sorted (numerically if all integers)
 
 
-def _first_appearance_index(values: Sequence) -> tuple[np.ndarray, list]:
-    positions: dict = {}
-    indices = np.fromiter((positions.setdefault(v, len(positions)) for v in values),
-                          dtype=np.int64, count=len(values))
+def first_appearance_codes(values: Sequence) -> tuple[np.ndarray, list]:
+    """(index of each value among the distinct ones, distinct values in order of appearance)."""
+    # dict.fromkeys keeps first appearances in order; the lookups run in C (no Python loop).
+    positions = {value: i for i, value in enumerate(dict.fromkeys(values))}
+    indices = np.fromiter(map(positions.__getitem__, values), dtype=np.int64, count=len(values))
     return indices, list(positions)
 
 
@@ -41,18 +42,25 @@ def encode(worker_ids: Sequence, task_ids: Sequence, label_values: Sequence,
     """
     if not len(worker_ids) == len(task_ids) == len(label_values):
         raise ValueError("worker_ids, task_ids and label_values must have the same length")
-    tasks, task_list = _first_appearance_index(task_ids)
-    workers, worker_list = _first_appearance_index(worker_ids)
-    order = list(label_order) if label_order is not None else _label_sort_key(set(label_values))
+    return encode_codes(*first_appearance_codes(worker_ids), *first_appearance_codes(task_ids),
+                        *first_appearance_codes(label_values), label_order)
+
+
+def encode_codes(workers: np.ndarray, worker_ids: list, tasks: np.ndarray, task_ids: list,
+                 label_codes: np.ndarray, distinct_labels: list,
+                 label_order: Sequence | None = None) -> EncodedAnswers:
+    """:func:`encode` from columns already coded by first appearance (index array + distinct
+    values), as the command line's bulk CSV reader gives them; orders the labels likewise."""
+    order = list(label_order) if label_order is not None else _label_sort_key(distinct_labels)
     label_index = {value: i for i, value in enumerate(order)}
     if len(label_index) != len(order):
         raise ValueError("label_order contains duplicates")
     try:
-        labels = np.fromiter((label_index[v] for v in label_values), dtype=np.int64,
-                             count=len(label_values))
+        recode = np.fromiter(map(label_index.__getitem__, distinct_labels), dtype=np.int64,
+                             count=len(distinct_labels))
     except KeyError as missing:
         raise ValueError(f"label {missing.args[0]!r} is not in label_order") from None
-    return EncodedAnswers(tasks, workers, labels, task_list, worker_list, order)
+    return EncodedAnswers(tasks, workers, recode[label_codes], task_ids, worker_ids, order)
 
 
 def encode_known(encoded: EncodedAnswers, known_task_ids: Sequence,
