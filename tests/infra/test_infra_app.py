@@ -71,6 +71,11 @@ def test_the_api_and_the_media_bucket_allow_only_the_apps_origin(packaged):
         [response] = preflight["x-amazon-apigateway-integration"]["responses"].values()
         assert response["responseParameters"]["method.response.header.Access-Control-Allow-Origin"] == {
             "Fn::Sub": "'https://${AppDistribution.DomainName}'"}
+    # The gateway's own errors (the authorizer's 401 on an expired token, throttling) too,
+    # or the app could not read them.
+    for name, response in resources["RestAPI"]["Properties"]["GatewayResponses"].items():
+        headers = response["ResponseParameters"]["Headers"]
+        assert headers["Access-Control-Allow-Origin"] == {"Fn::Sub": "'https://${AppDistribution.DomainName}'"}, name
     assert package.PACKAGE_TIME_ORIGIN not in json.dumps(packaged) and "'*'" not in json.dumps(packaged)
     media = resources["MediaBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
     assert [rule["AllowedOrigins"] for rule in media] == [[APP_ORIGIN]]
