@@ -73,6 +73,8 @@ deploy: package
 	aws cloudformation package --template-file dist/sam.yaml --s3-bucket $(ARTIFACT_BUCKET) --output-template-file dist/packaged.yaml
 	aws cloudformation deploy --template-file dist/packaged.yaml --stack-name foule-$(STAGE) \
 		--capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --parameter-overrides Stage=$(STAGE)
+# The worker app: web/worker/ and its config.json (from the stack's outputs) into its bucket.
+	$(BIN)/python -m tools.publish_app --stack-name foule-$(STAGE)
 
 clean:
 	rm -rf $(VENV) $(LINT_VENV) .local .pytest_cache dist node_modules web/node_modules $(REPORT_JS)

@@ -18,6 +18,8 @@ Derived, so that nothing is written twice:
   by tools.local_stack.output_env_var (the same mapping the local stack uses), valued with the
   Output's own expression (!Ref of the table or bucket);
 - one DynamoDB throttle alarm per AWS::DynamoDB::Table of infra/template.yaml;
+- the worker app's CloudFront origin (infra/aws.yaml's AppDistribution) as the media bucket's
+  CORS origin and in the API's CORS preflights (see `cors_for_the_app`);
 - .chalice/policy-*.json (for `chalice deploy`) from the IAM roles of infra/aws.yaml: the same
   statements, with each !GetAtt/!Sub of a table or the bucket resolved to an ARN pattern whose
   stage is `*` (Chalice reads one file per function for every stage).
@@ -147,7 +149,21 @@ def merge_template(stage: str) -> dict:
     for logical_id, resource in stateful["Resources"].items():
         if resource["Type"] == "AWS::DynamoDB::Table":
             resources[f"{logical_id}ThrottleAlarm"] = table_throttle_alarm(logical_id)
+    # Media is uploaded and shown by the worker app: its origin, not the local stack's "*".
+    for rule in resources["MediaBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]:
+        if rule["AllowedOrigins"] == {"Ref": "MediaCorsOrigins"}:
+            rule["AllowedOrigins"] = [APP_ORIGIN]
+    if not _references(merged["Resources"], "MediaCorsOrigins"):
+        merged["Parameters"].pop("MediaCorsOrigins")
     return merged
+
+
+def _references(value, name: str) -> bool:
+    if isinstance(value, dict):
+        return value.get("Ref") == name or any(_references(v, name) for v in value.values())
+    if isinstance(value, list):
+        return any(_references(v, name) for v in value)
+    return False
 
 
 # --- Policies for `chalice deploy` ------------------------------------------------------
@@ -361,6 +377,32 @@ def require_usage_plan_keys(sam: dict) -> int:
     return changed
 
 
+# The worker app's origin in AWS (infra/aws.yaml). Chalice writes the CORS preflights (API
+# Gateway mock integrations) when it imports app.py, from settings.app_origins, but the
+# CloudFront domain exists only once the stack does: `chalice package` runs with a placeholder
+# origin, and each preflight's literal origin becomes this expression. At run time the function
+# reads the same origin from FOULE_APP_ORIGINS (infra/aws.yaml).
+APP_ORIGIN = {"Fn::Sub": "https://${AppDistribution.DomainName}"}
+PACKAGE_TIME_ORIGIN = "https://app-origin.foule.invalid"
+
+
+def cors_for_the_app(sam: dict) -> int:
+    """Name the app's CloudFront origin in every preflight; how many it rewrote."""
+    placeholder = f"'{PACKAGE_TIME_ORIGIN}'"
+    rewritten = 0
+    for methods in sam["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"].values():
+        for response in methods.get("options", {}).get("x-amazon-apigateway-integration", {}).get(
+                "responses", {}).values():
+            parameters = response.get("responseParameters", {})
+            if parameters.get("method.response.header.Access-Control-Allow-Origin") == placeholder:
+                parameters["method.response.header.Access-Control-Allow-Origin"] = {
+                    "Fn::Sub": "'https://${AppDistribution.DomainName}'"}
+                rewritten += 1
+    if PACKAGE_TIME_ORIGIN in json.dumps(sam):
+        raise SystemExit(f"{PACKAGE_TIME_ORIGIN} left in the packaged template: chalice's CORS output changed")
+    return rewritten
+
+
 def package(stage: str, out: Path, template_only: bool = False) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     build = out / ("build-template-only" if template_only else "build")
@@ -370,7 +412,8 @@ def package(stage: str, out: Path, template_only: bool = False) -> dict:
     chalice_out = build / "chalice-out"
     if chalice_out.exists():
         shutil.rmtree(chalice_out)
-    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+           "FOULE_APP_ORIGINS": PACKAGE_TIME_ORIGIN}
     chalice = [sys.executable, "-c", CHALICE_TEMPLATE_ONLY if template_only else CHALICE_MAIN,
                "package", "--stage", stage,
                "--template-format", "yaml", "--merge-template", str(merge_path), str(chalice_out)]
@@ -381,6 +424,7 @@ def package(stage: str, out: Path, template_only: bool = False) -> dict:
         raise SystemExit(f"chalice package failed ({completed.returncode})")
     generated = load_cfn(chalice_out / "sam.yaml")
     require_usage_plan_keys(generated)
+    cors_for_the_app(generated)
     (chalice_out / "sam.yaml").write_text(json.dumps(generated, indent=1))  # JSON is YAML
     if template_only:
         shutil.copy2(chalice_out / "sam.yaml", out / "sam.yaml")

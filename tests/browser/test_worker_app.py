@@ -139,6 +139,52 @@ def test_three_answers_given_offline_are_stored_exactly_once(page, app_url, api,
     assert {a["answer"] for a in answers} == {"dog"}
 
 
+def outbox(page) -> list[dict]:
+    """What the phone's IndexedDB outbox holds (every worker's entries)."""
+    return page.evaluate("""new Promise((resolve) => indexedDB.open("foule").onsuccess = (e) =>
+        e.target.result.transaction("outbox").objectStore("outbox").getAll().onsuccess = (r) => resolve(r.target.result))""")
+
+
+def sign_out(page):
+    page.get_by_role("link", name="Profile").click()
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("heading", name="Sign in").wait_for()
+
+
+def test_an_offline_answer_is_sent_only_under_its_workers_token_on_a_shared_phone(page, app_url, api, worker, new_key,
+                                                                                requester, make_project, add_tasks):
+    other = new_key("worker")[0]
+    assert api.request("PUT", "/me/profile", other, PROFILE)[0] == 200
+    project_id = make_project(overlap=1)
+    add_tasks(project_id, [{"task_id": "t1", "payload": {"text": "a tail"}}])
+    sends = []  # the answers that reached the server, with the token they went under
+    page.on("requestfinished", lambda r: sends.append((r.headers.get("authorization"), r.post_data_json))
+            if r.method == "POST" and r.url.endswith("/answers") else None)
+    sign_in_with_key(page, app_url, worker)
+    take_next(page, app_url, project_id)
+    page.context.set_offline(True)
+    page.get_by_role("radio", name="cat").check()
+    page.get_by_role("button", name="Submit").click()
+    page.get_by_text("1 answer(s) waiting to be sent.").wait_for()
+    sign_out(page)  # still offline: the answer waits
+    [waiting] = outbox(page)
+
+    page.context.set_offline(False)
+    sign_in_with_key(page, app_url, other)  # another worker on the same phone, online
+    page.evaluate("window.dispatchEvent(new Event('online'))")  # and a sync is due
+    page.wait_for_timeout(1500)
+    assert "waiting to be sent" not in page.locator("#status").inner_text()  # not theirs to see
+    assert sends == [] and stored(api, requester, project_id) == []
+    assert outbox(page) == [waiting]  # kept for its owner
+    sign_out(page)
+
+    sign_in_with_key(page, app_url, worker)  # its owner is back: sent at once, under their key
+    page.get_by_text("Answer sent.").wait_for()
+    assert [(auth, body["answers"][0]["lease_id"]) for auth, body in sends] == [(f"Bearer {worker}", waiting["lease_id"])]
+    assert [a["answer"] for a in stored(api, requester, project_id)] == ["cat"]
+    assert outbox(page) == []
+
+
 def test_an_answer_whose_acknowledgement_is_lost_is_resent_and_stored_once(page, app_url, api, worker, requester,
                                                                           make_project, add_tasks):
     project_id = make_project(overlap=1)

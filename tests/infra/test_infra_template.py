@@ -1,6 +1,8 @@
 """The code and infra/template.yaml agree: every table, key, index and attribute the pynamodb
 models expect is defined by the template, under the name the app reads from the environment,
 and the template defines nothing the models do not use."""
+import copy
+
 import pytest
 
 from chalicelib import settings as settings_module
@@ -116,13 +118,21 @@ def test_merge_template_wires_environment_and_keeps_one_source(stateful_template
     # The usage plans' prefix to the functions that mirror keys (the API) or name them (the
     # authorizer); the API's own limiter is off where the plans enforce.
     plans = {"FOULE_USAGE_PLANS": {"Fn::Sub": "foule-${Stage}"}}
-    extra = {"APIHandler": secret | plans | {"FOULE_RATE_LIMITER": "signed-in"}, "Aggregator": secret, "ApiKey": plans}
+    # CORS for the worker app's CloudFront origin only (tests/infra/test_infra_app.py).
+    app = {"FOULE_APP_ORIGINS": package.APP_ORIGIN}
+    extra = {"APIHandler": secret | plans | app | {"FOULE_RATE_LIMITER": "signed-in"}, "Aggregator": secret,
+             "ApiKey": plans}
     assert set(extra) == set(package.FUNCTIONS) and sealing_functions <= {f for f in extra if "FOULE_SECRET_ARN" in extra[f]}
     for function in package.FUNCTIONS:
         variables = merged["Resources"][function]["Properties"]["Environment"]["Variables"]
         assert variables == {env: {"Ref": logical} for env, logical in by_env.items()} | extra[function], function
     assert merged["Resources"]["DeploymentSecret"]["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    media_rules = merged["Resources"]["MediaBucket"]["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert [rule["AllowedOrigins"] for rule in media_rules] == [[package.APP_ORIGIN]]
     for logical_id, resource in stateful_template["Resources"].items():
+        if logical_id == "MediaBucket":  # but for its CORS origin, the app's
+            resource = copy.deepcopy(resource)
+            resource["Properties"]["CorsConfiguration"]["CorsRules"] = media_rules
         assert merged["Resources"][logical_id] == resource  # template.yaml's, untouched
         if resource["Type"] == "AWS::DynamoDB::Table":
             assert f"{logical_id}ThrottleAlarm" in merged["Resources"]

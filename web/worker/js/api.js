@@ -22,6 +22,20 @@ export const session = () => JSON.parse(localStorage.getItem(SESSION) || "null")
 export const saveSession = (value) => localStorage.setItem(SESSION, JSON.stringify(value));
 export const signOut = () => localStorage.removeItem(SESSION);
 
+// Whose session this is, to keep each worker's offline data apart on a shared phone
+// (js/outbox.js): the ID token's `sub` (the worker id derives from it), or a digest of the
+// worker key (never the key itself). null when no one is signed in.
+export async function owner() {
+  const current = session();
+  if (!current) return null;
+  if (current.kind === "cognito") {
+    const claims = JSON.parse(atob(current.idToken.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return `sub:${claims.sub}`;
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(current.key)));
+  return `key:${Array.from(digest.slice(0, 16), (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
 async function send(url, init) {
   let response;
   try {

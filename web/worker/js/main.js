@@ -46,6 +46,7 @@ const screens = {
     screen(t("signin"),
       form(async (data) => {
         await remote.signIn(data.get("email"), data.get("password"));
+        sync();  // answers this worker left waiting on this phone
         location.hash = (await termsAccepted()) ? "#/projects" : "#/profile";
       }, field("email", t("email"), { type: "email", autocomplete: "username", required: true }),
          field("password", t("password"), { type: "password", autocomplete: "current-password", required: true }),
@@ -54,6 +55,7 @@ const screens = {
       h("details", {}, h("summary", {}, t("worker_key")), form(async (data) => {
         remote.saveSession({ kind: "key", key: data.get("key").trim() });
         await api("GET", "/me");
+        sync();
         location.hash = "#/projects";
       }, field("key", t("key"), { type: "password", autocomplete: "off", required: true }),
          h("button", { type: "submit" }, t("signin")))));
@@ -89,7 +91,10 @@ const screens = {
   // --- Profile and terms ----------------------------------------------------------------------
   async profile() {
     let profile = {};
-    try { profile = await api("GET", "/me/profile"); } catch (error) { if (!(error instanceof ApiError)) throw error; }
+    // With no profile yet, or no network, the form starts empty (and signing out still works).
+    try { profile = await api("GET", "/me/profile"); } catch (error) {
+      if (!(error instanceof ApiError || error instanceof NetworkError)) throw error;
+    }
     screen(t("profile"),
       form(async (data) => {
         await api("PUT", "/me/profile", {
@@ -179,7 +184,7 @@ async function projectTitles() {
 
 // A lease kept for offline work is used before a new one is asked for.
 async function nextLease(projectId) {
-  const kept = (await store.all("leases")).filter((l) => l.expires_at > Date.now() + 5000 && (!projectId || l.project_id === projectId));
+  const kept = (await store.mine("leases")).filter((l) => l.expires_at > Date.now() + 5000 && (!projectId || l.project_id === projectId));
   if (kept.length) return kept[0];
   try {
     return await api("POST", "/work/next", projectId ? { project_id: projectId } : {});
@@ -207,7 +212,7 @@ async function termsAccepted() {
 // holds (the one on screen, or one kept before: that is what makes a retried call safe), so
 // only new ones count, and it is asked a few times more than the leases wanted.
 async function prefetch(projectId, onScreen) {
-  const held = new Set([onScreen, ...(await store.all("leases")).map((l) => l.lease_id)]);
+  const held = new Set([onScreen, ...(await store.mine("leases")).map((l) => l.lease_id)]);
   let kept = 0;
   for (let attempt = 0; kept < 3 && attempt < 12; attempt += 1) {
     let lease;
@@ -219,7 +224,7 @@ async function prefetch(projectId, onScreen) {
     }
     if (held.has(lease.lease_id)) continue;
     held.add(lease.lease_id);
-    await store.put("leases", lease);
+    await store.keep("leases", lease);
     kept += 1;
   }
   notice(kept ? t("prefetched", { n: kept }) : t("no_task"));
@@ -264,7 +269,7 @@ function showLease(lease, projectId) {
     ...view.map((block) => blockNode(block, lease)),
     Object.assign(form(async () => {
       const value = answer.read();
-      await store.put("outbox", { lease_id: lease.lease_id, answer: value, time_spent_ms: Date.now() - started });
+      await store.keep("outbox", { lease_id: lease.lease_id, answer: value, time_spent_ms: Date.now() - started });
       await done(sync);
     }, answer.node, h("div", { class: "actions" }, submit,
       h("button", { type: "button", class: "secondary", onclick: () => done(async () => {
@@ -289,7 +294,7 @@ let lastEvent = { text: "", bad: false, at: 0 };
 const flash = (text, bad = false) => { lastEvent = { text, bad, at: Date.now() }; };
 
 async function showStatus() {
-  const waiting = (await store.all("outbox")).length;
+  const waiting = (await store.mine("outbox")).length;
   const recent = Date.now() - lastEvent.at < 10000 ? lastEvent.text : "";
   statusLine.textContent = [navigator.onLine ? "" : t("offline"), waiting ? t("queued", { n: waiting }) : "", recent]
     .filter(Boolean).join(" ");

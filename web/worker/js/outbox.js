@@ -3,7 +3,10 @@
 //   holds one answer however often it is saved; an answer leaves only once the server has
 //   acknowledged it (POST /answers is idempotent per lease: a resend gets the first receipt);
 // - "leases": tasks leased ahead for offline work, answered or skipped from here.
-import { api, ApiError, NetworkError } from "./api.js";
+// Both hold every worker who signed in on this device, each entry stamped with its owner
+// (api.js `owner`): a worker sees and sends only their own, and the others' wait, untouched,
+// until their owner signs in again (another worker's token would have them refused, and lost).
+import { api, ApiError, NetworkError, owner } from "./api.js";
 
 const RETRYABLE = new Set(["store_unavailable", "rate_limited", "internal_error"]);
 let database = null;
@@ -36,15 +39,29 @@ export const remove = (store, key) => run(store, "readwrite", (s) => s.delete(ke
 export const all = (store) => run(store, "readonly", (s) => s.getAll());
 export const clear = (store) => run(store, "readwrite", (s) => s.clear());
 
-// Sends what waits in the outbox. Returns {sent, failed: [{lease_id, message}]}; what could
+// The signed-in worker's entries, and keeping one under their name. An entry saved before
+// entries had owners belongs to whoever is signed in (as everything did then).
+export async function mine(store) {
+  const me = await owner();
+  return me ? (await all(store)).filter((entry) => (entry.owner ?? me) === me) : [];
+}
+export async function keep(store, value) {
+  const me = await owner();
+  if (!me) throw new Error("no one is signed in");
+  return put(store, { ...value, owner: me });
+}
+
+// Sends what waits in the signed-in worker's outbox. Returns {sent, failed: [{lease_id, message}]}; what could
 // not be sent for want of network (or a retryable error) stays for the next call. A lock keeps
 // two tabs (or a timer and a click) from sending the same batch at once.
 export function flush() {
   const locked = (fn) => (navigator.locks ? navigator.locks.request("foule-outbox", fn) : fn());
   return locked(async () => {
     const result = { sent: 0, failed: [] };
-    const waiting = await all("outbox");
+    const me = await owner();
+    const waiting = await mine("outbox");
     for (let start = 0; start < waiting.length; start += 50) {
+      if ((await owner()) !== me) break;  // signed out (or another worker in) meanwhile
       const batch = waiting.slice(start, start + 50);
       let response;
       try {
