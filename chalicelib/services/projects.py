@@ -312,11 +312,12 @@ def progress(caller: Caller, project_id: str) -> Progress:
                     last_run_id=project.last_run_id, last_run_at=project.last_run_at,
                     answers_in_last_run=int(project.last_run_answers or 0),
                     last_run_ece=None if project.last_run_ece is None else float(project.last_run_ece),
-                    **_money_progress(project, sums))
+                    **money_progress(project, sums))
 
 
-def _money_progress(project: Project, sums: dict) -> dict:
-    """Reviews and spending from the counters, the budget from the project."""
+def money_progress(project: Project, sums: dict) -> dict:
+    """Reviews and spending from the counters, the budget from the project (GET /progress; the
+    run report shows the same figures)."""
     budget, remaining = project.budget_cents, project.budget_remaining_cents
     reserved = None if budget is None else int(budget) - int(remaining) - sums["paid_cents"]
     return dict(approved=sums["approved"], rejected=sums["rejected"],

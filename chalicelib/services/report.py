@@ -23,7 +23,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from chalicelib.services import counters
+from chalicelib.services import counters, projects
 from chalicelib.services.report_text import KINDS, LANGUAGES, STRINGS, decimal, integer, money, percent
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -203,15 +203,22 @@ class TaskFigures:
         return self.confidence[~self.gold]
 
 
+def gold_figures(worker_rows: list[dict]) -> tuple[int, float | None]:
+    """Answers on gold and their accuracy (None without any), from the run's worker rows."""
+    gold_answers = sum(r["gold_answers"] for r in worker_rows)
+    gold_correct = sum(r["gold_correct"] for r in worker_rows)
+    return gold_answers, gold_correct / gold_answers if gold_answers else None
+
+
 def spending(project) -> dict:
-    """Money and task counts from the project's counters (what GET /progress reports)."""
+    """Money and task counts from the project's counters: GET /progress's money figures
+    (services.projects.money_progress), and what the pace needs."""
     sums = counters.totals(project.project_id)
-    budget, remaining = project.budget_cents, project.budget_remaining_cents
-    reserved = 0 if budget is None else max(int(budget) - int(remaining) - sums["paid_cents"], 0)
+    spent = projects.money_progress(project, sums)
     real_tasks = sums["tasks"] - sums["gold_tasks"] - sums["tasks_cancelled"]
     wanted = real_tasks * int(project.overlap)
-    return {"paid": sums["paid_cents"], "reserved": reserved, "budget": None if budget is None else int(budget),
-            "remaining": None if remaining is None else int(remaining), "tasks": sums["tasks"],
+    return {"paid": spent["paid_cents"], "reserved": spent["budget_reserved_cents"] or 0,
+            "budget": spent["budget_cents"], "remaining": spent["budget_remaining_cents"], "tasks": sums["tasks"],
             "complete": sums["tasks_complete"], "open": max(real_tasks - sums["tasks_complete"], 0),
             "answers_left": max(wanted - (sums["answers"] - sums["gold_answers"]), 0)}
 
@@ -226,8 +233,7 @@ def summary(page: Page, project, run_id, created_iso, method, answers, tasks: Ta
     doubtful = int((real < DOUBT_THRESHOLD).sum())
     per_result = (money_figures["paid"] + money_figures["reserved"]) / n_results if n_results else None
     budget = money_figures["budget"]
-    gold_answers = sum(r["gold_answers"] for r in worker_rows)
-    gold_accuracy = sum(r["gold_correct"] for r in worker_rows) / gold_answers if gold_answers else None
+    _, gold_accuracy = gold_figures(worker_rows)
     kind = project.answer_type.get("kind", "single_choice")
     look = []
     if doubtful:
@@ -377,9 +383,8 @@ def subjects(page: Page, tasks: TaskFigures, group_by: list[str]) -> str:
 
 def quality(page: Page, worker_rows: list[dict], agrees: np.ndarray, calibration: dict | None) -> str:
     lang, w = page.language, page.words
-    gold_answers = sum(r["gold_answers"] for r in worker_rows)
-    gold_correct = sum(r["gold_correct"] for r in worker_rows)
-    pairs = [("f_gold_accuracy", percent(gold_correct / gold_answers, lang) if gold_answers else w["no_gold"]),
+    gold_answers, gold_accuracy = gold_figures(worker_rows)
+    pairs = [("f_gold_accuracy", percent(gold_accuracy, lang) if gold_answers else w["no_gold"]),
              ("f_gold_answers", integer(gold_answers, lang)),
              ("f_agreement", percent(float(agrees.mean()), lang) if len(agrees) else w["unknown"])]
     note = ""
