@@ -24,6 +24,7 @@ from datasets import REPO, available, load, reveal_gold  # noqa: E402
 from synthetic import make_synthetic  # noqa: E402
 
 from chalicelib.aggregation import DEFAULT_METHOD, METHODS, aggregate  # noqa: E402
+from chalicelib.aggregation.classification import calibration  # noqa: E402
 
 CROWDKIT = ["MV", "Wawa", "DS", "GLAD", "MACE", "OneCoinDS"]
 ECE_BINS = 15
@@ -41,17 +42,11 @@ FINDINGS: dict = {"accuracy": {}, "ds_ratio": {}, "gold": {}, "scale": {}}
 
 
 def expected_calibration_error(posterior: np.ndarray, truth: np.ndarray) -> float:
-    """ECE with 15 equal-width confidence bins over the tasks that have a true label."""
+    """ECE with 15 equal-width confidence bins over the tasks that have a true label (the
+    aggregation's own measure, classification.calibration)."""
     scored = truth >= 0
-    confidence = posterior[scored].max(axis=1)
-    correct = posterior[scored].argmax(axis=1) == truth[scored]
-    bins = np.minimum((confidence * ECE_BINS).astype(int), ECE_BINS - 1)
-    error = 0.0
-    for b in range(ECE_BINS):
-        in_bin = bins == b
-        if in_bin.any():
-            error += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return float(error)
+    return calibration.expected_calibration_error(posterior[scored].max(axis=1),
+                                                  posterior[scored].argmax(axis=1) == truth[scored], ECE_BINS)
 
 
 def timed(function, repeats: int, budget_seconds: float = 30.0):
